@@ -1,0 +1,108 @@
+"""The byte-level protocol between the parent and a worker.
+
+Frames use the length header of ``multiprocessing.connection.Connection`` (a signed
+big-endian int, or -1 then an unsigned 64-bit length), so the worker reads and writes with
+a plain blocking ``Connection`` while the parent drives the other ends without blocking.
+
+Every frame starts with one byte saying what it is:
+
+    parent -> worker   T  tasks:    repeated (seq: q, length: I, pickled task)
+                       S  stop:     finish nothing more, exit cleanly
+    worker -> parent   Y  ready:    pid
+                       R  result:   seq, started, finished, pickled result
+                       F  failed:   seq, started, finished, pickled (error, traceback)
+                       P  progress: seq, fraction, utf-8 message
+                       L  log:      level, time, utf-8 "logger name NUL message"
+                       X  fatal:    seq, utf-8 traceback of the worker's own loop
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+TASKS = ord("T")
+STOP = ord("S")
+READY = ord("Y")
+RESULT = ord("R")
+FAILED = ord("F")
+PROGRESS = ord("P")
+LOG = ord("L")
+FATAL = ord("X")
+
+TASK_ITEM = struct.Struct("!qI")
+SEQ = struct.Struct("!q")
+OUTCOME = struct.Struct("!qdd")  # seq, started, finished
+PROGRESS_HEAD = struct.Struct("!qd")
+LOG_HEAD = struct.Struct("!id")
+
+_SHORT = struct.Struct("!i")
+_LONG = struct.Struct("!Q")
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` with the length header ``Connection.recv_bytes`` expects."""
+    n = len(payload)
+    if n > 0x7FFFFFFF:
+        return _SHORT.pack(-1) + _LONG.pack(n) + payload
+    return _SHORT.pack(n) + payload
+
+
+def task_batch(items: Iterable[tuple[int, bytes]]) -> bytes:
+    """One T frame body carrying several pickled tasks."""
+    parts = [b"T"]
+    for seq, payload in items:
+        parts.append(TASK_ITEM.pack(seq, len(payload)))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def split_task_batch(body: memoryview) -> list[tuple[int, memoryview]]:
+    """The (seq, pickled task) pairs of a T frame body."""
+    items = []
+    pos = 1
+    end = len(body)
+    size = TASK_ITEM.size
+    while pos < end:
+        seq, n = TASK_ITEM.unpack_from(body, pos)
+        pos += size
+        items.append((seq, body[pos : pos + n]))
+        pos += n
+    return items
+
+
+class FrameReader:
+    """Reassembles whole frames from the chunks a non-blocking read returns."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._buf
+        buf += chunk
+        frames = []
+        pos = 0
+        end = len(buf)
+        while end - pos >= 4:
+            (n,) = _SHORT.unpack_from(buf, pos)
+            head = 4
+            if n == -1:
+                if end - pos < 12:
+                    break
+                (n,) = _LONG.unpack_from(buf, pos + 4)
+                head = 12
+            if end - pos - head < n:
+                break
+            start = pos + head
+            frames.append(bytes(buf[start : start + n]))
+            pos = start + n
+        if pos:
+            del buf[:pos]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame still waiting for the rest."""
+        return len(self._buf)
