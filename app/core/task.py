@@ -33,6 +33,8 @@ _BOOKKEEPING = (
     "progress",
     "_seq",
     "_payload",
+    "_where",
+    "_deadline",
 )
 
 
@@ -67,8 +69,10 @@ class Task:
         self.finished_at: float | None = None
         self.attempts = 0
         self.progress: float | None = None
-        self._seq = 0
-        self._payload: bytes | None = None
+        self._seq = 0  # the number of its current queueing or dispatch
+        self._payload: bytes | None = None  # pickled once, in process_task
+        self._where = -1  # index of the worker whose window holds it, or -1
+        self._deadline = 0.0  # monotonic time its timeout expires while running, or 0
 
     # -- what runs in the worker ------------------------------------------------------
     def is_valid(self) -> bool:

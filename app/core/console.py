@@ -1,0 +1,79 @@
+"""The shared console: the parent prints every line, its own and its workers', whole.
+
+Workers never write to the terminal themselves; their log records and printed lines
+travel to the parent, which prints each one with a single write under one lock, tagged
+with the process it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import TextIO
+
+_print_lock = threading.Lock()
+
+
+def write_line(stream: TextIO, text: str) -> None:
+    """Prints ``text`` and a newline in one write, never interleaved with another line."""
+    with _print_lock:
+        try:
+            stream.write(text + "\n")
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken terminal must not break the job
+            pass
+
+
+def process_tag(name: str, pid: int | None) -> str:
+    """``parent[123]`` or ``worker-0[456]``: who said it."""
+    if name == "MainProcess":
+        name = "parent"
+    return f"{name}[{pid}]"
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``12:00:01.234 worker-0[456] INFO    message``; continuation lines keep the tag."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        head = (
+            f"{clock}.{int(record.msecs):03d} "
+            f"{process_tag(record.processName or '?', record.process):<16} "
+            f"{record.levelname:<7} "
+        )
+        return "\n".join(head + line for line in text.splitlines() or [""])
+
+
+class ConsoleHandler(logging.Handler):
+    """A logging handler that prints through the shared console lock."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.stream = stream
+        self.setFormatter(ConsoleFormatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        write_line(self.stream or sys.stderr, text)
+
+
+def install_console(level: int = logging.INFO, stream: TextIO | None = None) -> ConsoleHandler:
+    """Routes the root logger to the shared console (for applications, not libraries)."""
+    handler = ConsoleHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def print_worker_line(stream: TextIO, index: int, pid: int, line: str) -> None:
+    """A line a worker printed, shown on the parent's matching stream with its tag."""
+    clock = time.strftime("%H:%M:%S")
+    write_line(stream, f"{clock} {process_tag(f'worker-{index}', pid):<16} {line}")

@@ -1,0 +1,853 @@
+"""The machinery behind ``WorkingProcessFacade``: bookkeeping plus one I/O thread.
+
+Data flow::
+
+    process_task ── pickle now ──► queue ──(I/O thread: batches)──► task pipe ─► worker
+                                                                                 │
+    poll_events ◄── events ◄── records updated ◄── result pipe + sentinels ◄────┘
+
+Callers only touch in-memory state under ``_lock``; they never read or write a pipe, so
+they never block on a worker, whatever it is doing. The I/O thread owns every file
+descriptor: it waits on the result pipes, the process sentinels and a wake-up pipe at
+once (never a sleep loop), reads results as they come (so no worker ever blocks on a
+full pipe and no join waits on undrained data), sends queued tasks to workers in
+batches, enforces timeouts, and decides each task's fate when a worker dies.
+
+A worker holds a *window* of tasks it was sent, run in order; the head is running. Before
+it unpickles a task it writes the task's sequence number to shared memory, so when it
+dies the parent knows exactly which task it was running (CRASHED) and which it never
+started (requeued, or LOST when no worker is left).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import pickle
+import selectors
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from app.core import console, wire
+from app.core.errors import describe, describe_exit, signal_name
+from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.handle import WorkerHandle
+from app.core.states import RESUBMITTABLE, TaskState
+from app.core.task import Task
+from app.core.worker import RING, STDERR_LOGGER, STDOUT_LOGGER
+
+log = logging.getLogger("app.core")
+
+_MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below RING
+_AHEAD_SECONDS = 0.005  # how much work to queue ahead of a worker, by its task times
+_APPLY_CHUNK = 512  # results applied per lock hold, so callers never wait long
+_CLAIM_WAIT = 1.0  # longest cancel() waits for a worker's claim lock
+
+_WAKE, _RESULTS, _SENTINEL, _WRITABLE = range(4)
+
+# Why the parent killed a worker, and so what happens to its tasks.
+_KILL_TIMEOUT = "timeout"  # its task ran too long: TIMED_OUT, worker replaced
+_KILL_COLLECT = "collect"  # collect_tasks(timeout) ran out: TIMED_OUT / CANCELLED
+_KILL_CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELLED
+_KILL_STOP = "stop"  # asked to stop at the end of a collect; was idle
+
+
+class Engine:
+    """All state and I/O of one facade. Lives as long as its I/O thread, not the facade."""
+
+    def __init__(
+        self,
+        workers: int,
+        start_method: str,
+        restart: bool,
+        task_timeout: float | None,
+    ) -> None:
+        self._ctx = multiprocessing.get_context(start_method)
+        self._restart = restart
+        self._task_timeout = task_timeout
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._tasks: dict[str, Task] = {}  # every recorded task, in submission order
+        self._by_seq: dict[int, Task] = {}  # tasks sent to a worker, by dispatch number
+        self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
+        self._events: list[Event] = []
+        self._next_seq = 1
+        self._accepting = True
+        self._collecting = False
+        self._closing_reason: str | None = None  # why no task is accepted any more
+        self._final: list[Task] | None = None
+        self._avg_run: float | None = None
+        self._last_death = ""
+        self._stop_requested = False
+        self._stop = False
+        self._woken = False
+        self._new_handles: list[WorkerHandle] = []
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, (_WAKE, None))
+        self._workers: list[WorkerHandle] = []
+        try:
+            for index in range(workers):
+                self._workers.append(self._spawn(index, 0))
+        except BaseException:
+            self._kill_all_now()
+            raise
+        self._thread = threading.Thread(
+            target=self._run, name="WorkingProcessFacade-io", daemon=True
+        )
+        self._thread.start()
+
+    # == caller side ======================================================================
+    def submit(self, task: Task) -> bool:
+        error = _precheck(task)
+        payload = b""
+        if error is None:
+            try:
+                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:
+                error = f"the task cannot be pickled: {describe(exc)}"
+        now = time.time()
+        with self._lock:
+            if error is None and not self._accepting:
+                error = f"not accepted: {self._closing_reason}"
+            if error is None and task.ID in self._tasks:
+                if self._tasks[task.ID] is task:
+                    raise ValueError(f"task {task.ID!r} was already submitted to this facade")
+                error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
+            if error is not None:
+                task.state = TaskState.REJECTED
+                task.error = error
+                return False
+            task._reset_bookkeeping()
+            task.submitted_at = now
+            task.attempts = 1
+            task._payload = payload
+            self._tasks[task.ID] = task
+            return self._enqueue(task, now, "")
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        with self._changed:
+            if not self._events and (timeout is None or timeout > 0) and self._final is None:
+                self._changed.wait(timeout)
+            events, self._events = self._events, []
+        return events
+
+    def cancel(self, task_id: str) -> bool:
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state is not TaskState.PENDING:
+                return False
+            where = task._where
+            if where >= 0 and not self._unclaim(self._workers[where], task):
+                return False
+            task.state = TaskState.CANCELLED
+            task.error = "cancelled before it ran"
+            task.finished_at = time.time()
+            task._payload = None
+            self._emit_task(task, task.error)
+            self._changed.notify_all()
+            return True
+
+    def resubmit(self, task_id: str) -> bool:
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state not in RESUBMITTABLE:
+                return False
+            if not self._accepting:
+                task.error = f"not resubmitted: {self._closing_reason}"
+                return False
+            return self._requeue(task, time.time(), "resubmitted")
+
+    def restart_workers(self, requeue_lost: bool) -> int:
+        with self._lock:
+            if not self._accepting:
+                raise RuntimeError(f"cannot restart workers: {self._closing_reason}")
+            dead = [h for h in self._workers if not h.alive and not h.replacing]
+            for h in dead:
+                h.replacing = True
+        started = 0
+        for h in dead:
+            if self._replace(h):
+                started += 1
+        with self._lock:
+            if requeue_lost and self._available():
+                now = time.time()
+                for task in self._tasks.values():
+                    if task.state is TaskState.LOST:
+                        self._requeue(task, now, "requeued after restart_worker()")
+            self._wake()
+        return started
+
+    def worker_info(self) -> list[WorkerInfo]:
+        with self._lock:
+            return [self._info(h) for h in self._workers]
+
+    def snapshot(self) -> list[Task]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def collect(self, timeout: float | None, reason: str) -> list[Task]:
+        with self._changed:
+            if self._final is not None:
+                return list(self._final)
+            if self._collecting:  # another thread is collecting: wait for its answer
+                self._wait(lambda: self._final is not None, None)
+                return list(self._final or [])
+            self._collecting = True
+            self._accepting = False
+            self._closing_reason = (
+                "the facade is collecting" if reason == _KILL_COLLECT else "the facade was closed"
+            )
+            self._wake()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self._wait(lambda: not self._has_work() or not self._available(), deadline)
+            if self._has_work():
+                self._kill_everything(reason, timeout)
+            else:
+                self._stop_requested = True
+                self._wake()
+            grace = time.monotonic() + 5.0
+            if not self._wait(lambda: not self._alive_handles(), grace):
+                self._kill_everything(_KILL_STOP, timeout)
+                self._wait(lambda: not self._alive_handles(), None)
+            self._closing_reason = (
+                "the facade was already collected"
+                if reason == _KILL_COLLECT
+                else "the facade was closed"
+            )
+            self._stop = True
+            self._wake()
+        self._thread.join()
+        with self._changed:
+            self._final = list(self._tasks.values())
+            self._changed.notify_all()
+            return list(self._final)
+
+    def abandon(self) -> None:
+        """Runs when the facade is garbage-collected or at exit without a collect."""
+        if self._final is not None or self._stop:
+            return
+        alive = [h for h in self._workers if h.alive]
+        unfinished = sum(1 for t in self._tasks.values() if not t.state.is_final)
+        if alive:
+            log.warning(
+                "WorkingProcessFacade dropped without collect_tasks() or close(): "
+                "killing %d worker(s); %d unfinished task(s) are abandoned",
+                len(alive),
+                unfinished,
+            )
+        self._accepting = False
+        self._closing_reason = "the facade was dropped"
+        for h in alive:
+            h.kill(_KILL_CLOSE)
+        self._stop = True
+        self._wake()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10.0)
+
+    # == bookkeeping (under _lock) ========================================================
+    def _recorded(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None:
+            raise KeyError(f"no task with ID {task_id!r} in this facade")
+        return task
+
+    def _emit_task(self, task: Task, message: str = "") -> None:
+        self._events.append(TaskChanged(task.ID, task.state, task.progress, message, time.time()))
+
+    def _enqueue(self, task: Task, now: float, message: str) -> bool:
+        """Queues a recorded task, or marks it LOST when no worker can ever run it."""
+        task.state = TaskState.PENDING
+        task._seq = self._next_seq
+        self._next_seq += 1
+        task._where = -1
+        self._emit_task(task, message)
+        if not self._available():
+            self._lose(task, now)
+            self._changed.notify_all()
+            return False
+        self._queue.append((task._seq, task))
+        self._wake()
+        self._changed.notify_all()
+        return True
+
+    def _requeue(self, task: Task, now: float, message: str) -> bool:
+        task.attempts += 1
+        task.result = task.error = task.traceback = None
+        task.exitcode = task.worker_pid = None
+        task.started_at = task.finished_at = task.progress = None
+        task.submitted_at = now
+        if task._payload is None:
+            try:
+                task._payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:
+                task.error = f"the task cannot be pickled any more: {describe(exc)}"
+                return False
+        return self._enqueue(task, now, message)
+
+    def _lose(self, task: Task, now: float) -> None:
+        task.state = TaskState.LOST
+        task.error = f"no worker alive to run it ({self._last_death or 'all workers ended'})"
+        task.finished_at = now
+        task._where = -1
+        self._emit_task(task, task.error)
+
+    def _available(self) -> bool:
+        """Whether some worker is alive, or on its way: the view process_task uses."""
+        return any((h.alive and h.kill_reason is None) or h.replacing for h in self._workers)
+
+    def _alive_handles(self) -> list[WorkerHandle]:
+        return [h for h in self._workers if h.alive or h.replacing]
+
+    def _has_work(self) -> bool:
+        if any(h.window for h in self._workers):
+            return True
+        return any(t._seq == seq and t.state is TaskState.PENDING for seq, t in self._queue)
+
+    def _info(self, h: WorkerHandle) -> WorkerInfo:
+        head = h.window[0] if h.window else None
+        running = head is not None and head.state is TaskState.RUNNING
+        return WorkerInfo(
+            index=h.index,
+            pid=h.pid,
+            alive=h.alive and h.kill_reason is None,
+            exitcode=h.exitcode,
+            task_id=head.ID if running and head is not None else None,
+            tasks_done=h.tasks_done,
+            restarts=h.restarts,
+            ready=h.ready,
+            queued=len(h.window) - running,
+        )
+
+    def _wait(self, predicate: Any, deadline: float | None) -> bool:
+        """Waits on the condition; survives a dead I/O thread instead of hanging."""
+        while not predicate():
+            if not self._thread.is_alive() and not self._stop:
+                self._io_thread_died()
+                return predicate()
+            remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if remaining <= 0:
+                return predicate()
+            self._changed.wait(remaining)
+        return True
+
+    def _io_thread_died(self) -> None:
+        log.critical("the facade's I/O thread died; killing its workers")
+        self._kill_all_now()
+        now = time.time()
+        for task in self._tasks.values():
+            if not task.state.is_final:
+                task.state = TaskState.LOST
+                task.error = "the facade's I/O thread died (a bug): its fate is unknown"
+                task.finished_at = now
+        for h in self._workers:
+            h.alive = False
+            h.replacing = False
+        self._queue.clear()
+
+    def _kill_all_now(self) -> None:
+        for h in self._workers:
+            if h.alive:
+                h.kill(_KILL_CLOSE)
+                with contextlib.suppress(Exception):
+                    h.reap()
+
+    def _kill_everything(self, reason: str, timeout: float | None) -> None:
+        """Ends the job now: running tasks TIMED_OUT, everything queued CANCELLED."""
+        now = time.time()
+        why = (
+            f"collect_tasks(timeout={timeout}) ran out"
+            if reason == _KILL_COLLECT
+            else "the facade was closed"
+        )
+        while self._queue:
+            seq, task = self._queue.popleft()
+            if task._seq == seq and task.state is TaskState.PENDING:
+                self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
+        for h in self._workers:
+            h.replacing = False
+            if h.alive:
+                h.kill(reason)
+        self._changed.notify_all()
+
+    def _cancel_unstarted(self, task: Task, now: float, error: str) -> None:
+        task.state = TaskState.CANCELLED
+        task.error = error
+        task.finished_at = now
+        task.started_at = None
+        task._payload = None
+        task._where = -1
+        self._emit_task(task, error)
+
+    def _unclaim(self, h: WorkerHandle, task: Task) -> bool:
+        """Takes a task back from a worker's window before the worker claims it.
+
+        The worker claims a task under the same lock, so exactly one side wins.
+        """
+        seq = task._seq
+        deadline = time.monotonic() + _CLAIM_WAIT
+        while not h.claim.acquire(timeout=0.05):
+            if not h.process_alive() or time.monotonic() > deadline:
+                return False
+        try:
+            shared = h.shared
+            claimed = shared[0]
+            slot = 1 + seq % RING
+            if claimed >= seq or (shared[slot] > claimed and shared[slot] != seq):
+                return False
+            shared[slot] = seq
+        finally:
+            h.claim.release()
+        h.window.remove(task)
+        self._by_seq.pop(seq, None)
+        task._where = -1
+        return True
+
+    def _window_limit(self) -> int:
+        avg = self._avg_run
+        if avg is None:
+            return 2
+        return max(1, min(_MAX_WINDOW, 1 + int(_AHEAD_SECONDS / max(avg, 1e-7))))
+
+    def _dispatch(self) -> None:
+        """Moves queued tasks into the emptiest workers' windows, a batch per worker."""
+        queue = self._queue
+        if not queue:
+            return
+        live = [h for h in self._workers if h.alive and h.kill_reason is None and not h.stopping]
+        if not live:
+            return
+        limit = self._window_limit()
+        while queue:
+            h = min(live, key=lambda w: len(w.window))
+            room = limit - len(h.window)
+            if room <= 0:
+                return
+            share = room if len(live) == 1 else min(room, max(1, -(-len(queue) // len(live))))
+            batch: list[tuple[int, bytes]] = []
+            was_idle = not h.window
+            while queue and len(batch) < share:
+                seq, task = queue.popleft()
+                if task._seq != seq or task.state is not TaskState.PENDING:
+                    continue  # cancelled or requeued since it was queued
+                seq = task._seq = self._next_seq
+                self._next_seq += 1
+                self._by_seq[seq] = task
+                task._where = h.index
+                h.window.append(task)
+                assert task._payload is not None
+                batch.append((seq, task._payload))
+            if not batch:
+                return
+            if h.send(wire.task_batch(batch)):
+                self._selector_want_write(h)
+            if was_idle and h.ready:
+                self._start_head(h, time.time())
+
+    def _start_head(self, h: WorkerHandle, now: float) -> None:
+        """The head of a window is the task the worker is running (or about to)."""
+        if not h.window:
+            return
+        task = h.window[0]
+        if task.state is not TaskState.PENDING:
+            return
+        task.state = TaskState.RUNNING
+        task.started_at = now
+        task.worker_pid = h.pid
+        task.progress = None
+        timeout = task.timeout if task.timeout is not None else self._task_timeout
+        task._deadline = time.monotonic() + timeout if timeout is not None else 0.0
+        self._emit_task(task)
+
+    def _finish(self, h: WorkerHandle, msg: tuple[Any, ...]) -> None:
+        kind, seq, started, finished, value, tb = msg
+        task = self._by_seq.pop(seq, None)
+        if task is None or not h.window or h.window[0] is not task:
+            log.error("worker-%d sent an outcome for an unknown task (seq %d)", h.index, seq)
+            return
+        h.window.popleft()
+        h.tasks_done += 1
+        task._where = -1
+        task._payload = None
+        task.worker_pid = h.pid
+        task.started_at = started
+        task.finished_at = finished
+        if kind == wire.RESULT:
+            task.state = TaskState.DONE
+            task.result = value
+            task.progress = 1.0
+            self._emit_task(task)
+        else:
+            task.state = TaskState.FAILED
+            task.error = value
+            task.traceback = tb
+            self._emit_task(task, value)
+        run = max(0.0, finished - started)
+        avg = self._avg_run
+        self._avg_run = run if avg is None else avg + (run - avg) * 0.2
+        self._start_head(h, finished)
+
+    def _apply(self, h: WorkerHandle, msg: tuple[Any, ...], logs: list[Any]) -> None:
+        kind = msg[0]
+        if kind == wire.RESULT or kind == wire.FAILED:
+            self._finish(h, msg)
+        elif kind == wire.PROGRESS:
+            _, seq, fraction, text = msg
+            task = self._by_seq.get(seq)
+            if task is not None and task.state is TaskState.RUNNING:
+                task.progress = fraction
+                self._events.append(TaskChanged(task.ID, task.state, fraction, text, time.time()))
+        elif kind == wire.LOG:
+            _, level, created, name, text = msg
+            self._events.append(WorkerLog(h.pid, level, text, created))
+            logs.append((h.index, h.pid, level, created, name, text))
+        elif kind == wire.READY:
+            h.ready = True
+            self._start_head(h, time.time())
+        elif kind == wire.FATAL:
+            h.fatal = (msg[1], msg[2])
+
+    def _on_death(self, h: WorkerHandle) -> bool:
+        """Decides the fate of every task the dead worker held; True to replace it."""
+        now = time.time()
+        code = h.exitcode
+        reason = h.kill_reason
+        claimed = h.shared[0]
+        how = describe_exit(code)
+        self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now))
+        window = list(h.window)
+        h.window.clear()
+        ending = reason in (_KILL_COLLECT, _KILL_CLOSE)
+        crashed: Task | None = None
+        unstarted: list[Task] = []
+        for i, task in enumerate(window):
+            self._by_seq.pop(task._seq, None)
+            task._where = -1
+            if i == 0 and task._seq == claimed:
+                crashed = task
+            else:
+                unstarted.append(task)
+        if crashed is not None:
+            self._fate_of_running(h, crashed, reason, how, now)
+        if reason != _KILL_STOP:
+            self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
+        replace = not ending and reason != _KILL_STOP and not self._stop_requested
+        replace = replace and (reason == _KILL_TIMEOUT or self._restart)
+        h.replacing = replace
+        for task in unstarted:
+            task.state = TaskState.PENDING
+            task.started_at = None
+        if ending:
+            why = "the facade was closed" if reason == _KILL_CLOSE else "collect_tasks ran out"
+            for task in unstarted:
+                self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
+        else:
+            for task in reversed(unstarted):
+                task._seq = self._next_seq
+                self._next_seq += 1
+                self._queue.appendleft((task._seq, task))
+                self._emit_task(task, f"requeued: worker-{h.index} died before starting it")
+            if not self._available():
+                self._lose_queue(now)
+        if reason not in (_KILL_STOP, _KILL_CLOSE, _KILL_COLLECT):
+            running = f" while running {crashed.ID!r}" if crashed is not None else " while idle"
+            log.warning(
+                "worker-%d (pid %d) %s%s; %d queued task(s) %s",
+                h.index,
+                h.pid,
+                how,
+                running,
+                len(unstarted),
+                "requeued" if self._available() else "lost",
+            )
+        self._changed.notify_all()
+        return replace
+
+    def _fate_of_running(
+        self, h: WorkerHandle, task: Task, reason: str | None, how: str, now: float
+    ) -> None:
+        task.finished_at = now
+        task.worker_pid = h.pid
+        task._payload = None
+        if reason == _KILL_TIMEOUT:
+            timeout = task.timeout if task.timeout is not None else self._task_timeout
+            task.state = TaskState.TIMED_OUT
+            task.error = f"ran past its timeout of {timeout} s; worker-{h.index} was killed"
+        elif reason in (_KILL_COLLECT, _KILL_CLOSE, _KILL_STOP):
+            task.state = TaskState.TIMED_OUT
+            task.error = f"still running when the job ended ({self._closing_reason}); killed"
+        else:
+            task.state = TaskState.CRASHED
+            task.exitcode = h.exitcode
+            task.error = f"its worker (pid {h.pid}) {how} while running it"
+            if h.fatal is not None and h.fatal[0] == task._seq:
+                task.traceback = h.fatal[1]
+                task.error += f": {h.fatal[1].strip().splitlines()[-1]}"
+        self._emit_task(task, task.error)
+
+    def _lose_queue(self, now: float) -> None:
+        while self._queue:
+            seq, task = self._queue.popleft()
+            if task._seq == seq and task.state is TaskState.PENDING:
+                self._lose(task, now)
+
+    # == the I/O thread ===================================================================
+    def _wake(self) -> None:
+        if not self._woken:
+            self._woken = True
+            with contextlib.suppress(OSError):  # full (already woken) or closed
+                os.write(self._wake_w, b"!")
+
+    def _spawn(self, index: int, restarts: int) -> WorkerHandle:
+        h = WorkerHandle(self._ctx, index, restarts)
+        with self._lock:
+            self._new_handles.append(h)
+            self._events.append(WorkerStarted(index, h.pid, time.time()))
+            self._wake()
+        log.info("worker-%d started (pid %d)", index, h.pid)
+        return h
+
+    def _replace(self, old: WorkerHandle) -> bool:
+        try:
+            new = self._spawn(old.index, old.restarts + 1)
+        except Exception as exc:
+            log.error("could not start a replacement for worker-%d: %s", old.index, describe(exc))
+            with self._lock:
+                old.replacing = False
+                if not self._available():
+                    self._lose_queue(time.time())
+                self._changed.notify_all()
+            return False
+        with self._lock:
+            new.tasks_done = old.tasks_done
+            self._workers[old.index] = new
+            old.replacing = False
+            self._changed.notify_all()
+        return True
+
+    def _selector_want_write(self, h: WorkerHandle) -> None:
+        if not h.write_registered:
+            self._selector.register(h.task_fd, selectors.EVENT_WRITE, (_WRITABLE, h))
+            h.write_registered = True
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            log.critical("the facade's I/O thread crashed:\n%s", traceback.format_exc())
+        finally:
+            self._shutdown_io()
+
+    def _loop(self) -> None:
+        sel = self._selector
+        while True:
+            with self._lock:
+                self._woken = False
+                if self._stop:
+                    return
+                self._register_new()
+                if self._stop_requested:
+                    self._send_stops()
+                self._dispatch()
+                self._expire()
+                timeout = self._next_deadline()
+            ready = sel.select(timeout)
+            self._handle(ready)
+
+    def _register_new(self) -> None:
+        for h in self._new_handles:
+            sel = self._selector
+            sel.register(h.result_fd, selectors.EVENT_READ, (_RESULTS, h))
+            sel.register(h.sentinel, selectors.EVENT_READ, (_SENTINEL, h))
+        self._new_handles.clear()
+
+    def _send_stops(self) -> None:
+        for h in self._workers:
+            if h.alive and not h.stopping and not h.window:
+                h.stopping = True
+                h.kill_reason = _KILL_STOP
+                if h.send(b"S"):
+                    self._selector_want_write(h)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for h in self._workers:
+            if h.alive and h.kill_reason is None and h.window:
+                task = h.window[0]
+                if task.state is TaskState.RUNNING and 0 < task._deadline <= now:
+                    log.warning(
+                        "task %r ran past its timeout; killing worker-%d (pid %d)",
+                        task.ID,
+                        h.index,
+                        h.pid,
+                    )
+                    h.kill(_KILL_TIMEOUT)
+
+    def _next_deadline(self) -> float | None:
+        soonest = math.inf
+        for h in self._workers:
+            if h.alive and h.kill_reason is None and h.window:
+                deadline = h.window[0]._deadline
+                if deadline > 0:
+                    soonest = min(soonest, deadline)
+        if soonest == math.inf:
+            return None
+        return max(0.0, soonest - time.monotonic())
+
+    def _handle(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+        batches: list[tuple[WorkerHandle, list[bytes]]] = []
+        dead: list[WorkerHandle] = []
+        for key, _mask in ready:
+            tag, h = key.data
+            if tag == _WAKE:
+                with contextlib.suppress(OSError):
+                    os.read(self._wake_r, 4096)
+            elif tag == _RESULTS:
+                frames, _more = h.read()
+                if frames:
+                    batches.append((h, frames))
+            elif tag == _SENTINEL:
+                dead.append(h)
+            elif tag == _WRITABLE and not h.flush():
+                self._selector.unregister(h.task_fd)
+                h.write_registered = False
+        for h in dead:
+            self._unregister(h)
+            batches.append((h, h.drain()))
+        logs: list[Any] = []
+        for h, frames in batches:
+            decoded = [_decode(frame) for frame in frames]
+            for start in range(0, len(decoded), _APPLY_CHUNK):
+                with self._lock:
+                    for msg in decoded[start : start + _APPLY_CHUNK]:
+                        self._apply(h, msg, logs)
+                    self._changed.notify_all()
+        for h in dead:
+            h.reap()
+            with self._lock:
+                replace = self._on_death(h)
+            if replace:
+                self._replace(h)
+        if logs:
+            _emit_logs(logs)
+
+    def _unregister(self, h: WorkerHandle) -> None:
+        h.write_registered = False
+        for fd in (h.result_fd, h.sentinel, h.task_fd):
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fd)
+
+    def _shutdown_io(self) -> None:
+        """Leaves nothing behind: every worker killed and reaped, every fd closed."""
+        with self._lock:
+            self._stop = True
+            handles = list(self._workers)
+        for h in handles:
+            if h.alive:
+                h.kill(_KILL_CLOSE)
+                self._unregister(h)
+                with contextlib.suppress(Exception):
+                    h.reap()
+        with self._lock:
+            now = time.time()
+            for h in handles:
+                if h.window:
+                    self._on_death(h)
+            for seq, task in list(self._queue):
+                if task._seq == seq and task.state is TaskState.PENDING:
+                    self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
+            self._queue.clear()
+            self._changed.notify_all()
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _precheck(task: Task) -> str | None:
+    """Why ``process_task`` must refuse the task, found in the caller's thread, or None."""
+    tid = task.ID
+    if not isinstance(tid, str) or not tid.strip():
+        return f"invalid ID {tid!r}: an ID must be a non-empty string"
+    if not tid.isprintable():
+        return f"invalid ID {tid!r}: an ID must be printable (no newlines or control characters)"
+    timeout = task.timeout
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        return f"invalid timeout {timeout!r}: expected a positive number of seconds or None"
+    try:
+        if task.is_valid():
+            return None
+        return task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
+    except Exception as exc:
+        return f"is_valid() raised {describe(exc)}"
+
+
+def _decode(frame: bytes) -> tuple[Any, ...]:
+    """One frame from a worker, as a tuple; runs outside the lock (it may unpickle)."""
+    kind = frame[0]
+    if kind == wire.RESULT or kind == wire.FAILED:
+        seq, started, finished = wire.OUTCOME.unpack_from(frame, 1)
+        body = memoryview(frame)[1 + wire.OUTCOME.size :]
+        if kind == wire.FAILED:
+            error, tb = pickle.loads(body)
+            return (kind, seq, started, finished, error, tb)
+        try:
+            value = pickle.loads(body)
+        except BaseException as exc:
+            error = f"the result could not be unpickled in the parent: {describe(exc)}"
+            return (wire.FAILED, seq, started, finished, error, traceback.format_exc())
+        return (kind, seq, started, finished, value, None)
+    if kind == wire.PROGRESS:
+        seq, fraction = wire.PROGRESS_HEAD.unpack_from(frame, 1)
+        text = frame[1 + wire.PROGRESS_HEAD.size :].decode("utf-8", "replace")
+        return (kind, seq, fraction, text)
+    if kind == wire.LOG:
+        level, created = wire.LOG_HEAD.unpack_from(frame, 1)
+        name, _, text = frame[1 + wire.LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
+        return (kind, level, created, name, text)
+    if kind == wire.READY:
+        return (kind, wire.SEQ.unpack_from(frame, 1)[0])
+    if kind == wire.FATAL:
+        seq = wire.SEQ.unpack_from(frame, 1)[0]
+        return (kind, seq, frame[1 + wire.SEQ.size :].decode("utf-8", "replace"))
+    return (kind,)
+
+
+def _emit_logs(logs: Iterable[tuple[int, int, int, float, str, str]]) -> None:
+    """Re-emits worker records in the parent; printed lines go straight to the console."""
+    for index, pid, level, created, name, text in logs:
+        if name == STDOUT_LOGGER or name == STDERR_LOGGER:
+            stream = sys.stdout if name == STDOUT_LOGGER else sys.stderr
+            console.print_worker_line(stream, index, pid, text)
+            continue
+        logger = logging.getLogger(name)
+        if not logger.isEnabledFor(level):
+            continue
+        record = logging.makeLogRecord(
+            {
+                "name": name,
+                "levelno": level,
+                "levelname": logging.getLevelName(level),
+                "msg": text,
+                "created": created,
+                "msecs": (created - int(created)) * 1000,
+                "process": pid,
+                "processName": f"worker-{index}",
+            }
+        )
+        logger.handle(record)

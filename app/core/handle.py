@@ -1,0 +1,160 @@
+"""The parent's side of one worker process: its pipes, its window of tasks, its fate.
+
+The parent never blocks on a worker: the task pipe is written without blocking from an
+output buffer, and the result pipe is read without blocking into a frame reader. Only the
+engine's I/O thread touches these file descriptors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import select
+import signal
+import time
+from collections import deque
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from app.core import wire
+from app.core.task import Task
+from app.core.worker import RING, worker_main
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_PIPE_SIZE = 1 << 20  # fewer wake-ups per result burst; the unprivileged maximum on Linux
+_READ_CHUNK = 1 << 20
+
+
+class WorkerHandle:
+    """One worker process as the parent sees it."""
+
+    def __init__(self, ctx: BaseContext, index: int, restarts: int) -> None:
+        self.index = index
+        self.restarts = restarts
+        self.window: deque[Task] = deque()  # sent to this worker, in order; head may run
+        self.tasks_done = 0
+        self.ready = False
+        self.alive = True
+        self.exitcode: int | None = None
+        self.kill_reason: str | None = None  # why the parent killed or stopped it
+        self.replacing = False  # dead, and a replacement is on its way
+        self.stopping = False  # asked to leave its loop at the end of a collect
+        self.write_registered = False  # the I/O thread waits for room in the task pipe
+        self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
+        self.started_at = time.time()
+        self._out = bytearray()
+        self._reader = wire.FrameReader()
+
+        task_r, task_w = ctx.Pipe(duplex=False)
+        result_r, result_w = ctx.Pipe(duplex=False)
+        life_r, life_w = ctx.Pipe(duplex=False)
+        self.shared: Any = ctx.RawArray("q", 1 + RING)  # type: ignore[attr-defined]
+        self.claim: Any = ctx.Lock()
+        level = logging.getLogger().getEffectiveLevel()
+        self.process: Any = ctx.Process(  # type: ignore[attr-defined]
+            target=worker_main,
+            args=(task_r, result_w, life_r, self.shared, self.claim, level, os.getpid()),
+            name=f"worker-{index}",
+        )
+        try:
+            self.process.start()
+        finally:
+            task_r.close()
+            result_w.close()
+            life_r.close()
+        self.pid: int = self.process.pid
+        self.sentinel: int = self.process.sentinel
+        self._task_conn, self._result_conn, self._lifeline = task_w, result_r, life_w
+        self.task_fd = task_w.fileno()
+        self.result_fd = result_r.fileno()
+        for fd in (self.task_fd, self.result_fd):
+            os.set_blocking(fd, False)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, body: bytes) -> bool:
+        """Queues a frame and writes what the pipe takes now; True if some is left over."""
+        if not self.alive:
+            return False
+        self._out += wire.frame(body)
+        return self.flush()
+
+    def flush(self) -> bool:
+        """Writes as much of the output buffer as the pipe takes; True if some is left."""
+        out = self._out
+        while out:
+            try:
+                n = os.write(self.task_fd, out)
+            except BlockingIOError:
+                return True
+            except OSError:  # the worker is gone; its death is handled via its sentinel
+                out.clear()
+                return False
+            del out[:n]
+        return False
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
+
+    # -- receiving --------------------------------------------------------------------
+    def read(self, limit: int = 4) -> tuple[list[bytes], bool]:
+        """Whole frames available now (at most ``limit`` reads), and whether more may wait.
+
+        The second value is False once the pipe is empty or at end of file.
+        """
+        frames: list[bytes] = []
+        for _ in range(limit):
+            try:
+                chunk = os.read(self.result_fd, _READ_CHUNK)
+            except (BlockingIOError, OSError):
+                return frames, False
+            if not chunk:
+                return frames, False
+            frames.extend(self._reader.feed(chunk))
+        return frames, True
+
+    def drain(self) -> list[bytes]:
+        """Every frame left in the pipe of a dead worker: nothing it sent is lost."""
+        frames: list[bytes] = []
+        more = True
+        while more:
+            got, more = self.read(limit=64)
+            frames.extend(got)
+        return frames
+
+    # -- ending -----------------------------------------------------------------------
+    def kill(self, reason: str) -> None:
+        """SIGKILL: the only signal a hung task cannot ignore."""
+        if self.kill_reason is None:
+            self.kill_reason = reason
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def process_alive(self) -> bool:
+        """Whether the process still runs (it may be dead before the parent noticed).
+
+        Looks at the sentinel instead of waiting for the process: only the I/O thread reaps.
+        """
+        if not self.alive:
+            return False
+        try:
+            return not select.select([self.sentinel], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
+
+    def reap(self) -> int | None:
+        """Waits for the dead process and releases its resources; returns its exit code."""
+        self.process.join(5.0)
+        if self.process.exitcode is None:  # not dead after all: make it so
+            self.kill(self.kill_reason or "reap")
+            self.process.join()
+        self.exitcode = self.process.exitcode
+        self.alive = False
+        for conn in (self._task_conn, self._result_conn, self._lifeline):
+            conn.close()
+        self.process.close()
+        return self.exitcode
