@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.core import console, wire
@@ -329,7 +329,7 @@ class Engine:
             queued=len(h.window) - running,
         )
 
-    def _wait(self, predicate: Any, deadline: float | None) -> bool:
+    def _wait(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
         """Waits on the condition; survives a dead I/O thread instead of hanging."""
         while not predicate():
             if not self._thread.is_alive() and not self._stop:
@@ -831,7 +831,7 @@ def _decode(frame: bytes) -> tuple[Any, ...]:
 def _emit_logs(logs: Iterable[tuple[int, int, int, float, str, str]]) -> None:
     """Re-emits worker records in the parent; printed lines go straight to the console."""
     for index, pid, level, created, name, text in logs:
-        if name == STDOUT_LOGGER or name == STDERR_LOGGER:
+        if name in (STDOUT_LOGGER, STDERR_LOGGER):
             stream = sys.stdout if name == STDOUT_LOGGER else sys.stderr
             console.print_worker_line(stream, index, pid, text)
             continue

@@ -1,10 +1,12 @@
 """What ``poll_events`` returns: small immutable records, in the order things happened.
 
-They are NamedTuples: cheap to create by the hundred thousand, immutable, picklable.
+The per-task events are NamedTuples, cheap to create by the hundred thousand; the rare
+worker events are frozen dataclasses (a NamedTuple cannot have a field called ``index``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from app.core.states import TaskState
@@ -20,7 +22,8 @@ class TaskChanged(NamedTuple):
     time: float
 
 
-class WorkerStarted(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class WorkerStarted:
     """Worker slot ``index`` got a new process."""
 
     index: int
@@ -28,7 +31,8 @@ class WorkerStarted(NamedTuple):
     time: float
 
 
-class WorkerDied(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class WorkerDied:
     """The process in slot ``index`` ended; ``signal_name`` is set when a signal killed it."""
 
     index: int
@@ -50,7 +54,8 @@ class WorkerLog(NamedTuple):
 Event = TaskChanged | WorkerStarted | WorkerDied | WorkerLog
 
 
-class WorkerInfo(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
     """A snapshot of one worker slot, as ``process_task`` sees it."""
 
     index: int

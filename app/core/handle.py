@@ -50,7 +50,7 @@ class WorkerHandle:
         task_r, task_w = ctx.Pipe(duplex=False)
         result_r, result_w = ctx.Pipe(duplex=False)
         life_r, life_w = ctx.Pipe(duplex=False)
-        self.shared: Any = ctx.RawArray("q", 1 + RING)  # type: ignore[attr-defined]
+        self.shared: Any = ctx.RawArray("q", 1 + RING)
         self.claim: Any = ctx.Lock()
         level = logging.getLogger().getEffectiveLevel()
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]

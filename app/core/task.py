@@ -52,7 +52,7 @@ class Task:
     __slots__ = ("ID", "timeout", "__dict__", *_BOOKKEEPING)
     _state_names: ClassVar[dict[type, tuple[str, ...]]] = {}
 
-    def __init__(self, ID: str, *, timeout: float | None = None) -> None:  # noqa: N803
+    def __init__(self, ID: str, *, timeout: float | None = None) -> None:
         self.ID = ID
         self.timeout = timeout
         self._reset_bookkeeping()
@@ -136,7 +136,7 @@ class SimpleTask(Task):
     As in the original design, a SimpleTask whose ID is "crash" (any case) kills its worker.
     """
 
-    def __init__(self, ID: str, estimated_processing_time: float, **kwargs: Any) -> None:  # noqa: N803
+    def __init__(self, ID: str, estimated_processing_time: float, **kwargs: Any) -> None:
         super().__init__(ID, **kwargs)
         self.estimated_processing_time = estimated_processing_time
 
@@ -173,7 +173,7 @@ CRASH_WAYS = ("exception", "exit", "exit0", "kill", "segfault", "hang")
 class CrashTask(Task):
     """Kills the worker that runs it, in one of the ways of ``CRASH_WAYS``."""
 
-    def __init__(self, ID: str, how: str = "exception", **kwargs: Any) -> None:  # noqa: N803
+    def __init__(self, ID: str, how: str = "exception", **kwargs: Any) -> None:
         super().__init__(ID, **kwargs)
         self.how = how
 

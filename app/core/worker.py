@@ -7,6 +7,7 @@ any death of the worker right after (GUIDE, trap 2).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -56,10 +57,8 @@ class _PipeHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the parent is gone: nothing left to tell
             self._outbox.log(record.levelno, record.name, self.format(record), record.created)
-        except Exception:  # the parent is gone: nothing left to tell
-            pass
 
 
 class _LineStream(io.TextIOBase):
@@ -90,10 +89,8 @@ class _LineStream(io.TextIOBase):
             self._send(line)
 
     def _send(self, line: str) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._outbox.log(self._level, self._name, line, time.time())
-        except Exception:
-            pass
 
 
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
@@ -183,10 +180,8 @@ class _Runner:
     def fatal(self) -> None:
         """Tells the parent why the loop itself is dying, to attach to the running task."""
         tb = traceback.format_exc().encode("utf-8", "backslashreplace")
-        try:
+        with contextlib.suppress(Exception):
             self._outbox.send(b"X" + wire.SEQ.pack(self._shared[0]) + tb)
-        except Exception:
-            pass
 
 
 def worker_main(
