@@ -14,6 +14,7 @@ import time
 from typing import TextIO
 
 _print_lock = threading.Lock()
+_console_stream: list[TextIO | None] = [None]  # set by install_console: one stream for all
 
 
 def write_line(stream: TextIO, text: str) -> None:
@@ -67,13 +68,22 @@ class ConsoleHandler(logging.Handler):
 def install_console(level: int = logging.INFO, stream: TextIO | None = None) -> ConsoleHandler:
     """Routes the root logger to the shared console (for applications, not libraries)."""
     handler = ConsoleHandler(stream)
+    _console_stream[0] = stream or sys.stderr
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
     return handler
 
 
-def print_worker_line(stream: TextIO, index: int, pid: int, line: str) -> None:
-    """A line a worker printed, shown on the parent's matching stream with its tag."""
-    clock = time.strftime("%H:%M:%S")
-    write_line(stream, f"{clock} {process_tag(f'worker-{index}', pid):<16} {line}")
+def print_worker_line(
+    stream: TextIO, index: int, pid: int, label: str, line: str, created: float
+) -> None:
+    """A line a worker printed, tagged like a log line.
+
+    It goes to the console when one is installed, so the order of lines is kept, and
+    otherwise to the parent's own stream of the same kind.
+    """
+    clock = time.strftime("%H:%M:%S", time.localtime(created))
+    tag = process_tag(f"worker-{index}", pid)
+    text = f"{clock}.{int(created % 1 * 1000):03d} {tag:<16} {label:<7} {line}"
+    write_line(_console_stream[0] or stream, text)

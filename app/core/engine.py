@@ -361,6 +361,7 @@ class Engine:
                 h.kill(_KILL_CLOSE)
                 with contextlib.suppress(Exception):
                     h.reap()
+                h.alive = False
 
     def _kill_everything(self, reason: str, timeout: float | None) -> None:
         """Ends the job now: running tasks TIMED_OUT, everything queued CANCELLED."""
@@ -520,6 +521,7 @@ class Engine:
     def _on_death(self, h: WorkerHandle) -> bool:
         """Decides the fate of every task the dead worker held; True to replace it."""
         now = time.time()
+        h.alive = False
         code = h.exitcode
         reason = h.kill_reason
         claimed = h.shared[0]
@@ -560,16 +562,10 @@ class Engine:
             if not self._available():
                 self._lose_queue(now)
         if reason not in (_KILL_STOP, _KILL_CLOSE, _KILL_COLLECT):
-            running = f" while running {crashed.ID!r}" if crashed is not None else " while idle"
-            log.warning(
-                "worker-%d (pid %d) %s%s; %d queued task(s) %s",
-                h.index,
-                h.pid,
-                how,
-                running,
-                len(unstarted),
-                "requeued" if self._available() else "lost",
-            )
+            running = f"while running {crashed.ID!r}" if crashed is not None else "while idle"
+            log.warning("worker-%d (pid %d) %s %s", h.index, h.pid, how, running)
+        if unstarted and not ending and self._available():
+            log.info("%d task(s) it had not started were requeued", len(unstarted))
         self._changed.notify_all()
         return replace
 
@@ -596,10 +592,14 @@ class Engine:
         self._emit_task(task, task.error)
 
     def _lose_queue(self, now: float) -> None:
+        lost = 0
         while self._queue:
             seq, task = self._queue.popleft()
             if task._seq == seq and task.state is TaskState.PENDING:
                 self._lose(task, now)
+                lost += 1
+        if lost:
+            log.warning("%d queued task(s) LOST: no worker is left to run them", lost)
 
     # == the I/O thread ===================================================================
     def _wake(self) -> None:
@@ -705,7 +705,7 @@ class Engine:
         return max(0.0, soonest - time.monotonic())
 
     def _handle(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
-        batches: list[tuple[WorkerHandle, list[bytes]]] = []
+        logs: list[Any] = []
         dead: list[WorkerHandle] = []
         for key, _mask in ready:
             tag, h = key.data
@@ -714,55 +714,55 @@ class Engine:
                     os.read(self._wake_r, 4096)
             elif tag == _RESULTS:
                 frames, _more = h.read()
-                if frames:
-                    batches.append((h, frames))
+                self._apply_frames(h, frames, logs)
+                if h.eof:  # dying: stop watching the pipe, its sentinel follows at once
+                    self._unregister_fd(h.result_fd)
             elif tag == _SENTINEL:
                 dead.append(h)
             elif tag == _WRITABLE and not h.flush():
-                self._selector.unregister(h.task_fd)
+                self._unregister_fd(h.task_fd)
                 h.write_registered = False
         for h in dead:
-            self._unregister(h)
-            batches.append((h, h.drain()))
-        logs: list[Any] = []
-        for h, frames in batches:
-            decoded = [_decode(frame) for frame in frames]
-            for start in range(0, len(decoded), _APPLY_CHUNK):
-                with self._lock:
-                    for msg in decoded[start : start + _APPLY_CHUNK]:
-                        self._apply(h, msg, logs)
-                    self._changed.notify_all()
-        for h in dead:
-            h.reap()
-            with self._lock:
-                replace = self._on_death(h)
-            if replace:
+            if self._bury(h, logs):
                 self._replace(h)
         if logs:
             _emit_logs(logs)
 
-    def _unregister(self, h: WorkerHandle) -> None:
-        h.write_registered = False
+    def _apply_frames(self, h: WorkerHandle, frames: list[bytes], logs: list[Any]) -> None:
+        """Decodes outside the lock, applies in short lock holds: callers never wait long."""
+        decoded = [_decode(frame) for frame in frames]
+        for start in range(0, len(decoded), _APPLY_CHUNK):
+            with self._lock:
+                for msg in decoded[start : start + _APPLY_CHUNK]:
+                    self._apply(h, msg, logs)
+                self._changed.notify_all()
+
+    def _bury(self, h: WorkerHandle, logs: list[Any]) -> bool:
+        """A worker died: apply all it sent, reap it, decide its tasks. True to replace it."""
         for fd in (h.result_fd, h.sentinel, h.task_fd):
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(fd)
+            self._unregister_fd(fd)
+        h.write_registered = False
+        self._apply_frames(h, h.drain(), logs)
+        h.reap()
+        with self._lock:
+            return self._on_death(h)
+
+    def _unregister_fd(self, fd: int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(fd)
 
     def _shutdown_io(self) -> None:
         """Leaves nothing behind: every worker killed and reaped, every fd closed."""
         with self._lock:
             self._stop = True
-            handles = list(self._workers)
+            handles = [h for h in self._workers if h.alive]
+        logs: list[Any] = []
         for h in handles:
-            if h.alive:
-                h.kill(_KILL_CLOSE)
-                self._unregister(h)
-                with contextlib.suppress(Exception):
-                    h.reap()
+            h.kill(_KILL_CLOSE)
+            with contextlib.suppress(Exception):
+                self._bury(h, logs)
         with self._lock:
             now = time.time()
-            for h in handles:
-                if h.window:
-                    self._on_death(h)
             for seq, task in list(self._queue):
                 if task._seq == seq and task.state is TaskState.PENDING:
                     self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
@@ -772,6 +772,8 @@ class Engine:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if logs:
+            _emit_logs(logs)
 
 
 def _precheck(task: Task) -> str | None:
@@ -832,8 +834,10 @@ def _emit_logs(logs: Iterable[tuple[int, int, int, float, str, str]]) -> None:
     """Re-emits worker records in the parent; printed lines go straight to the console."""
     for index, pid, level, created, name, text in logs:
         if name in (STDOUT_LOGGER, STDERR_LOGGER):
-            stream = sys.stdout if name == STDOUT_LOGGER else sys.stderr
-            console.print_worker_line(stream, index, pid, text)
+            out = name == STDOUT_LOGGER
+            stream = sys.stdout if out else sys.stderr
+            label = "STDOUT" if out else "STDERR"
+            console.print_worker_line(stream, index, pid, label, text, created)
             continue
         logger = logging.getLogger(name)
         if not logger.isEnabledFor(level):

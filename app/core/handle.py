@@ -44,6 +44,7 @@ class WorkerHandle:
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
         self.started_at = time.time()
+        self.eof = False  # the result pipe reached end of file: the worker is exiting
         self._out = bytearray()
         self._reader = wire.FrameReader()
 
@@ -113,6 +114,7 @@ class WorkerHandle:
             except (BlockingIOError, OSError):
                 return frames, False
             if not chunk:
+                self.eof = True
                 return frames, False
             frames.extend(self._reader.feed(chunk))
         return frames, True
@@ -153,7 +155,7 @@ class WorkerHandle:
             self.kill(self.kill_reason or "reap")
             self.process.join()
         self.exitcode = self.process.exitcode
-        self.alive = False
+        self.ready = False
         for conn in (self._task_conn, self._result_conn, self._lifeline):
             conn.close()
         self.process.close()
