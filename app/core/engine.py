@@ -416,8 +416,8 @@ class Engine:
 
     def _window_limit(self) -> int:
         avg = self._avg_run
-        if avg is None:
-            return 2
+        if avg is None:  # nothing known of how long tasks take: send one at a time
+            return 1
         return max(1, min(_MAX_WINDOW, 1 + int(_AHEAD_SECONDS / max(avg, 1e-7))))
 
     def _dispatch(self) -> None:
@@ -425,7 +425,16 @@ class Engine:
         queue = self._queue
         if not queue:
             return
-        live = [h for h in self._workers if h.alive and h.kill_reason is None and not h.stopping]
+        # A worker stuck in a long task gets nothing more: the task may outlast all the rest.
+        stuck = time.monotonic() - max(_AHEAD_SECONDS, 4 * (self._avg_run or 0.0))
+        live = [
+            h
+            for h in self._workers
+            if h.alive
+            and h.kill_reason is None
+            and not h.stopping
+            and not (h.window and 0 < h.head_since < stuck)
+        ]
         if not live:
             return
         limit = self._window_limit()
@@ -436,7 +445,6 @@ class Engine:
                 return
             share = room if len(live) == 1 else min(room, max(1, -(-len(queue) // len(live))))
             batch: list[tuple[int, bytes]] = []
-            was_idle = not h.window
             while queue and len(batch) < share:
                 seq, task = queue.popleft()
                 if task._seq != seq or task.state is not TaskState.PENDING:
@@ -452,11 +460,10 @@ class Engine:
                 return
             if h.send(wire.task_batch(batch)):
                 self._selector_want_write(h)
-            if was_idle and h.ready:
-                self._start_head(h, time.time())
 
     def _start_head(self, h: WorkerHandle, now: float) -> None:
-        """The head of a window is the task the worker is running (or about to)."""
+        """The head of a window runs once the worker says so, or once the task before it
+        in the window is finished (a busy worker goes straight on to the next)."""
         if not h.window:
             return
         task = h.window[0]
@@ -464,6 +471,7 @@ class Engine:
             return
         task.state = TaskState.RUNNING
         task.started_at = now
+        h.head_since = time.monotonic()
         task.worker_pid = h.pid
         task.progress = None
         timeout = task.timeout if task.timeout is not None else self._task_timeout
@@ -477,6 +485,7 @@ class Engine:
             log.error("worker-%d sent an outcome for an unknown task (seq %d)", h.index, seq)
             return
         h.window.popleft()
+        h.head_since = 0.0
         h.tasks_done += 1
         task._where = -1
         task._payload = None
@@ -512,9 +521,11 @@ class Engine:
             _, level, created, name, text = msg
             self._events.append(WorkerLog(h.pid, level, text, created))
             logs.append((h.index, h.pid, level, created, name, text))
+        elif kind == wire.BEGAN:
+            if h.window and h.window[0]._seq == msg[1]:
+                self._start_head(h, time.time())
         elif kind == wire.READY:
             h.ready = True
-            self._start_head(h, time.time())
         elif kind == wire.FATAL:
             h.fatal = (msg[1], msg[2])
 
@@ -822,7 +833,7 @@ def _decode(frame: bytes) -> tuple[Any, ...]:
         level, created = wire.LOG_HEAD.unpack_from(frame, 1)
         name, _, text = frame[1 + wire.LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
         return (kind, level, created, name, text)
-    if kind == wire.READY:
+    if kind == wire.READY or kind == wire.BEGAN:
         return (kind, wire.SEQ.unpack_from(frame, 1)[0])
     if kind == wire.FATAL:
         seq = wire.SEQ.unpack_from(frame, 1)[0]

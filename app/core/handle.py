@@ -34,6 +34,7 @@ class WorkerHandle:
         self.index = index
         self.restarts = restarts
         self.window: deque[Task] = deque()  # sent to this worker, in order; head may run
+        self.head_since = 0.0  # monotonic time the head of the window started running
         self.tasks_done = 0
         self.ready = False
         self.alive = True

@@ -9,6 +9,8 @@ Every frame starts with one byte saying what it is:
     parent -> worker   T  tasks:    repeated (seq: q, length: I, pickled task)
                        S  stop:     finish nothing more, exit cleanly
     worker -> parent   Y  ready:    pid
+                       B  began:    seq, claimed by a worker that was idle (busy
+                                    workers go from one result to the next task)
                        R  result:   seq, started, finished, pickled result
                        F  failed:   seq, started, finished, pickled (error, traceback)
                        P  progress: seq, fraction, utf-8 message
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 TASKS = ord("T")
 STOP = ord("S")
 READY = ord("Y")
+BEGAN = ord("B")
 RESULT = ord("R")
 FAILED = ord("F")
 PROGRESS = ord("P")

@@ -113,6 +113,7 @@ class _Runner:
     def loop(self) -> None:
         inbox: deque[tuple[int, memoryview]] = deque()
         shared = self._shared
+        idle = True  # the parent cannot know when an idle worker starts: tell it
         while True:
             if not inbox:
                 try:
@@ -122,6 +123,7 @@ class _Runner:
                 if body[0] == wire.STOP:
                     return
                 inbox.extend(wire.split_task_batch(memoryview(body)))
+                idle = True
                 continue
             seq, payload = inbox.popleft()
             # Claim the task under the lock the parent's cancel() takes: a task is either
@@ -130,6 +132,9 @@ class _Runner:
                 if shared[1 + seq % RING] == seq:
                     continue
                 shared[0] = seq
+            if idle:
+                idle = False
+                self._outbox.send(b"B" + wire.SEQ.pack(seq))
             self._run_one(seq, payload)
 
     def _run_one(self, seq: int, payload: memoryview) -> None:
