@@ -86,7 +86,8 @@ class Engine:
         self._final: list[Task] | None = None
         self._avg_run: float | None = None
         self._last_death = ""
-        self._stop_requested = False
+        self._stop_requested = False  # collect found no work left: workers may leave
+        self._ending: str | None = None  # collect ran out or close(): kill, do not requeue
         self._stop = False
         self._woken = False
         self._new_handles: list[WorkerHandle] = []
@@ -137,8 +138,8 @@ class Engine:
 
     def poll(self, timeout: float | None) -> list[Event]:
         with self._changed:
-            if not self._events and (timeout is None or timeout > 0) and self._final is None:
-                self._changed.wait(timeout)
+            if timeout is None or timeout > 0:
+                self._changed.wait_for(lambda: self._events or self._final is not None, timeout)
             events, self._events = self._events, []
         return events
 
@@ -365,6 +366,7 @@ class Engine:
 
     def _kill_everything(self, reason: str, timeout: float | None) -> None:
         """Ends the job now: running tasks TIMED_OUT, everything queued CANCELLED."""
+        self._ending = reason
         now = time.time()
         why = (
             f"collect_tasks(timeout={timeout}) ran out"
@@ -540,7 +542,7 @@ class Engine:
         self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now))
         window = list(h.window)
         h.window.clear()
-        ending = reason in (_KILL_COLLECT, _KILL_CLOSE)
+        ending = self._ending is not None
         crashed: Task | None = None
         unstarted: list[Task] = []
         for i, task in enumerate(window):
@@ -561,7 +563,8 @@ class Engine:
             task.state = TaskState.PENDING
             task.started_at = None
         if ending:
-            why = "the facade was closed" if reason == _KILL_CLOSE else "collect_tasks ran out"
+            closed = self._ending == _KILL_CLOSE
+            why = "the facade was closed" if closed else "collect_tasks ran out"
             for task in unstarted:
                 self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
         else:
@@ -766,6 +769,7 @@ class Engine:
         """Leaves nothing behind: every worker killed and reaped, every fd closed."""
         with self._lock:
             self._stop = True
+            self._ending = self._ending or _KILL_CLOSE
             handles = [h for h in self._workers if h.alive]
         logs: list[Any] = []
         for h in handles:

@@ -445,6 +445,7 @@ def test_two_workers_one_killed_its_queue_goes_to_the_survivor(
     make_facade: FacadeFactory,
 ) -> None:
     w = make_facade(workers=2)
+    wait_for(w, all_workers_ready(w))  # else one worker may take both long tasks in turn
     longs = [SimpleTask("long0", 1.5), SimpleTask("long1", 1.5)]
     quick = [SquareTask(f"quick{i}", i) for i in range(8)]
     for t in [*longs, *quick]:
