@@ -90,6 +90,7 @@ class Engine:
         self._ending: str | None = None  # collect ran out or close(): kill, do not requeue
         self._stop = False
         self._woken = False
+        self._waiting = 0  # threads waiting on _changed: notify only when someone listens
         self._new_handles: list[WorkerHandle] = []
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
@@ -139,7 +140,11 @@ class Engine:
     def poll(self, timeout: float | None) -> list[Event]:
         with self._changed:
             if timeout is None or timeout > 0:
-                self._changed.wait_for(lambda: self._events or self._final is not None, timeout)
+                self._waiting += 1
+                try:
+                    self._changed.wait_for(lambda: self._events or self._final is not None, timeout)
+                finally:
+                    self._waiting -= 1
             events, self._events = self._events, []
         return events
 
@@ -156,7 +161,7 @@ class Engine:
             task.finished_at = time.time()
             task._payload = None
             self._emit_task(task, task.error)
-            self._changed.notify_all()
+            self._notify()
             return True
 
     def resubmit(self, task_id: str) -> bool:
@@ -231,7 +236,7 @@ class Engine:
         self._thread.join()
         with self._changed:
             self._final = list(self._tasks.values())
-            self._changed.notify_all()
+            self._notify()
             return list(self._final)
 
     def abandon(self) -> None:
@@ -263,8 +268,15 @@ class Engine:
             raise KeyError(f"no task with ID {task_id!r} in this facade")
         return task
 
-    def _emit_task(self, task: Task, message: str = "") -> None:
-        self._events.append(TaskChanged(task.ID, task.state, task.progress, message, time.time()))
+    def _emit_task(self, task: Task, message: str = "", when: float | None = None) -> None:
+        self._events.append(
+            TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
+        )
+
+    def _notify(self) -> None:
+        """Wakes pollers and collectors; free when nobody waits (the common case)."""
+        if self._waiting:
+            self._changed.notify_all()
 
     def _enqueue(self, task: Task, now: float, message: str) -> bool:
         """Queues a recorded task, or marks it LOST when no worker can ever run it."""
@@ -272,14 +284,14 @@ class Engine:
         task._seq = self._next_seq
         self._next_seq += 1
         task._where = -1
-        self._emit_task(task, message)
+        self._emit_task(task, message, now)
         if not self._available():
             self._lose(task, now)
-            self._changed.notify_all()
+            self._notify()
             return False
         self._queue.append((task._seq, task))
         self._wake()
-        self._changed.notify_all()
+        self._notify()
         return True
 
     def _requeue(self, task: Task, now: float, message: str) -> bool:
@@ -305,7 +317,10 @@ class Engine:
 
     def _available(self) -> bool:
         """Whether some worker is alive, or on its way: the view process_task uses."""
-        return any((h.alive and h.kill_reason is None) or h.replacing for h in self._workers)
+        for h in self._workers:  # noqa: SIM110 (a plain loop: this runs on every submit)
+            if (h.alive and h.kill_reason is None) or h.replacing:
+                return True
+        return False
 
     def _alive_handles(self) -> list[WorkerHandle]:
         return [h for h in self._workers if h.alive or h.replacing]
@@ -339,7 +354,11 @@ class Engine:
             remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if remaining <= 0:
                 return predicate()
-            self._changed.wait(remaining)
+            self._waiting += 1
+            try:
+                self._changed.wait(remaining)
+            finally:
+                self._waiting -= 1
         return True
 
     def _io_thread_died(self) -> None:
@@ -381,7 +400,7 @@ class Engine:
             h.replacing = False
             if h.alive:
                 h.kill(reason)
-        self._changed.notify_all()
+        self._notify()
 
     def _cancel_unstarted(self, task: Task, now: float, error: str) -> None:
         task.state = TaskState.CANCELLED
@@ -473,12 +492,12 @@ class Engine:
             return
         task.state = TaskState.RUNNING
         task.started_at = now
-        h.head_since = time.monotonic()
         task.worker_pid = h.pid
         task.progress = None
+        h.head_since = clock = time.monotonic()
         timeout = task.timeout if task.timeout is not None else self._task_timeout
-        task._deadline = time.monotonic() + timeout if timeout is not None else 0.0
-        self._emit_task(task)
+        task._deadline = clock + timeout if timeout is not None else 0.0
+        self._emit_task(task, "", now)
 
     def _finish(self, h: WorkerHandle, msg: tuple[Any, ...]) -> None:
         kind, seq, started, finished, value, tb = msg
@@ -498,12 +517,12 @@ class Engine:
             task.state = TaskState.DONE
             task.result = value
             task.progress = 1.0
-            self._emit_task(task)
+            self._emit_task(task, "", finished)
         else:
             task.state = TaskState.FAILED
             task.error = value
             task.traceback = tb
-            self._emit_task(task, value)
+            self._emit_task(task, value, finished)
         run = max(0.0, finished - started)
         avg = self._avg_run
         self._avg_run = run if avg is None else avg + (run - avg) * 0.2
@@ -580,7 +599,7 @@ class Engine:
             log.warning("worker-%d (pid %d) %s %s", h.index, h.pid, how, running)
         if unstarted and not ending and self._available():
             log.info("%d task(s) it had not started were requeued", len(unstarted))
-        self._changed.notify_all()
+        self._notify()
         return replace
 
     def _fate_of_running(
@@ -640,13 +659,13 @@ class Engine:
                 old.replacing = False
                 if not self._available():
                     self._lose_queue(time.time())
-                self._changed.notify_all()
+                self._notify()
             return False
         with self._lock:
             new.tasks_done = old.tasks_done
             self._workers[old.index] = new
             old.replacing = False
-            self._changed.notify_all()
+            self._notify()
         return True
 
     def _selector_want_write(self, h: WorkerHandle) -> None:
@@ -749,7 +768,7 @@ class Engine:
             with self._lock:
                 for msg in decoded[start : start + _APPLY_CHUNK]:
                     self._apply(h, msg, logs)
-                self._changed.notify_all()
+                self._notify()
 
     def _bury(self, h: WorkerHandle, logs: list[Any]) -> bool:
         """A worker died: apply all it sent, reap it, decide its tasks. True to replace it."""
@@ -782,7 +801,7 @@ class Engine:
                 if task._seq == seq and task.state is TaskState.PENDING:
                     self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
             self._queue.clear()
-            self._changed.notify_all()
+            self._notify()
         self._selector.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
