@@ -82,6 +82,7 @@ class Engine:
         self._next_seq = 1
         self._accepting = True
         self._collecting = False
+        self._kill_now = False  # close() was called while another thread collects
         self._closing_reason: str | None = None  # why no task is accepted any more
         self._final: list[Task] | None = None
         self._avg_run: float | None = None
@@ -198,6 +199,10 @@ class Engine:
         with self._lock:
             return [self._info(h) for h in self._workers]
 
+    def task(self, task_id: str) -> Task:
+        with self._lock:
+            return self._recorded(task_id)
+
     def snapshot(self) -> list[Task]:
         with self._lock:
             return list(self._tasks.values())
@@ -207,6 +212,9 @@ class Engine:
             if self._final is not None:
                 return list(self._final)
             if self._collecting:  # another thread is collecting: wait for its answer
+                if reason == _KILL_CLOSE:  # ...but close() means now, even then
+                    self._kill_now = True
+                    self._notify()
                 self._wait(lambda: self._final is not None, None)
                 return list(self._final or [])
             self._collecting = True
@@ -216,9 +224,11 @@ class Engine:
             )
             self._wake()
             deadline = None if timeout is None else time.monotonic() + timeout
-            self._wait(lambda: not self._has_work() or not self._available(), deadline)
+            self._wait(
+                lambda: not self._has_work() or not self._available() or self._kill_now, deadline
+            )
             if self._has_work():
-                self._kill_everything(reason, timeout)
+                self._kill_everything(_KILL_CLOSE if self._kill_now else reason, timeout)
             else:
                 self._stop_requested = True
                 self._wake()

@@ -74,7 +74,10 @@ class WorkingProcessFacade:
         return self._engine.collect(timeout, _KILL_COLLECT)
 
     def close(self) -> None:
-        """Ends the job now, as ``collect_tasks(timeout=0)`` would; idempotent."""
+        """Ends the job now, as ``collect_tasks(timeout=0)`` would; idempotent.
+
+        Called while another thread waits in ``collect_tasks``, it ends that wait now.
+        """
         self._engine.collect(0, _KILL_CLOSE)
 
     def cancel(self, task_id: str) -> bool:
@@ -92,6 +95,10 @@ class WorkingProcessFacade:
     def worker_info(self) -> list[WorkerInfo]:
         """One snapshot per worker slot."""
         return self._engine.worker_info()
+
+    def task(self, task_id: str) -> Task:
+        """The recorded task with this ID (KeyError if there is none)."""
+        return self._engine.task(task_id)
 
     @property
     def tasks(self) -> list[Task]:
