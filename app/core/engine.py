@@ -143,7 +143,11 @@ class Engine:
             if timeout is None or timeout > 0:
                 self._waiting += 1
                 try:
-                    self._changed.wait_for(lambda: self._events or self._final is not None, timeout)
+                    # Once collected nothing more happens: only "wait for ever" returns early.
+                    self._changed.wait_for(
+                        lambda: bool(self._events) or (timeout is None and self._final is not None),
+                        timeout,
+                    )
                 finally:
                     self._waiting -= 1
             events, self._events = self._events, []
