@@ -6,6 +6,7 @@ Qt fixtures, when added, belong below the process fixtures and should stay indep
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -59,10 +60,8 @@ def no_child_process_left() -> Iterator[None]:
         return
     described = [_describe(p) for p in leftovers]
     for proc in leftovers:
-        try:
+        with contextlib.suppress(psutil.Error):
             proc.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(leftovers, timeout=CHILD_EXIT_DEADLINE)
     pytest.fail(
         f"{len(leftovers)} child process(es) still alive {CHILD_EXIT_DEADLINE} s after the "

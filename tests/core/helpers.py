@@ -19,12 +19,14 @@ def wait_for(
     predicate: Callable[[], bool],
     deadline: float = DEADLINE,
     what: str = "",
+    into: list[Any] | None = None,
 ) -> list[Any]:
     """Poll ``facade`` until ``predicate()`` holds; return every event seen on the way.
 
-    Fails the test if ``deadline`` seconds pass first.
+    Events are appended to ``into`` when given (so ``predicate`` may look at them as they
+    arrive), else to a new list. Fails the test if ``deadline`` seconds pass first.
     """
-    events: list[Any] = []
+    events: list[Any] = [] if into is None else into
     end = time.monotonic() + deadline
     while True:
         if predicate():
@@ -97,7 +99,7 @@ def states_of(events: Sequence[Any], task_id: str) -> list[TaskState]:
 def pid_gone(pid: int) -> bool:
     """True when ``pid`` no longer runs (a zombie waiting to be reaped counts as gone)."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

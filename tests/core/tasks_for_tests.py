@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ class LambdaTask(Task):
 
     def __init__(self, ID: str) -> None:
         super().__init__(ID)
-        self.fn = lambda: 42
+        self.fn: Callable[[], int] = lambda: 42
 
     def do_task(self) -> int:
         return int(self.fn())

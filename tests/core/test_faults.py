@@ -560,3 +560,22 @@ def test_result_whose_unpickling_fails_in_the_parent(make_facade: FacadeFactory)
     assert w.process_task(more)
     w.collect_tasks()
     assert more.state is TaskState.DONE and more.result == 81
+
+
+@pytest.mark.timeout(60)
+def test_worker_dying_during_collect(make_facade: FacadeFactory) -> None:
+    """Nobody polls: the worker dies while collect_tasks waits, and every fate is known."""
+    w = make_facade()
+    pid = w.worker_info()[0].pid
+    first = SimpleTask("first", 0.3)
+    crash = CrashTask("crash", "exit")
+    queued = [SquareTask(f"queued{i}", i) for i in range(3)]
+    for t in [first, crash, *queued]:
+        assert w.process_task(t)
+    tasks, took = timed(w.collect_tasks)
+    assert took < 10.0
+    assert tasks == [first, crash, *queued]
+    assert first.state is TaskState.DONE and first.result == "first solved after 0.3"
+    check_crashed(crash, "exit", pid)
+    assert [t.state for t in queued] == [TaskState.LOST] * 3
+    assert all(t.error for t in queued)

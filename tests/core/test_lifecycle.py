@@ -65,9 +65,10 @@ def test_worker_exits_when_its_parent_is_sigkilled(tmp_path: Path, busy: bool) -
     finally:
         if parent.poll() is None:
             parent.kill()
-        parent.communicate()
         if worker_pid is not None and not pid_gone(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)  # an orphan of ours: do not leak it
+        # Only now: a live orphan would hold the pipes open and communicate() would hang.
+        parent.communicate(timeout=10)
 
 
 @pytest.mark.timeout(60)
