@@ -496,7 +496,7 @@ class Engine:
             if h.send(wire.task_batch(batch)):
                 self._selector_want_write(h)
 
-    def _start_head(self, h: WorkerHandle, now: float) -> None:
+    def _start_head(self, h: WorkerHandle, started: float, now: float) -> None:
         """The head of a window runs once the worker says so, or once the task before it
         in the window is finished (a busy worker goes straight on to the next)."""
         if not h.window:
@@ -505,7 +505,7 @@ class Engine:
         if task.state is not TaskState.PENDING:
             return
         task.state = TaskState.RUNNING
-        task.started_at = now
+        task.started_at = started
         task.worker_pid = h.pid
         task.progress = None
         h.head_since = clock = time.monotonic()
@@ -513,7 +513,7 @@ class Engine:
         task._deadline = clock + timeout if timeout is not None else 0.0
         self._emit_task(task, "", now)
 
-    def _finish(self, h: WorkerHandle, msg: tuple[Any, ...]) -> None:
+    def _finish(self, h: WorkerHandle, msg: tuple[Any, ...], now: float) -> None:
         kind, seq, started, finished, value, tb = msg
         task = self._by_seq.pop(seq, None)
         if task is None or not h.window or h.window[0] is not task:
@@ -531,34 +531,35 @@ class Engine:
             task.state = TaskState.DONE
             task.result = value
             task.progress = 1.0
-            self._emit_task(task, "", finished)
+            self._emit_task(task, "", now)
         else:
             task.state = TaskState.FAILED
             task.error = value
             task.traceback = tb
-            self._emit_task(task, value, finished)
+            self._emit_task(task, value, now)
         run = max(0.0, finished - started)
         avg = self._avg_run
         self._avg_run = run if avg is None else avg + (run - avg) * 0.2
-        self._start_head(h, finished)
+        self._start_head(h, finished, now)
 
-    def _apply(self, h: WorkerHandle, msg: tuple[Any, ...], logs: list[Any]) -> None:
+    def _apply(self, h: WorkerHandle, msg: tuple[Any, ...], logs: list[Any], now: float) -> None:
+        """One message from a worker; ``now`` stamps its events, so they keep their order."""
         kind = msg[0]
         if kind == wire.RESULT or kind == wire.FAILED:
-            self._finish(h, msg)
+            self._finish(h, msg, now)
         elif kind == wire.PROGRESS:
             _, seq, fraction, text = msg
             task = self._by_seq.get(seq)
             if task is not None and task.state is TaskState.RUNNING:
                 task.progress = fraction
-                self._events.append(TaskChanged(task.ID, task.state, fraction, text, time.time()))
+                self._events.append(TaskChanged(task.ID, task.state, fraction, text, now))
         elif kind == wire.LOG:
             _, level, created, name, text = msg
             self._events.append(WorkerLog(h.pid, level, text, created))
             logs.append((h.index, h.pid, level, created, name, text))
         elif kind == wire.BEGAN:
             if h.window and h.window[0]._seq == msg[1]:
-                self._start_head(h, time.time())
+                self._start_head(h, now, now)
         elif kind == wire.READY:
             h.ready = True
         elif kind == wire.FATAL:
@@ -780,8 +781,9 @@ class Engine:
         decoded = [_decode(frame) for frame in frames]
         for start in range(0, len(decoded), _APPLY_CHUNK):
             with self._lock:
+                now = time.time()
                 for msg in decoded[start : start + _APPLY_CHUNK]:
-                    self._apply(h, msg, logs)
+                    self._apply(h, msg, logs, now)
                 self._notify()
 
     def _bury(self, h: WorkerHandle, logs: list[Any]) -> bool:

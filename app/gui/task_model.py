@@ -1,0 +1,281 @@
+"""The task table's model: one row per task of the facade, updated a batch at a time.
+
+Rows are only ever appended (tasks are recorded in submission order), so a row's number
+never changes and a dict maps task IDs to rows. Cells are formatted on demand: the view
+asks only for the few dozen rows on screen, so holding 100,000 formatted rows would cost
+memory for nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+
+from app.core import TaskChanged, TaskState, WorkingProcessFacade
+from app.core.task import Task
+from app.gui import formatting
+from app.gui.resources import state_icon
+
+COLUMNS = (
+    "ID",
+    "State",
+    "Worker PID",
+    "Attempts",
+    "Submitted",
+    "Started",
+    "Finished",
+    "Duration",
+    "Progress",
+    "Result / error",
+)
+(ID, STATE, PID, ATTEMPTS, SUBMITTED, STARTED, FINISHED, DURATION, PROGRESS, OUTCOME) = range(
+    len(COLUMNS)
+)
+SORT_ROLE = Qt.ItemDataRole.UserRole  # raw values, so sorting is by number, not by text
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # 0.0-1.0 or None, for the progress delegate
+STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # the TaskState, for filters and colours
+
+STATE_COLOURS = {
+    TaskState.NEW: "#7f8c8d",
+    TaskState.PENDING: "#5d7fa3",
+    TaskState.RUNNING: "#2f80ed",
+    TaskState.DONE: "#27ae60",
+    TaskState.FAILED: "#e67e22",
+    TaskState.CRASHED: "#e74c3c",
+    TaskState.LOST: "#9b59b6",
+    TaskState.CANCELLED: "#95a5a6",
+    TaskState.TIMED_OUT: "#d4a017",
+    TaskState.REJECTED: "#a93226",
+}
+_STATE_ORDER = {state: n for n, state in enumerate(TaskState)}
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_NUMERIC = frozenset({PID, ATTEMPTS, DURATION})
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class TaskTableModel(QAbstractTableModel):
+    """Every task of one facade, as the facade's events reveal them."""
+
+    counts_changed = Signal()  # the number of tasks per state changed
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._facade: WorkingProcessFacade | None = None
+        self._tasks: list[Task] = []
+        self._row_of: dict[str, int] = {}
+        self._states: list[TaskState] = []  # per row, as the events said: for the counts
+        self._running: set[int] = set()  # rows whose duration ticks
+        self.counts: Counter[TaskState] = Counter()
+        self.finished_total = 0  # tasks that reached a final state, for results/s
+        self._colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
+
+    # -- feeding ----------------------------------------------------------------------
+    def set_facade(self, facade: WorkingProcessFacade | None) -> None:
+        """Shows another facade's tasks (a new run): the table starts empty."""
+        self.beginResetModel()
+        self._facade = facade
+        self._tasks = []
+        self._row_of = {}
+        self._states = []
+        self._running = set()
+        self.counts = Counter()
+        self.finished_total = 0
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    def apply_events(self, events: Iterable[object]) -> None:
+        """Applies one batch: one insert for the new tasks, one update per run of rows."""
+        facade = self._facade
+        if facade is None:
+            return
+        row_of = self._row_of
+        states = self._states
+        counts = self.counts
+        first_new = len(self._tasks)
+        new: list[Task] = []
+        changed: set[int] = set()
+        for event in events:
+            if type(event) is not TaskChanged:
+                continue
+            row = row_of.get(event.task_id)
+            if row is None:
+                try:
+                    task = facade.task(event.task_id)
+                except KeyError:  # not recorded: nothing to show
+                    continue
+                row = row_of[event.task_id] = first_new + len(new)
+                new.append(task)
+                states.append(event.state)
+                counts[event.state] += 1
+            else:
+                old = states[row]
+                if old is not event.state:
+                    counts[old] -= 1
+                    counts[event.state] += 1
+                    states[row] = event.state
+                if row < first_new:
+                    changed.add(row)
+            if event.state is TaskState.RUNNING:
+                self._running.add(row)
+            elif event.state.is_final:
+                self._running.discard(row)
+                if event.state is not TaskState.REJECTED:
+                    self.finished_total += 1
+        if new:
+            self.beginInsertRows(QModelIndex(), first_new, first_new + len(new) - 1)
+            self._tasks.extend(new)
+            self.endInsertRows()
+        self._emit_rows_changed(changed, 0, len(COLUMNS) - 1)
+        self.counts_changed.emit()
+
+    def tick(self) -> None:
+        """Repaints the durations of running tasks, so they count up live."""
+        if self._running:
+            self._emit_rows_changed(self._running, DURATION, DURATION)
+
+    def _emit_rows_changed(self, rows: Iterable[int], first: int, last: int) -> None:
+        """One dataChanged per run of consecutive rows: a proxy re-examines only those."""
+        ordered = sorted(rows)
+        if not ordered:
+            return
+        start = prev = ordered[0]
+        for row in ordered[1:]:
+            if row != prev + 1:
+                self.dataChanged.emit(self.index(start, first), self.index(prev, last))
+                start = row
+            prev = row
+        self.dataChanged.emit(self.index(start, first), self.index(prev, last))
+
+    # -- reading ----------------------------------------------------------------------
+    def task_at(self, row: int) -> Task:
+        return self._tasks[row]
+
+    def row_of(self, task_id: str) -> int | None:
+        return self._row_of.get(task_id)
+
+    def tasks(self) -> Sequence[Task]:
+        return self._tasks
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._tasks)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if not (0 <= row < len(self._tasks)):
+            return None
+        task = self._tasks[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(task, col)
+        if role == SORT_ROLE:
+            return _sort_key(task, col)
+        if role == PROGRESS_ROLE:
+            return _progress(task)
+        if role == STATE_ROLE:
+            return task.state
+        if col == STATE:
+            if role == Qt.ItemDataRole.DecorationRole:
+                return state_icon(task.state.name.lower())
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return self._colours[task.state]
+        if role == Qt.ItemDataRole.ToolTipRole and col in (OUTCOME, STATE):
+            return _tooltip(task)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC:
+            return int(_RIGHT)
+        return None
+
+
+def _duration(task: Task) -> float | None:
+    if task.started_at is None:
+        return None
+    end = task.finished_at if task.finished_at is not None else time.time()
+    return max(0.0, end - task.started_at)
+
+
+def _progress(task: Task) -> float | None:
+    if task.state is TaskState.DONE:
+        return 1.0
+    return task.progress
+
+
+def _display(task: Task, col: int) -> str:
+    if col == ID:
+        return task.ID
+    if col == STATE:
+        return task.state.name
+    if col == PID:
+        return "" if task.worker_pid is None else str(task.worker_pid)
+    if col == ATTEMPTS:
+        return str(task.attempts)
+    if col == SUBMITTED:
+        return formatting.clock(task.submitted_at)
+    if col == STARTED:
+        return formatting.clock(task.started_at)
+    if col == FINISHED:
+        return formatting.clock(task.finished_at)
+    if col == DURATION:
+        return formatting.seconds(_duration(task))
+    if col == PROGRESS:
+        progress = _progress(task)
+        return "" if progress is None else f"{progress:.0%}"
+    if col == OUTCOME:
+        if task.error is not None:
+            return formatting.one_line(task.error)
+        return formatting.one_line(task.result)
+    return ""
+
+
+def _sort_key(task: Task, col: int) -> Any:
+    if col == ID:
+        return task.ID
+    if col == STATE:
+        return _STATE_ORDER[task.state]
+    if col == PID:
+        return task.worker_pid or 0
+    if col == ATTEMPTS:
+        return task.attempts
+    if col == SUBMITTED:
+        return task.submitted_at or 0.0
+    if col == STARTED:
+        return task.started_at or 0.0
+    if col == FINISHED:
+        return task.finished_at or 0.0
+    if col == DURATION:
+        return _duration(task) or 0.0
+    if col == PROGRESS:
+        return _progress(task) or 0.0
+    return _display(task, col)
+
+
+def _tooltip(task: Task) -> str:
+    lines = [f"{task.ID}: {task.state.name}"]
+    if task.error:
+        lines.append(task.error)
+    elif task.result is not None:
+        lines.append(formatting.one_line(task.result, 500))
+    if task.exitcode is not None:
+        lines.append(f"worker exit code {task.exitcode}")
+    return "\n".join(lines)

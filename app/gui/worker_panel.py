@@ -1,0 +1,107 @@
+"""The worker panel: each worker process's life at a glance."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import WorkerDied, WorkerStarted, WorkingProcessFacade
+from app.gui import formatting
+
+_COLUMNS = ("Worker", "PID", "State", "Done", "Uptime", "Restarts")
+
+
+class WorkerPanel(QWidget):
+    """One row per worker slot: pid, what it does now, tasks done, uptime, restarts.
+
+    A handful of rows refreshed a few times a second: a plain table widget is enough.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("workerPanel")
+        self._facade: WorkingProcessFacade | None = None
+        self._started: dict[int, float] = {}  # slot -> when its current process started
+        self._deaths: dict[int, WorkerDied] = {}  # slot -> how its last process died
+        self.table = QTableWidget(0, len(_COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch
+        )
+        self.queued = QLabel(self)
+        self.queued.setObjectName("queuedLabel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addWidget(self.queued)
+
+    def set_facade(self, facade: WorkingProcessFacade | None) -> None:
+        self._facade = facade
+        self._started.clear()
+        self._deaths.clear()
+        self.refresh(0)
+
+    def note_events(self, events: list[object]) -> bool:
+        """Remembers starts and deaths; True if the panel should refresh now."""
+        seen = False
+        for event in events:
+            if type(event) is WorkerStarted:
+                self._started[event.index] = event.time
+                self._deaths.pop(event.index, None)
+                seen = True
+            elif type(event) is WorkerDied:
+                self._deaths[event.index] = event
+                seen = True
+        return seen
+
+    def refresh(self, queued: int) -> None:
+        facade = self._facade
+        infos = facade.worker_info() if facade is not None else []
+        self.table.setRowCount(len(infos))
+        now = time.time()
+        for row, info in enumerate(infos):
+            death = self._deaths.get(info.index)
+            if info.alive:
+                if not info.ready:
+                    state = "starting"
+                elif info.task_id is not None:
+                    state = f"busy on {info.task_id}"
+                else:
+                    state = "idle"
+                if info.queued:
+                    state += f" (+{info.queued} sent ahead)"
+                started = self._started.get(info.index)
+                uptime = formatting.seconds(now - started) if started else ""
+            else:
+                state = "dead"
+                if death is not None:
+                    why = death.signal_name or f"exit code {death.exitcode}"
+                    state = f"dead ({why})"
+                uptime = ""
+            cells = (
+                f"worker-{info.index}",
+                "" if info.pid is None else str(info.pid),
+                state,
+                str(info.tasks_done),
+                uptime,
+                str(info.restarts),
+            )
+            for col, text in enumerate(cells):
+                item = self.table.item(row, col)
+                if item is None:
+                    self.table.setItem(row, col, QTableWidgetItem(text))
+                elif item.text() != text:
+                    item.setText(text)
+        self.queued.setText(f"Queued in the parent: {queued}")
