@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="run the original scenario in this terminal")
     sub.add_parser("bench", help="measure the facade against the standard library", add_help=False)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         from app import demo
@@ -25,13 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         return bench.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    print(
-        "The monitor window is not built yet. Try:\n"
-        "  python -m app demo    the original scenario, in this terminal\n"
-        "  python -m app bench   the facade measured against the standard library",
-        file=sys.stderr,
-    )
-    return 2
+    from app.gui import app
+
+    return app.main(["--workers", str(args.workers)])
 
 
 if __name__ == "__main__":

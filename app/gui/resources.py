@@ -39,11 +39,14 @@ def _package_dirs() -> list[Path]:
         root = importlib.resources.files(_PACKAGE)
     except ModuleNotFoundError:
         return []
-    except (TypeError, ValueError):  # some Pythons refuse namespace packages here
+    except (ImportError, OSError, TypeError, ValueError):  # e.g. a namespace dir that vanished
         root = None
     if isinstance(root, Path):
         return [root]
-    spec = importlib.util.find_spec(_PACKAGE)
+    try:
+        spec = importlib.util.find_spec(_PACKAGE)
+    except (ImportError, ValueError):
+        return []
     locations = spec.submodule_search_locations if spec is not None else None
     return [Path(p) for p in locations or ()]
 
@@ -54,15 +57,15 @@ def resource_dir() -> Path:
 
     Raises FileNotFoundError naming every place looked at, so a broken install is obvious.
     """
-    candidates = [_SOURCE_DIR, *_package_dirs()]
-    for candidate in candidates:
+    package_dirs = _package_dirs()
+    for candidate in (_SOURCE_DIR, *package_dirs):
         if candidate.is_dir() and _looks_like_ours(candidate):
             return candidate
-    looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"resources folder not found; looked in {looked} (source checkout) "
-        f"and the package {_PACKAGE!r} (installed wheel)"
-    )
+    looked = [f"{_SOURCE_DIR} (source checkout)"]
+    looked += [f"{d} (package {_PACKAGE})" for d in package_dirs]
+    if not package_dirs:
+        looked.append(f"package {_PACKAGE} (not installed)")
+    raise FileNotFoundError(f"resources folder not found; looked in: {'; '.join(looked)}")
 
 
 def _resource_file(relative: str) -> Path | None:

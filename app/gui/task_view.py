@@ -40,7 +40,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._text = text.strip().casefold()
         self.invalidateFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         if not self._states and not self._text:
             return True  # the common case, taken for every row inserted: keep it cheap
         model = self.sourceModel()

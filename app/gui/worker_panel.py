@@ -37,9 +37,7 @@ class WorkerPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(
-            2, QHeaderView.ResizeMode.Stretch
-        )
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.queued = QLabel(self)
         self.queued.setObjectName("queuedLabel")
         layout = QVBoxLayout(self)
@@ -104,4 +102,4 @@ class WorkerPanel(QWidget):
                     self.table.setItem(row, col, QTableWidgetItem(text))
                 elif item.text() != text:
                     item.setText(text)
-        self.queued.setText(f"Queued in the parent: {queued}")
+        self.queued.setText(f"Queued tasks: {queued}")

@@ -1,0 +1,252 @@
+"""The window's controls, with tooltips that teach what each does in multiprocessing terms."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QFontDatabase, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from app.core import TaskState
+from app.gui.resources import icon, state_icon
+
+CRASH_MODES = (
+    ("exception", "exception", "raises from the worker's own loop: exit code 1"),
+    ("exit code 3", "exit", "os._exit(3) in the middle of the task"),
+    ("exit code 0", "exit0", "os._exit(0) mid-task: a clean exit code, still a crash"),
+    ("SIGKILL", "kill", "the worker sends itself SIGKILL: no cleanup at all"),
+    ("segfault", "segfault", "reads address 0: the kernel kills it with SIGSEGV"),
+    ("hang", "hang", "sleeps for ever and ignores SIGTERM: only a timeout or a kill ends it"),
+    ("kill the worker now", None, "SIGKILL from outside, at once, as an operator would"),
+)
+MAX_DURATION = 3600.0  # longer than an hour is a typo in a demo, not a plan
+
+
+def _button(text: str, icon_name: str, tip: str, shortcut: str = "") -> QPushButton:
+    button = QPushButton(icon(icon_name), text)
+    button.setToolTip(tip + (f"  ({shortcut})" if shortcut else ""))
+    if shortcut:
+        button.setShortcut(QKeySequence(shortcut))
+    return button
+
+
+def _seconds_spin(name: str, maximum: float, special: str = "") -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(0.0, maximum)
+    spin.setDecimals(2)
+    spin.setSuffix(" s")
+    spin.setAccelerated(True)
+    if special:
+        spin.setSpecialValueText(special)  # shown at 0: "none"
+    return spin
+
+
+class Controls(QWidget):
+    """Submit, crash, lifecycle and next-run settings, in three groups."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.task_id = QLineEdit()
+        self.task_id.setObjectName("taskIdEdit")
+        self.task_id.setPlaceholderText("task ID (blank: automatic)")
+        self.task_id.setClearButtonEnabled(True)
+        self.task_id.setToolTip("A unique ID; leave it blank for task-1, task-2, ...")
+        self.duration = _seconds_spin("durationSpin", MAX_DURATION)
+        self.duration.setValue(1.0)
+        self.duration.setToolTip(
+            "estimated_processing_time of a SimpleTask: it sleeps this long in the worker, "
+            "reporting progress"
+        )
+        self.submit = _button(
+            "Submit",
+            "submit",
+            "process_task(): pickles the task here and queues it. It never blocks: the "
+            "worker gets it over a pipe when it is free.",
+            "Ctrl+Return",
+        )
+        self.submit.setObjectName("submitButton")
+        self.message = QLabel()
+        self.message.setObjectName("submitMessage")
+        self.message.setWordWrap(True)
+        self.many = QSpinBox()
+        self.many.setObjectName("manyCountSpin")
+        self.many.setRange(1, 1_000_000)
+        self.many.setValue(100)
+        self.many.setGroupSeparatorShown(True)
+        self.submit_many = _button(
+            "Submit many",
+            "submit_many",
+            "Queues that many tasks at once, in short slices so the window stays smooth: "
+            "watch the results stream in.",
+        )
+        self.submit_many.setObjectName("submitManyButton")
+
+        self.crash_mode = QComboBox()
+        self.crash_mode.setObjectName("crashModeCombo")
+        for text, how, tip in CRASH_MODES:
+            self.crash_mode.addItem(text, how)
+            self.crash_mode.setItemData(self.crash_mode.count() - 1, tip, 3)  # ToolTipRole
+        self.crash_mode.setToolTip("How the worker process dies")
+        self.crash = _button(
+            "Crash",
+            "crash",
+            "Sends a CrashTask that kills the worker when it runs (or kills it now). Watch "
+            "the running task end CRASHED and the queued ones be requeued or LOST.",
+            "Ctrl+K",
+        )
+        self.crash.setObjectName("crashButton")
+
+        self.collect = _button(
+            "Collect",
+            "collect",
+            "collect_tasks(): accepts no more tasks, waits for the queue to drain while "
+            "reading every result (draining before joining avoids the join-before-drain "
+            "deadlock), then stops and joins the workers.",
+            "Ctrl+Shift+C",
+        )
+        self.collect.setObjectName("collectButton")
+        self.collect_timeout = _seconds_spin("collectTimeoutSpin", 86400.0, "no timeout")
+        self.collect_timeout.setToolTip(
+            "collect_tasks(timeout): after this long the workers are killed; the running "
+            "task ends TIMED_OUT, queued ones CANCELLED"
+        )
+        self.kill_now = _button(
+            "Kill now",
+            "kill",
+            "close(): ends the job now with SIGKILL; the running task ends TIMED_OUT and the "
+            "queued ones CANCELLED.",
+        )
+        self.kill_now.setObjectName("killNowButton")
+        self.restart = _button(
+            "Restart worker",
+            "restart",
+            "restart_worker(): spawns a new process in each dead worker's slot and puts the "
+            "LOST tasks back in the queue.",
+        )
+        self.restart.setObjectName("restartButton")
+        self.new_run = _button(
+            "New run",
+            "new_run",
+            "A fresh WorkingProcessFacade with the worker count, auto-restart and timeout "
+            "chosen here.",
+        )
+        self.new_run.setObjectName("newRunButton")
+        self.workers = QSpinBox()
+        self.workers.setObjectName("workersSpin")
+        self.workers.setRange(1, 64)
+        self.workers.setPrefix("workers: ")
+        self.workers.setToolTip("How many worker processes the next run spawns")
+        self.auto_restart = QCheckBox("auto-restart")
+        self.auto_restart.setObjectName("autoRestartCheck")
+        self.auto_restart.setToolTip(
+            "restart=True: a dead worker is replaced at once and its queued tasks requeued; "
+            "the task that killed it is not retried (it may kill the next one too)"
+        )
+        self.task_timeout = _seconds_spin("taskTimeoutSpin", 86400.0, "no task timeout")
+        self.task_timeout.setToolTip(
+            "task_timeout: a task that runs longer ends TIMED_OUT; its worker is killed "
+            "(SIGKILL) and always replaced"
+        )
+        self.mode = QLabel()
+        self.mode.setObjectName("modeLabel")
+
+        submit_box = QGroupBox("Submit")
+        grid = QGridLayout(submit_box)
+        grid.addWidget(self.task_id, 0, 0)
+        grid.addWidget(self.duration, 0, 1)
+        grid.addWidget(self.submit, 0, 2)
+        grid.addWidget(self.many, 1, 1)
+        grid.addWidget(self.submit_many, 1, 2)
+        grid.addWidget(self.message, 1, 0)
+        grid.setColumnStretch(0, 1)
+
+        crash_box = QGroupBox("Crash")
+        crash_row = QGridLayout(crash_box)
+        crash_row.addWidget(self.crash_mode, 0, 0)
+        crash_row.addWidget(self.crash, 0, 1)
+        crash_row.addWidget(self.restart, 1, 0, 1, 2)
+
+        life_box = QGroupBox("Lifecycle")
+        life = QGridLayout(life_box)
+        life.addWidget(self.collect, 0, 0)
+        life.addWidget(self.collect_timeout, 0, 1)
+        life.addWidget(self.kill_now, 0, 2)
+        life.addWidget(self.new_run, 1, 0)
+        life.addWidget(self.workers, 1, 1)
+        next_run = QHBoxLayout()
+        next_run.addWidget(self.auto_restart)
+        next_run.addWidget(self.task_timeout)
+        life.addLayout(next_run, 1, 2)
+        life.addWidget(self.mode, 2, 0, 1, 3)
+
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(submit_box, 3)
+        row.addWidget(crash_box, 2)
+        row.addWidget(life_box, 3)
+
+
+class TableBar(QWidget):
+    """Filters and row actions above the task table."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state_filter = QComboBox()
+        self.state_filter.setObjectName("stateFilterCombo")
+        self.state_filter.addItem("All states", None)
+        self.state_filter.addItem("Unfinished", (TaskState.PENDING, TaskState.RUNNING))
+        self.state_filter.addItem(
+            "Problems",
+            (TaskState.FAILED, TaskState.CRASHED, TaskState.LOST, TaskState.TIMED_OUT),
+        )
+        for state in TaskState:
+            if state not in (TaskState.NEW, TaskState.REJECTED):
+                self.state_filter.addItem(state_icon(state.name.lower()), state.name, (state,))
+        self.text_filter = QLineEdit()
+        self.text_filter.setObjectName("textFilterEdit")
+        self.text_filter.setPlaceholderText("filter by ID, result or error")
+        self.text_filter.setClearButtonEnabled(True)
+        self.cancel = _button(
+            "Cancel",
+            "cancel",
+            "cancel(): takes the selected PENDING tasks out of the queue. A RUNNING task "
+            "cannot be cancelled: only killing its worker would stop it.",
+        )
+        self.cancel.setObjectName("cancelButton")
+        self.resubmit = _button(
+            "Resubmit",
+            "resubmit",
+            "resubmit(): queues the selected FAILED, CRASHED, LOST, CANCELLED or TIMED_OUT "
+            "tasks again (attempts + 1).",
+        )
+        self.resubmit.setObjectName("resubmitButton")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Show:"))
+        row.addWidget(self.state_filter)
+        row.addWidget(self.text_filter, 1)
+        row.addWidget(self.cancel)
+        row.addWidget(self.resubmit)
+
+
+def details_view(parent: QWidget | None = None) -> QPlainTextEdit:
+    """The side pane: everything about the selected task, its worker traceback included."""
+    view = QPlainTextEdit(parent)
+    view.setObjectName("detailsView")
+    view.setReadOnly(True)
+    view.setPlaceholderText("Select a task to see its details and traceback.")
+    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return view

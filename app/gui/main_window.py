@@ -1,0 +1,562 @@
+"""The monitor window: drives a ``WorkingProcessFacade`` and shows its whole life, live.
+
+The window never touches a pipe or a process: it calls the facade, a ``FacadePoller``
+thread listens to it, and each batch of events updates the table, the worker panel and
+the console at once. ``collect_tasks`` runs in a ``CollectThread`` so the window never
+freezes while it waits.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import os
+import signal
+import time
+from collections import deque
+
+from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.core.task import Task
+from app.gui import palette
+from app.gui.collector import CollectThread
+from app.gui.console_view import ConsoleView, LogBridge
+from app.gui.controls import Controls, TableBar, details_view
+from app.gui.poller import FacadePoller
+from app.gui.resources import icon, stylesheet
+from app.gui.task_model import TaskTableModel
+from app.gui.task_view import TaskFilterProxy, make_task_table
+from app.gui.worker_panel import WorkerPanel
+
+log = logging.getLogger("app.gui")
+
+TICK_MS = 250  # durations, uptimes, rates: a few refreshes a second is live enough
+SUBMIT_SLICE = 2000  # tasks submitted per event-loop turn by "Submit many"
+
+
+class CloseChoice(enum.Enum):
+    COLLECT = "collect and quit"
+    KILL = "quit now"
+    STAY = "stay"
+
+
+class MainWindow(QMainWindow):
+    """The monitor. ``facade`` is the current run's facade; a new run replaces it."""
+
+    def __init__(
+        self,
+        workers: int = 1,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Worker monitor")
+        self.setWindowIcon(icon("app"))
+        self._settings = settings if settings is not None else QSettings()
+        self._poller: FacadePoller | None = None
+        self._collector: CollectThread | None = None
+        self._quit_after_collect = False
+        self._shut_down = False
+        self._auto_id = 0
+        self._crash_id = 0
+        self._to_submit: deque[Task] = deque()
+        self._rates: deque[tuple[float, int]] = deque(maxlen=8)
+        self.facade: WorkingProcessFacade
+
+        self.controls = Controls(self)
+        self.model = TaskTableModel(self)
+        self.proxy = TaskFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = make_task_table(self)
+        self.table.setModel(self.proxy)
+        self.table_bar = TableBar(self)
+        self.details = details_view(self)
+        self.worker_panel = WorkerPanel(self)
+        self.console = ConsoleView(self)
+        self.counts_label = QLabel(self)
+        self.rate_label = QLabel(self)
+        self._bridge = LogBridge(self)
+        self._layout()
+        self._menus()
+        self._connect()
+        self._restore_settings(workers)
+
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+        self._ticker.start()
+        logging.getLogger().addHandler(self._bridge.handler)
+        self._start_run(self.controls.workers.value())
+
+    # == building =========================================================================
+    def _layout(self) -> None:
+        tasks = QWidget(self)
+        box = QVBoxLayout(tasks)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.table_bar)
+        box.addWidget(self.table, 1)
+        self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.top_split.setObjectName("topSplit")
+        self.top_split.addWidget(tasks)
+        self.top_split.addWidget(self.details)
+        self.top_split.setStretchFactor(0, 3)
+        self.top_split.setStretchFactor(1, 1)
+        self.bottom_split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.bottom_split.setObjectName("bottomSplit")
+        self.bottom_split.addWidget(self.worker_panel)
+        self.bottom_split.addWidget(self.console)
+        self.bottom_split.setStretchFactor(0, 2)
+        self.bottom_split.setStretchFactor(1, 3)
+        self.main_split = QSplitter(Qt.Orientation.Vertical, self)
+        self.main_split.setObjectName("mainSplit")
+        self.main_split.addWidget(self.top_split)
+        self.main_split.addWidget(self.bottom_split)
+        self.main_split.setStretchFactor(0, 3)
+        self.main_split.setStretchFactor(1, 2)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.main_split, 1)
+        self.setCentralWidget(central)
+        self.statusBar().addWidget(self.counts_label, 1)
+        self.statusBar().addPermanentWidget(self.rate_label)
+        self.resize(1280, 820)
+
+    def _menus(self) -> None:
+        c = self.controls
+        run = self.menuBar().addMenu("&Run")
+        for button in (c.submit, c.submit_many, c.crash, c.collect, c.kill_now, c.restart):
+            action = QAction(button.icon(), button.text(), self)
+            action.setShortcut(button.shortcut())
+            action.setToolTip(button.toolTip())
+            action.triggered.connect(button.click)
+            button.setShortcut(QKeySequence())  # the menu owns the shortcut now
+            run.addAction(action)
+        run.addSeparator()
+        new_run = QAction(icon("new_run"), "&New run", self)
+        new_run.triggered.connect(c.new_run.click)
+        run.addAction(new_run)
+        run.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        run.addAction(quit_action)
+        view = self.menuBar().addMenu("&View")
+        self.dark_action = QAction("&Dark palette", self)
+        self.dark_action.setCheckable(True)
+        self.dark_action.toggled.connect(self._set_dark)
+        view.addAction(self.dark_action)
+
+    def _connect(self) -> None:
+        c = self.controls
+        c.submit.clicked.connect(self._submit_one)
+        c.task_id.returnPressed.connect(self._submit_one)
+        c.submit_many.clicked.connect(self._submit_many_clicked)
+        c.crash.clicked.connect(self._crash)
+        c.collect.clicked.connect(self._collect)
+        c.kill_now.clicked.connect(self._kill_now)
+        c.restart.clicked.connect(self._restart)
+        c.new_run.clicked.connect(self._new_run)
+        c.task_id.textEdited.connect(lambda _text: self._say(""))
+        self.table_bar.cancel.clicked.connect(self._cancel_selected)
+        self.table_bar.resubmit.clicked.connect(self._resubmit_selected)
+        self.table_bar.state_filter.currentIndexChanged.connect(self._filter_states)
+        self.table_bar.text_filter.textChanged.connect(self.proxy.set_text)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.counts_changed.connect(self._show_counts)
+        self._bridge.record_logged.connect(self.console.add_parent_line)
+
+    # == runs =============================================================================
+    def _start_run(self, workers: int) -> None:
+        c = self.controls
+        timeout = c.task_timeout.value() or None
+        self.facade = WorkingProcessFacade(
+            workers, restart=c.auto_restart.isChecked(), task_timeout=timeout
+        )
+        self.model.set_facade(self.facade)
+        self.worker_panel.set_facade(self.facade)
+        self.details.clear()
+        self._auto_id = 0
+        self._crash_id = 0
+        self._rates.clear()
+        self._poller = FacadePoller(self.facade, self)
+        self._poller.events_polled.connect(self._on_events)
+        self._poller.start()
+        self._set_mode("running")
+        log.info(
+            "new run: %d worker(s), auto-restart %s, task timeout %s",
+            workers,
+            "on" if c.auto_restart.isChecked() else "off",
+            f"{timeout} s" if timeout else "none",
+        )
+
+    def _set_mode(self, mode: str) -> None:
+        """running, collecting or collected: what the user may do now."""
+        c = self.controls
+        running = mode == "running"
+        for widget in (c.submit, c.submit_many, c.crash, c.restart, c.collect, c.task_id):
+            widget.setEnabled(running)
+        c.kill_now.setEnabled(mode == "collecting")
+        c.new_run.setEnabled(mode == "collected")
+        self.table_bar.cancel.setEnabled(running)
+        self.table_bar.resubmit.setEnabled(running)
+        c.mode.setText(
+            {
+                "running": "Running: submit tasks, crash the worker, collect when done.",
+                "collecting": "Collecting: waiting for queued tasks to finish...",
+                "collected": "Collected: the final states stay visible. Start a new run.",
+            }[mode]
+        )
+
+    # == events ===========================================================================
+    @Slot(list)
+    def _on_events(self, events: list[object]) -> None:
+        self.model.apply_events(events)
+        self.console.add_events(events)
+        if self.worker_panel.note_events(events):
+            self._refresh_workers()
+        self._refresh_details()
+
+    @Slot()
+    def _tick(self) -> None:
+        self.model.tick()
+        self._refresh_workers()
+        now = time.monotonic()
+        self._rates.append((now, self.model.finished_total))
+        first_time, first_count = self._rates[0]
+        if now > first_time:
+            rate = (self.model.finished_total - first_count) / (now - first_time)
+            self.rate_label.setText(f"{rate:,.0f} results/s")
+        self._refresh_details()
+
+    def _refresh_workers(self) -> None:
+        self.worker_panel.refresh(self.model.counts[TaskState.PENDING])
+
+    @Slot()
+    def _show_counts(self) -> None:
+        counts = self.model.counts
+        parts = [f"{state.name} {counts[state]:,}" for state in TaskState if counts[state]]
+        total = len(self.model.tasks())
+        self.counts_label.setText(f"{total:,} tasks" + (": " + ", ".join(parts) if parts else ""))
+
+    # == submitting =======================================================================
+    def _next_auto_id(self) -> str:
+        while True:
+            self._auto_id += 1
+            candidate = f"task-{self._auto_id}"
+            if self.model.row_of(candidate) is None:
+                return candidate
+
+    def _say(self, message: str) -> None:
+        self.controls.message.setText(message)
+
+    @Slot()
+    def _submit_one(self) -> None:
+        c = self.controls
+        task_id = c.task_id.text().strip() or self._next_auto_id()
+        task = SimpleTask(task_id, c.duration.value())
+        accepted = self.facade.process_task(task)
+        if task.state is TaskState.REJECTED:
+            self._say(task.error or "rejected")
+            return
+        c.task_id.clear()
+        self._say("" if accepted else f"{task_id}: {task.state.name}: {task.error}")
+
+    @Slot()
+    def _submit_many_clicked(self) -> None:
+        self.submit_many(self.controls.many.value(), self.controls.duration.value())
+
+    def submit_many(self, count: int, duration: float) -> None:
+        """Queues ``count`` tasks, submitted in short slices so the window stays smooth."""
+        self._to_submit.extend(SimpleTask(self._next_auto_id(), duration) for _ in range(count))
+        QTimer.singleShot(0, self._submit_slice)
+
+    @Slot()
+    def _submit_slice(self) -> None:
+        pending = self._to_submit
+        refused = 0
+        for _ in range(min(SUBMIT_SLICE, len(pending))):
+            task = pending.popleft()
+            if not self.facade.process_task(task) and task.state is TaskState.REJECTED:
+                refused += 1
+        if refused:
+            self._say(f"{refused} task(s) refused: the run no longer accepts tasks")
+            pending.clear()
+        if pending:
+            QTimer.singleShot(0, self._submit_slice)
+
+    # == lifecycle ========================================================================
+    @Slot()
+    def _crash(self) -> None:
+        how = self.controls.crash_mode.currentData()
+        if how is None:
+            self.kill_worker_now()
+            return
+        self._crash_id += 1
+        task = CrashTask(f"crash-{self._crash_id}", how)
+        if not self.facade.process_task(task):
+            self._say(f"{task.ID}: {task.state.name}: {task.error}")
+
+    def kill_worker_now(self) -> None:
+        """SIGKILL from outside, as an operator or the OOM killer would: busy worker first."""
+        infos = [i for i in self.facade.worker_info() if i.alive and i.pid is not None]
+        if not infos:
+            self._say("no worker is alive to kill")
+            return
+        victim = next((i for i in infos if i.task_id is not None), infos[0])
+        assert victim.pid is not None
+        log.info("killing worker-%d (pid %d) with SIGKILL", victim.index, victim.pid)
+        try:
+            os.kill(victim.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            self._say(f"worker-{victim.index} had already exited")
+
+    @Slot()
+    def _restart(self) -> None:
+        started = self.facade.restart_worker(requeue_lost=True)
+        self._say(
+            f"started {started} worker(s); lost tasks requeued"
+            if started
+            else "every worker is alive: nothing to restart"
+        )
+
+    @Slot()
+    def _collect(self) -> None:
+        if self._collector is not None:
+            return
+        self._to_submit.clear()
+        timeout = self.controls.collect_timeout.value() or None
+        self._collector = CollectThread(self.facade, timeout, self)
+        self._collector.finished.connect(self._collect_finished)
+        self._set_mode("collecting")
+        log.info(
+            "collecting%s", f" (workers killed after {timeout} s)" if timeout else ", no timeout"
+        )
+        self._collector.start()
+
+    @Slot()
+    def _kill_now(self) -> None:
+        """Ends a collect now: the running task TIMED_OUT, the queued ones CANCELLED."""
+        self.facade.close()
+
+    @Slot()
+    def _collect_finished(self) -> None:
+        collector = self._collector
+        if collector is None:
+            return
+        collector.wait()
+        if collector.error:
+            log.error("collect failed: %s", collector.error)
+        self._collector = None
+        if self._poller is not None:
+            self._poller.stop()  # its last batch is already queued for _on_events
+        self._set_mode("collected")
+        self._refresh_workers()
+        if self._quit_after_collect:
+            self.close()
+
+    @Slot()
+    def _new_run(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller.deleteLater()
+            self._poller = None
+        self.facade.close()
+        self.console.clear()
+        self._start_run(self.controls.workers.value())
+
+    # == the table ========================================================================
+    def selected_ids(self) -> list[str]:
+        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        return [self.model.task_at(r).ID for r in sorted(rows)]
+
+    @Slot()
+    def _cancel_selected(self) -> None:
+        ids = self.selected_ids()
+        done = [task_id for task_id in ids if self.facade.cancel(task_id)]
+        skipped = len(ids) - len(done)
+        self._say(
+            f"cancelled {len(done)}"
+            + (f"; {skipped} could not be (only PENDING tasks can)" if skipped else "")
+        )
+
+    @Slot()
+    def _resubmit_selected(self) -> None:
+        ids = self.selected_ids()
+        done = [task_id for task_id in ids if self.facade.resubmit(task_id)]
+        skipped = len(ids) - len(done)
+        self._say(
+            f"resubmitted {len(done)}"
+            + (f"; {skipped} could not be (only ended, unsuccessful tasks can)" if skipped else "")
+        )
+
+    @Slot(int)
+    def _filter_states(self, _index: int) -> None:
+        states = self.table_bar.state_filter.currentData()
+        self.proxy.set_states(frozenset(states or ()))
+
+    @Slot(QItemSelection, QItemSelection)
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._refresh_details()
+
+    def _refresh_details(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid() or not self.table.selectionModel().isSelected(index):
+            if self.details.property("taskId"):
+                self.details.clear()
+                self.details.setProperty("taskId", "")
+            return
+        task = self.model.task_at(self.proxy.mapToSource(index).row())
+        text = _details(task)
+        if text != self.details.toPlainText():
+            self.details.setPlainText(text)
+        self.details.setProperty("taskId", task.ID)
+
+    # == settings, palette, closing =======================================================
+    def _restore_settings(self, workers: int) -> None:
+        s = self._settings
+        c = self.controls
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for split in (self.main_split, self.top_split, self.bottom_split):
+            state = s.value(f"window/{split.objectName()}")
+            if state is not None:
+                split.restoreState(state)
+        c.duration.setValue(float(s.value("run/duration", c.duration.value())))
+        c.many.setValue(int(s.value("run/many", c.many.value())))
+        c.crash_mode.setCurrentIndex(int(s.value("run/crashMode", 0)))
+        c.auto_restart.setChecked(s.value("run/autoRestart", "false") in (True, "true"))
+        c.task_timeout.setValue(float(s.value("run/taskTimeout", 0.0)))
+        c.collect_timeout.setValue(float(s.value("run/collectTimeout", 0.0)))
+        c.workers.setValue(workers)
+        self.dark_action.setChecked(s.value("view/dark", "false") in (True, "true"))
+
+    def _save_settings(self) -> None:
+        s = self._settings
+        c = self.controls
+        s.setValue("window/geometry", self.saveGeometry())
+        for split in (self.main_split, self.top_split, self.bottom_split):
+            s.setValue(f"window/{split.objectName()}", split.saveState())
+        s.setValue("run/duration", c.duration.value())
+        s.setValue("run/many", c.many.value())
+        s.setValue("run/crashMode", c.crash_mode.currentIndex())
+        s.setValue("run/autoRestart", c.auto_restart.isChecked())
+        s.setValue("run/taskTimeout", c.task_timeout.value())
+        s.setValue("run/collectTimeout", c.collect_timeout.value())
+        s.setValue("view/dark", self.dark_action.isChecked())
+        s.sync()
+
+    @Slot(bool)
+    def _set_dark(self, dark: bool) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            palette.apply(app, dark)
+            app.setStyleSheet(stylesheet())
+
+    def has_work_in_flight(self) -> bool:
+        counts = self.model.counts
+        return counts[TaskState.PENDING] + counts[TaskState.RUNNING] > 0
+
+    def ask_close_choice(self) -> CloseChoice:
+        """Asks what to do with the work in flight (tests replace this)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Work in flight")
+        box.setText("Tasks are still queued or running.")
+        box.setInformativeText(
+            "Collect waits for them to finish; Quit now kills the workers "
+            "(the running task ends TIMED_OUT, queued ones CANCELLED)."
+        )
+        collect = box.addButton("Collect and quit", QMessageBox.ButtonRole.AcceptRole)
+        kill = box.addButton("Quit now", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is collect:
+            return CloseChoice.COLLECT
+        if clicked is kill:
+            return CloseChoice.KILL
+        return CloseChoice.STAY
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shut_down:
+            event.accept()
+            return
+        if self._collector is None and not self._quit_after_collect and self.has_work_in_flight():
+            choice = self.ask_close_choice()
+            if choice is CloseChoice.STAY:
+                event.ignore()
+                return
+            if choice is CloseChoice.COLLECT:
+                self._quit_after_collect = True
+                self._collect()
+                event.ignore()
+                return
+        elif self._collector is not None and self._quit_after_collect:
+            event.ignore()  # the collect is on its way; it closes the window when done
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Leaves nothing running: no thread, no worker, no log handler."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._ticker.stop()
+        self._to_submit.clear()
+        self._save_settings()
+        self.facade.close()  # ends a collect in progress too
+        if self._collector is not None:
+            self._collector.wait()
+            self._collector = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        logging.getLogger().removeHandler(self._bridge.handler)
+
+
+def _details(task: Task) -> str:
+    lines = [f"{task.ID}", f"state      {task.state.name}"]
+    for label, value in (
+        ("worker pid", task.worker_pid),
+        ("exit code", task.exitcode),
+        ("attempts", task.attempts),
+        ("timeout", task.timeout),
+    ):
+        if value is not None:
+            lines.append(f"{label:<10} {value}")
+    for label, stamp in (
+        ("submitted", task.submitted_at),
+        ("started", task.started_at),
+        ("finished", task.finished_at),
+    ):
+        if stamp is not None:
+            lines.append(f"{label:<10} {time.strftime('%H:%M:%S', time.localtime(stamp))}")
+    if task.started_at is not None:
+        end = task.finished_at if task.finished_at is not None else time.time()
+        lines.append(f"{'duration':<10} {end - task.started_at:.3f} s")
+    if task.progress is not None and not math.isnan(task.progress):
+        lines.append(f"{'progress':<10} {task.progress:.0%}")
+    if task.result is not None:
+        lines += ["", "result:", str(task.result)]
+    if task.error:
+        lines += ["", "error:", task.error]
+    if task.traceback:
+        lines += ["", "traceback (from the worker):", task.traceback.rstrip()]
+    return "\n".join(lines)
