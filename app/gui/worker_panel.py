@@ -37,6 +37,9 @@ class WorkerPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        for column, width in enumerate((72, 64, 0, 48, 72, 64)):
+            if width:
+                self.table.setColumnWidth(column, width)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.queued = QLabel(self)
         self.queued.setObjectName("queuedLabel")
