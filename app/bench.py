@@ -596,6 +596,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every figure was measured, whatever the targets say."""
+    if argv is not None and "--gui" in argv:
+        from app.gui import bench as gui_bench  # Qt only when asked for
+
+        return gui_bench.main(argv)
     args = parse_args(argv)
     if args.rss_child is not None:
         print(RSS_MARKER + json.dumps(rss_child(args.rss_child, args.timeout)), flush=True)

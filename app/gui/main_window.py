@@ -43,7 +43,7 @@ from app.gui.worker_panel import WorkerPanel
 log = logging.getLogger("app.gui")
 
 TICK_MS = 250  # durations, uptimes, rates: a few refreshes a second is live enough
-SUBMIT_SLICE = 2000  # tasks submitted per event-loop turn by "Submit many"
+SLICE_SECONDS = 0.008  # longest one slice of a bulk submit holds the event loop
 
 
 class CloseChoice(enum.Enum):
@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._auto_id = 0
         self._crash_id = 0
-        self._to_submit: deque[Task] = deque()
+        self._to_submit: deque[tuple[int, float]] = deque()  # (count, duration) to submit
         self._rates: deque[tuple[float, int]] = deque(maxlen=8)
         self.facade: WorkingProcessFacade
 
@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
     def _show_counts(self) -> None:
         counts = self.model.counts
         parts = [f"{state.name} {counts[state]:,}" for state in TaskState if counts[state]]
-        total = len(self.model.tasks())
+        total = sum(counts.values())
         self.counts_label.setText(f"{total:,} tasks" + (": " + ", ".join(parts) if parts else ""))
 
     # == submitting =======================================================================
@@ -257,7 +257,9 @@ class MainWindow(QMainWindow):
         while True:
             self._auto_id += 1
             candidate = f"task-{self._auto_id}"
-            if self.model.row_of(candidate) is None:
+            try:
+                self.facade.task(candidate)
+            except KeyError:
                 return candidate
 
     def _say(self, message: str) -> None:
@@ -280,22 +282,32 @@ class MainWindow(QMainWindow):
         self.submit_many(self.controls.many.value(), self.controls.duration.value())
 
     def submit_many(self, count: int, duration: float) -> None:
-        """Queues ``count`` tasks, submitted in short slices so the window stays smooth."""
-        self._to_submit.extend(SimpleTask(self._next_auto_id(), duration) for _ in range(count))
-        QTimer.singleShot(0, self._submit_slice)
+        """Submits ``count`` tasks in short slices, so the window stays smooth meanwhile."""
+        already = sum(n for n, _ in self._to_submit)
+        self._to_submit.append((count, duration))
+        if not already:
+            QTimer.singleShot(0, self._submit_slice)
 
     @Slot()
     def _submit_slice(self) -> None:
-        pending = self._to_submit
-        refused = 0
-        for _ in range(min(SUBMIT_SLICE, len(pending))):
-            task = pending.popleft()
-            if not self.facade.process_task(task) and task.state is TaskState.REJECTED:
-                refused += 1
-        if refused:
-            self._say(f"{refused} task(s) refused: the run no longer accepts tasks")
-            pending.clear()
-        if pending:
+        if not self._to_submit:
+            return
+        count, duration = self._to_submit[0]
+        submit = self.facade.process_task
+        end = time.perf_counter() + SLICE_SECONDS
+        sent = 0
+        while sent < count and (sent % 64 or time.perf_counter() < end):
+            task = SimpleTask(self._next_auto_id(), duration)
+            if not submit(task) and task.state is TaskState.REJECTED:
+                self._say(f"{task.ID}: refused: {task.error}")
+                self._to_submit.clear()
+                return
+            sent += 1
+        if count > sent:
+            self._to_submit[0] = (count - sent, duration)
+        else:
+            self._to_submit.popleft()
+        if self._to_submit:
             QTimer.singleShot(0, self._submit_slice)
 
     # == lifecycle ========================================================================

@@ -16,10 +16,13 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
+    Slot,
 )
 from PySide6.QtGui import QColor
 
@@ -63,6 +66,7 @@ _STATE_ORDER = {state: n for n, state in enumerate(TaskState)}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _NUMERIC = frozenset({PID, ATTEMPTS, DURATION})
 _Index = QModelIndex | QPersistentModelIndex
+FLUSH_MS = 100  # views hear of changes at most ten times a second
 
 
 class TaskTableModel(QAbstractTableModel):
@@ -80,11 +84,20 @@ class TaskTableModel(QAbstractTableModel):
         self.counts: Counter[TaskState] = Counter()
         self.finished_total = 0  # tasks that reached a final state, for results/s
         self._colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
+        self._unshown: list[Task] = []  # recorded, not yet inserted into the views
+        self._dirty: set[int] = set()  # shown rows changed since the last flush
+        self._flushed_at = 0.0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.timeout.connect(self.flush)
 
     # -- feeding ----------------------------------------------------------------------
     def set_facade(self, facade: WorkingProcessFacade | None) -> None:
         """Shows another facade's tasks (a new run): the table starts empty."""
         self.beginResetModel()
+        self._flush_timer.stop()
+        self._unshown = []
+        self._dirty = set()
         self._facade = facade
         self._tasks = []
         self._row_of = {}
@@ -103,47 +116,82 @@ class TaskTableModel(QAbstractTableModel):
         row_of = self._row_of
         states = self._states
         counts = self.counts
-        first_new = len(self._tasks)
-        new: list[Task] = []
-        changed: set[int] = set()
+        first_new = len(self._tasks)  # rows below this are in the views already
+        new = self._unshown
+        changed = self._dirty
+        # Only each task's last state in the batch matters: under load a batch holds the
+        # PENDING, RUNNING and DONE of most of its tasks, so this applies a third as much.
+        last: dict[str, TaskState] = {}
         for event in events:
-            if type(event) is not TaskChanged:
-                continue
-            row = row_of.get(event.task_id)
+            if type(event) is TaskChanged:
+                last[event.task_id] = event.state
+        for task_id, state in last.items():
+            row = row_of.get(task_id)
             if row is None:
                 try:
-                    task = facade.task(event.task_id)
+                    task = facade.task(task_id)
                 except KeyError:  # not recorded: nothing to show
                     continue
-                row = row_of[event.task_id] = first_new + len(new)
+                row = row_of[task_id] = first_new + len(new)  # shown at the next flush
                 new.append(task)
-                states.append(event.state)
-                counts[event.state] += 1
+                states.append(state)
+                counts[state] += 1
             else:
                 old = states[row]
-                if old is not event.state:
-                    counts[old] -= 1
-                    counts[event.state] += 1
-                    states[row] = event.state
+                if old is state:
+                    if row < first_new:
+                        changed.add(row)  # progress, or a change and back within the batch
+                    continue
+                counts[old] -= 1
+                counts[state] += 1
+                states[row] = state
                 if row < first_new:
                     changed.add(row)
-            if event.state is TaskState.RUNNING:
+            if state is TaskState.RUNNING:
                 self._running.add(row)
-            elif event.state.is_final:
+            elif state.is_final:
                 self._running.discard(row)
-                if event.state is not TaskState.REJECTED:
-                    self.finished_total += 1
+                self.finished_total += 1
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Tells the views at once, then at most every FLUSH_MS while changes pour in.
+
+        Every insert or update of a visible range repaints the table, and under load a
+        repaint is the costliest thing the GUI thread does.
+        """
+        if self._flush_timer.isActive():
+            return
+        wait = FLUSH_MS - (time.monotonic() - self._flushed_at) * 1000
+        if wait <= 0:
+            self.flush()
+        else:
+            self._flush_timer.start(int(wait))
+
+    @Slot()
+    def flush(self) -> None:
+        """Shows the rows and changes applied since the last flush."""
+        self._flushed_at = time.monotonic()
+        new, self._unshown = self._unshown, []
+        changed, self._dirty = self._dirty, set()
         if new:
-            self.beginInsertRows(QModelIndex(), first_new, first_new + len(new) - 1)
+            first = len(self._tasks)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self._tasks.extend(new)
             self.endInsertRows()
         self._emit_rows_changed(changed, 0, len(COLUMNS) - 1)
         self.counts_changed.emit()
 
+    def settled(self) -> bool:
+        """Whether the views show everything applied so far."""
+        return not self._unshown and not self._dirty
+
     def tick(self) -> None:
         """Repaints the durations of running tasks, so they count up live."""
-        if self._running:
-            self._emit_rows_changed(self._running, DURATION, DURATION)
+        shown = len(self._tasks)
+        rows = [row for row in self._running if row < shown]
+        if rows:
+            self._emit_rows_changed(rows, DURATION, DURATION)
 
     def _emit_rows_changed(self, rows: Iterable[int], first: int, last: int) -> None:
         """One dataChanged per run of consecutive rows: a proxy re-examines only those."""
@@ -160,13 +208,17 @@ class TaskTableModel(QAbstractTableModel):
 
     # -- reading ----------------------------------------------------------------------
     def task_at(self, row: int) -> Task:
-        return self._tasks[row]
+        """The task of ``row``, shown yet or not (see ``row_of``)."""
+        shown = len(self._tasks)
+        return self._tasks[row] if row < shown else self._unshown[row - shown]
 
     def row_of(self, task_id: str) -> int | None:
+        """The row the task has, or will have at the next flush."""
         return self._row_of.get(task_id)
 
     def tasks(self) -> Sequence[Task]:
-        return self._tasks
+        """Every task known to the table, in submission order, shown yet or not."""
+        return self._tasks + self._unshown if self._unshown else self._tasks
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._tasks)
@@ -182,12 +234,30 @@ class TaskTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if not index.isValid() or not (0 <= index.row() < len(self._tasks)):
             return None
-        row, col = index.row(), index.column()
+        return self._value(self._tasks[index.row()], index.column(), role)
+
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
+        """Every role of a cell in one call: what Qt's delegates ask for when they paint.
+
+        One call per cell instead of one per role matters in Python: each call from Qt
+        takes the GIL, which the facade's threads hold much of the time under load.
+        """
+        if index.isValid():
+            self.fill(index.row(), index.column(), roleDataSpan)
+
+    def fill(self, row: int, column: int, span: QModelRoleDataSpan) -> None:
+        """Answers every role of ``span`` for one cell (the proxy calls this directly)."""
         if not (0 <= row < len(self._tasks)):
-            return None
+            for slot in span:
+                slot.clearData()
+            return
         task = self._tasks[row]
+        for slot in span:
+            slot.setData(self._value(task, column, slot.role()))
+
+    def _value(self, task: Task, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(task, col)
         if role == SORT_ROLE:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QModelIndex,
+    QModelRoleDataSpan,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,7 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import TaskState
-from app.gui.task_model import COLUMNS, ID, OUTCOME, PROGRESS, PROGRESS_ROLE, SORT_ROLE, STATE_ROLE
+from app.gui.task_model import (
+    COLUMNS,
+    ID,
+    OUTCOME,
+    PROGRESS,
+    PROGRESS_ROLE,
+    SORT_ROLE,
+    STATE_ROLE,
+    TaskTableModel,
+)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -39,6 +55,15 @@ class TaskFilterProxy(QSortFilterProxyModel):
     def set_text(self, text: str) -> None:
         self._text = text.strip().casefold()
         self.invalidateFilter()
+
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
+        """Keeps Qt's one call per cell: the base proxy would split it into one per role."""
+        source = self.mapToSource(index)
+        model = self.sourceModel()
+        if source.isValid() and isinstance(model, TaskTableModel):
+            model.fill(source.row(), source.column(), roleDataSpan)
+        else:
+            super().multiData(index, roleDataSpan)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         if not self._states and not self._text:
