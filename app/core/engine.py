@@ -592,6 +592,18 @@ class Engine:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != _KILL_STOP and not self._stop_requested
         replace = replace and (reason == _KILL_TIMEOUT or self._restart)
+        if not h.ready and reason is None:
+            # It died before running anything: a replacement would die the same way.
+            replace = False
+            self._last_death = f"worker-{h.index} (pid {h.pid}) {how} while starting"
+            log.error(
+                "worker-%d (pid %d) %s while starting, before running any task; not "
+                "restarting it (its output above says why; with the spawn start method a "
+                "script must guard its entry point with if __name__ == '__main__':)",
+                h.index,
+                h.pid,
+                how,
+            )
         h.replacing = replace
         for task in unstarted:
             task.state = TaskState.PENDING
@@ -609,7 +621,7 @@ class Engine:
                 self._emit_task(task, f"requeued: worker-{h.index} died before starting it")
             if not self._available():
                 self._lose_queue(now)
-        if reason not in (_KILL_STOP, _KILL_CLOSE, _KILL_COLLECT):
+        if h.ready and reason not in (_KILL_STOP, _KILL_CLOSE, _KILL_COLLECT):
             running = f"while running {crashed.ID!r}" if crashed is not None else "while idle"
             log.warning("worker-%d (pid %d) %s %s", h.index, h.pid, how, running)
         if unstarted and not ending and self._available():
@@ -680,6 +692,8 @@ class Engine:
             new.tasks_done = old.tasks_done
             self._workers[old.index] = new
             old.replacing = False
+            if self._ending is not None:  # the job ended while it was starting
+                new.kill(self._ending)
             self._notify()
         return True
 

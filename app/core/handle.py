@@ -156,7 +156,6 @@ class WorkerHandle:
             self.kill(self.kill_reason or "reap")
             self.process.join()
         self.exitcode = self.process.exitcode
-        self.ready = False
         for conn in (self._task_conn, self._result_conn, self._lifeline):
             conn.close()
         self.process.close()
