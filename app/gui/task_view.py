@@ -36,6 +36,7 @@ from app.gui.task_model import (
 )
 
 _Index = QModelIndex | QPersistentModelIndex
+_NEW_FILTER_API = hasattr(QSortFilterProxyModel, "beginFilterChange")
 
 
 class TaskFilterProxy(QSortFilterProxyModel):
@@ -49,12 +50,25 @@ class TaskFilterProxy(QSortFilterProxyModel):
 
     def set_states(self, states: frozenset[TaskState]) -> None:
         """Empty means every state."""
+        self._begin_filter_change()
         self._states = states
-        self.invalidateFilter()
+        self._end_filter_change()
 
     def set_text(self, text: str) -> None:
+        self._begin_filter_change()
         self._text = text.strip().casefold()
-        self.invalidateFilter()
+        self._end_filter_change()
+
+    # Qt 6.10 replaced invalidateFilter() by a begin/end pair around the change.
+    def _begin_filter_change(self) -> None:
+        if _NEW_FILTER_API:
+            self.beginFilterChange()
+
+    def _end_filter_change(self) -> None:
+        if _NEW_FILTER_API:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
 
     def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
         """Keeps Qt's one call per cell: the base proxy would split it into one per role."""
