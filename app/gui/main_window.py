@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.top_split.addWidget(self.details)
         self.top_split.setStretchFactor(0, 3)
         self.top_split.setStretchFactor(1, 1)
+        self.top_split.setSizes([900, 420])  # room for a traceback beside the table
         self.bottom_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.bottom_split.setObjectName("bottomSplit")
         self.bottom_split.addWidget(self.worker_panel)

@@ -61,9 +61,11 @@ def main(screenshot: str) -> int:
         c.crash_mode.setCurrentIndex(c.crash_mode.findText("exception"))
         click(c.crash)
         wait(lambda: state("crash-2") is TaskState.CRASHED, "the second crash task CRASHED")
-        window.table.selectRow(window.model.row_of("crash-2") or 0)
         click(c.collect)
         wait(lambda: c.new_run.isEnabled(), "the collect to end")
+        wait(window.model.settled, "the table to show every change")
+        window.table.selectRow(window.model.row_of("crash-2") or 0)
+        wait(lambda: "Traceback" in window.details.toPlainText(), "the crash's traceback")
         final = {t.ID: t.state for t in window.model.tasks()}
         assert final["one"] is TaskState.DONE and final["two"] is TaskState.DONE, final
         assert all(s.is_final for s in final.values()), final
