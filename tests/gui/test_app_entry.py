@@ -1,0 +1,59 @@
+"""The application's entry point: no display, an uncaught exception in a slot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from app.gui import MainWindow
+from app.gui.app import _ExceptionDialog
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(60)
+def test_without_a_display_it_says_what_to_do_and_exits_non_zero() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert done.returncode == 2
+    assert "No display" in done.stderr
+    assert "xvfb-run" in done.stderr and "python -m app demo" in done.stderr
+    assert "Fatal" not in done.stderr and "Aborted" not in done.stderr
+
+
+def test_an_uncaught_exception_is_logged_and_shown_and_the_app_lives_on(
+    qtbot: QtBot,
+    window: MainWindow,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shown: list[QMessageBox] = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box) or 0)
+    hook = _ExceptionDialog(window)
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError as exc:
+        hook(type(exc), exc, exc.__traceback__)
+    assert len(shown) == 1
+    assert shown[0].text() == "division by zero"
+    assert "ZeroDivisionError" in shown[0].detailedText()
+    assert any("uncaught exception" in r.getMessage() for r in caplog.records)
+    # ... and the window still works.
+    window.controls.task_id.setText("after")
+    window.controls.duration.setValue(0.0)
+    window.controls.submit.click()
+    qtbot.waitUntil(lambda: window.facade.task("after").state.is_final, timeout=20_000)
