@@ -374,11 +374,13 @@ class MainWindow(QMainWindow):
         if collector.error:
             log.error("collect failed: %s", collector.error)
         self._collector = None
+        collector.deleteLater()
         if self._poller is not None:
             self._poller.stop()  # its last batch is already queued for _on_events
         self._set_mode("collected")
         self._refresh_workers()
         if self._quit_after_collect:
+            self.shutdown()  # nothing is in flight any more: close without asking
             self.close()
 
     @Slot()
@@ -510,19 +512,20 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             event.accept()
             return
-        if self._collector is None and not self._quit_after_collect and self.has_work_in_flight():
+        if self._quit_after_collect:
+            event.ignore()  # a collect is on its way; the window closes when it ends
+            return
+        if self.has_work_in_flight():
             choice = self.ask_close_choice()
             if choice is CloseChoice.STAY:
                 event.ignore()
                 return
             if choice is CloseChoice.COLLECT:
                 self._quit_after_collect = True
-                self._collect()
+                if self._collector is None:
+                    self._collect()
                 event.ignore()
                 return
-        elif self._collector is not None and self._quit_after_collect:
-            event.ignore()  # the collect is on its way; it closes the window when done
-            return
         self.shutdown()
         event.accept()
 
