@@ -12,7 +12,6 @@ import fcntl
 import logging
 import os
 import select
-import signal
 import time
 from collections import deque
 from multiprocessing.context import BaseContext
@@ -98,10 +97,6 @@ class WorkerHandle:
             del out[:n]
         return False
 
-    @property
-    def has_output(self) -> bool:
-        return bool(self._out)
-
     # -- receiving --------------------------------------------------------------------
     def read(self, limit: int = 4) -> tuple[list[bytes], bool]:
         """Whole frames available now (at most ``limit`` reads), and whether more may wait.
@@ -134,8 +129,11 @@ class WorkerHandle:
         """SIGKILL: the only signal a hung task cannot ignore."""
         if self.kill_reason is None:
             self.kill_reason = reason
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        if self.exitcode is not None:
+            return  # reaped: its pid may belong to another process by now
+        # Process.kill signals only a process it has not reaped; a closed one raises.
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            self.process.kill()
 
     def process_alive(self) -> bool:
         """Whether the process still runs (it may be dead before the parent noticed).

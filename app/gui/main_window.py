@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -400,23 +401,19 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _cancel_selected(self) -> None:
-        ids = self.selected_ids()
-        done = [task_id for task_id in ids if self.facade.cancel(task_id)]
-        skipped = len(ids) - len(done)
-        self._say(
-            f"cancelled {len(done)}"
-            + (f"; {skipped} could not be (only PENDING tasks can)" if skipped else "")
-        )
+        self._act_on_selected(self.facade.cancel, "cancelled", "only PENDING tasks can")
 
     @Slot()
     def _resubmit_selected(self) -> None:
-        ids = self.selected_ids()
-        done = [task_id for task_id in ids if self.facade.resubmit(task_id)]
-        skipped = len(ids) - len(done)
-        self._say(
-            f"resubmitted {len(done)}"
-            + (f"; {skipped} could not be (only ended, unsuccessful tasks can)" if skipped else "")
+        self._act_on_selected(
+            self.facade.resubmit, "resubmitted", "only ended, unsuccessful tasks can"
         )
+
+    def _act_on_selected(self, action: Callable[[str], bool], done: str, rule: str) -> None:
+        ids = self.selected_ids()
+        acted = sum(1 for task_id in ids if action(task_id))
+        skipped = len(ids) - acted
+        self._say(f"{done} {acted}" + (f"; {skipped} could not be ({rule})" if skipped else ""))
 
     @Slot(int)
     def _filter_states(self, _index: int) -> None:
