@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -140,17 +141,16 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         c = self.controls
         run = self.menuBar().addMenu("&Run")
-        for button in (c.submit, c.submit_many, c.crash, c.collect, c.kill_now, c.restart):
+        self._mirrors: list[tuple[QPushButton, QAction]] = []  # enabled together
+        buttons = (c.submit, c.submit_many, c.crash, c.collect, c.kill_now, c.restart, c.new_run)
+        for button in buttons:
             action = QAction(button.icon(), button.text(), self)
             action.setShortcut(button.shortcut())
             action.setToolTip(button.toolTip())
             action.triggered.connect(button.click)
             button.setShortcut(QKeySequence())  # the menu owns the shortcut now
             run.addAction(action)
-        run.addSeparator()
-        new_run = QAction(icon("new_run"), "&New run", self)
-        new_run.triggered.connect(c.new_run.click)
-        run.addAction(new_run)
+            self._mirrors.append((button, action))
         run.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -215,6 +215,8 @@ class MainWindow(QMainWindow):
         c.new_run.setEnabled(mode == "collected")
         self.table_bar.cancel.setEnabled(running)
         self.table_bar.resubmit.setEnabled(running)
+        for button, action in self._mirrors:
+            action.setEnabled(button.isEnabled())
         c.mode.setText(
             {
                 "running": "Running: submit tasks, crash the worker, collect when done.",
