@@ -12,11 +12,17 @@ def main(argv: list[str] | None = None) -> int:
         description="A monitor for a Python multiprocessing worker.",
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="run the original scenario in this terminal")
+    demo_parser = sub.add_parser("demo", help="run a scenario in this terminal")
+    demo_parser.add_argument(
+        "--scenario",
+        help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
+    )
     sub.add_parser("bench", help="measure the facade against the standard library", add_help=False)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
+        if args.scenario:
+            return _run_scenario(args.scenario)
         from app import demo
 
         return demo.main()
@@ -29,6 +35,25 @@ def main(argv: list[str] | None = None) -> int:
     from app.gui import app
 
     return app.main(["--workers", str(args.workers)])
+
+
+def _scenario_names() -> list[str]:
+    from app.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
+
+
+def _run_scenario(name: str) -> int:
+    import logging
+
+    from app.core.console import install_console
+    from app.scenarios import SCENARIOS, run_headless
+
+    if name not in SCENARIOS:
+        print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    install_console(logging.INFO)
+    return run_headless(name)
 
 
 if __name__ == "__main__":

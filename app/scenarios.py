@@ -1,0 +1,278 @@
+"""Guided scenarios: scripted runs that each show one thing about worker processes.
+
+A scenario is data: facade options, a table of steps and the final state every task must
+reach. ``run_headless`` plays one in a terminal (``python -m app demo --scenario NAME``);
+the window plays the same steps on its own facade. Qt-free: workers import this module to
+unpickle ``BigResultTask``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core import CrashTask, SimpleTask, Task, TaskState, WorkingProcessFacade
+
+log = logging.getLogger("app.scenario")
+
+
+class BigResultTask(Task):
+    """Returns ``size`` bytes: many of them fill any pipe many times over."""
+
+    def __init__(self, ID: str, size: int) -> None:
+        super().__init__(ID)
+        self.size = size
+
+    def do_task(self) -> bytes:
+        return bytes(self.size)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: ``kind`` says what to do, ``args`` with what.
+
+    say (text) · submit (kind of task, ID, argument) · wait (IDs, seconds) ·
+    wait_dead (seconds) · collect (how many calls)
+    """
+
+    kind: str
+    args: tuple[Any, ...] = ()
+
+
+def say(text: str) -> Step:
+    return Step("say", (text,))
+
+
+def submit(kind: str, task_id: str, arg: Any = None) -> Step:
+    return Step("submit", (kind, task_id, arg))
+
+
+def wait(*task_ids: str, seconds: float = 30.0) -> Step:
+    return Step("wait", (task_ids, seconds))
+
+
+def wait_dead(seconds: float = 30.0) -> Step:
+    return Step("wait_dead", (seconds,))
+
+
+def collect(calls: int = 1) -> Step:
+    return Step("collect", (calls,))
+
+
+def make_task(kind: str, task_id: str, arg: Any) -> Task:
+    """The task a submit step names: simple (seconds), crash (way), big (bytes)."""
+    if kind == "simple":
+        return SimpleTask(task_id, arg)
+    if kind == "crash":
+        return CrashTask(task_id, arg)
+    if kind == "hang":
+        return CrashTask(task_id, "hang", timeout=arg)
+    if kind == "big":
+        return BigResultTask(task_id, arg)
+    raise ValueError(f"unknown task kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    expected: dict[str, TaskState]
+    options: dict[str, Any] = field(default_factory=dict)  # for WorkingProcessFacade
+
+
+D, C, L = TaskState.DONE, TaskState.CRASHED, TaskState.LOST
+_BIG = 40  # results of 1 MB: 40 MB through a 64 KiB pipe
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "original",
+            "The original demo: two tasks, then collect",
+            (
+                say("process_task() queues 'one' (1.0 s) and 'two' (2.5 s) and returns at once"),
+                submit("simple", "one", 1.0),
+                submit("simple", "two", 2.5),
+                say("collect_tasks() waits for both, reading results as they come"),
+                collect(),
+            ),
+            {"one": D, "two": D},
+        ),
+        Scenario(
+            "dies-before-collect",
+            "The worker dies before collect",
+            (
+                say("'crash' kills its worker; 'three' is queued behind it"),
+                submit("simple", "one", 1.0),
+                submit("simple", "two", 0.5),
+                submit("simple", "crash", 0.0),
+                submit("simple", "three", 0.5),
+                wait_dead(),
+                say("the worker died running 'crash' (CRASHED); 'three' never ran (LOST)"),
+                collect(),
+            ),
+            {"one": D, "two": D, "crash": C, "three": L},
+        ),
+        Scenario(
+            "keeps-sending",
+            "The worker dies and the caller keeps sending",
+            (
+                submit("simple", "one", 0.2),
+                submit("crash", "crash", "exit"),
+                wait_dead(),
+                say("the worker is dead: each send returns at once, and the task is LOST"),
+                submit("simple", "four", 0.1),
+                submit("simple", "five", 0.1),
+                submit("simple", "six", 0.1),
+                collect(),
+            ),
+            {"one": D, "crash": C, "four": L, "five": L, "six": L},
+        ),
+        Scenario(
+            "several-collects",
+            "Several calls to collect",
+            (
+                submit("simple", "one", 0.3),
+                submit("simple", "two", 0.3),
+                say("the first collect waits; the next ones return the same tasks at once"),
+                collect(3),
+                say("a task sent after collect is refused (REJECTED), never lost silently"),
+                submit("simple", "late", 0.1),
+            ),
+            {"one": D, "two": D, "late": TaskState.REJECTED},
+        ),
+        Scenario(
+            "big-results",
+            "Big results, collected safely",
+            (
+                say(
+                    f"{_BIG} results of 1 MB each: far more than a pipe holds (64 KiB). A "
+                    "parent that joins its worker before reading the results deadlocks: the "
+                    "worker cannot exit while its data waits in the pipe. This facade reads "
+                    "results all along, so the worker is never blocked."
+                ),
+                *(submit("big", f"big-{n}", 1_000_000) for n in range(1, _BIG + 1)),
+                collect(),
+            ),
+            {f"big-{n}": D for n in range(1, _BIG + 1)},
+        ),
+        Scenario(
+            "poisonous-restart",
+            "A poisonous task, with auto-restart on",
+            (
+                say("auto-restart is on: a dead worker is replaced at once"),
+                submit("simple", "a", 0.2),
+                submit("simple", "b", 0.2),
+                submit("crash", "poison", "exception"),
+                submit("simple", "c", 0.2),
+                submit("simple", "d", 0.2),
+                say("'poison' is blamed once and not retried; the rest finish on the new worker"),
+                collect(),
+            ),
+            {"a": D, "b": D, "poison": C, "c": D, "d": D},
+            {"restart": True},
+        ),
+        Scenario(
+            "hang-timeout",
+            "A hung task and a timeout",
+            (
+                say("'hang' sleeps for ever and ignores SIGTERM; its timeout is 1.5 s"),
+                submit("hang", "hang", 1.5),
+                submit("simple", "after", 0.2),
+                say("past the timeout its worker is SIGKILLed and replaced; 'after' still runs"),
+                collect(),
+            ),
+            {"hang": TaskState.TIMED_OUT, "after": D},
+        ),
+    )
+}
+
+
+def check(scenario: Scenario, tasks: dict[str, Task]) -> list[str]:
+    """How the final states differ from what the scenario documents (empty when they agree)."""
+    problems = []
+    for task_id, expected in scenario.expected.items():
+        task = tasks.get(task_id)
+        got = task.state if task is not None else None
+        if got is not expected:
+            problems.append(f"{task_id}: expected {expected.name}, got {got and got.name}")
+    return problems
+
+
+def run_headless(name: str, out: Callable[[str], None] = print) -> int:
+    """Plays a scenario in this process; 0 when every task ends as documented."""
+    scenario = SCENARIOS[name]
+    log.info("scenario %s: %s", scenario.name, scenario.title)
+    facade = WorkingProcessFacade(**scenario.options)
+    sent: dict[str, Task] = {}
+    try:
+        for step in scenario.steps:
+            _play(step, facade, sent)
+    finally:
+        facade.close()
+    final = {t.ID: t for t in facade.collect_tasks()}
+    final.update({k: v for k, v in sent.items() if k not in final})  # the refused ones too
+    out(f"{'ID':<10} {'state':<10} result or error")
+    for task in final.values():
+        out(f"{task.ID:<10} {task.state.name:<10} {_outcome(task)}")
+    problems = check(scenario, final)
+    for problem in problems:
+        out(f"UNEXPECTED {problem}")
+    return 1 if problems else 0
+
+
+def _play(step: Step, facade: WorkingProcessFacade, sent: dict[str, Task]) -> None:
+    if step.kind == "say":
+        log.info("%s", step.args[0])
+    elif step.kind == "submit":
+        task = make_task(*step.args)
+        started = time.perf_counter()
+        accepted = facade.process_task(task)
+        took = (time.perf_counter() - started) * 1e6
+        sent[task.ID] = task
+        extra = f" ({task.error})" if task.error else ""
+        log.info(
+            "process_task(%r) -> %s in %.0f µs: %s%s",
+            task.ID,
+            accepted,
+            took,
+            task.state.name,
+            extra,
+        )
+    elif step.kind == "wait":
+        ids, seconds = step.args
+        _wait(facade, lambda: all(facade.task(i).state.is_final for i in ids), seconds)
+    elif step.kind == "wait_dead":
+        _wait(facade, lambda: not any(w.alive for w in facade.worker_info()), step.args[0])
+    elif step.kind == "collect":
+        for call in range(1, step.args[0] + 1):
+            started = time.perf_counter()
+            tasks = facade.collect_tasks()
+            log.info(
+                "collect_tasks() #%d returned %d tasks in %.3f s",
+                call,
+                len(tasks),
+                time.perf_counter() - started,
+            )
+    else:
+        raise ValueError(f"unknown step {step.kind!r}")
+
+
+def _wait(facade: WorkingProcessFacade, condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the scenario waited {seconds} s in vain")
+        facade.poll_events(0.05)
+
+
+def _outcome(task: Task) -> str:
+    if task.error:
+        return task.error
+    if isinstance(task.result, bytes):
+        return f"{len(task.result):,} bytes"
+    return "" if task.result is None else str(task.result)
