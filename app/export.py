@@ -1,0 +1,118 @@
+"""Export of a run's tasks: CSV and JSON with every column, written atomically.
+
+Qt-free, so a script can export what ``collect_tasks`` returned as well as the window.
+A file is written next to its destination, flushed to disk, then renamed over it: a
+crash mid-write leaves the old file or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from app.core.task import Task
+
+FIELDS = (
+    "ID",
+    "state",
+    "worker_pid",
+    "exitcode",
+    "attempts",
+    "timeout",
+    "submitted_at",
+    "started_at",
+    "finished_at",
+    "duration",
+    "progress",
+    "result",
+    "error",
+    "traceback",
+)
+
+
+def task_record(task: Task) -> dict[str, Any]:
+    """One task as plain values, JSON-ready (a result JSON cannot hold becomes its repr)."""
+    duration = None
+    if task.started_at is not None and task.finished_at is not None:
+        duration = round(task.finished_at - task.started_at, 6)
+    return {
+        "ID": task.ID,
+        "state": task.state.name,
+        "worker_pid": task.worker_pid,
+        "exitcode": task.exitcode,
+        "attempts": task.attempts,
+        "timeout": task.timeout,
+        "submitted_at": task.submitted_at,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+        "duration": duration,
+        "progress": task.progress,
+        "result": _plain(task.result),
+        "error": task.error,
+        "traceback": task.traceback,
+    }
+
+
+def _plain(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def to_csv(tasks: Iterable[Task]) -> str:
+    """Every column; empty cells for None; newlines inside cells quoted, as CSV allows."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for task in tasks:
+        record = task_record(task)
+        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+    return out.getvalue()
+
+
+def to_json(tasks: Iterable[Task]) -> str:
+    return json.dumps([task_record(t) for t in tasks], ensure_ascii=False, indent=1) + "\n"
+
+
+def rows_as_text(tasks: Iterable[Task]) -> str:
+    """Tab-separated lines for the clipboard: ID, state, worker, result or error."""
+    lines = []
+    for task in tasks:
+        outcome = task.error if task.error else ("" if task.result is None else str(task.result))
+        cells = (task.ID, task.state.name, str(task.worker_pid or ""), outcome)
+        lines.append("\t".join(" ".join(cell.split()) for cell in cells))
+    return "\n".join(lines)
+
+
+def write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Writes ``text`` (UTF-8) so that ``path`` is either the old file or the whole new one."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def export(tasks: Iterable[Task], path: str | os.PathLike[str]) -> None:
+    """CSV or JSON, by the file's suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        write_atomically(path, to_json(tasks))
+    elif suffix == ".csv":
+        write_atomically(path, to_csv(tasks))
+    else:
+        raise ValueError(f"export to .csv or .json, not {suffix or 'a file without suffix'!r}")
