@@ -21,6 +21,7 @@ from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
 from app.core.task import Task
+from app.export import export, rows_as_text
 from app.gui import palette
 from app.gui.collector import CollectThread
 from app.gui.console_view import ConsoleView, LogBridge
@@ -140,6 +142,23 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         c = self.controls
+        file_menu = self.menuBar().addMenu("&File")
+        export_action = QAction("&Export tasks...", self)
+        export_action.setShortcut(QKeySequence("Ctrl+E"))
+        export_action.setToolTip("Every task of the run, every column, to CSV or JSON")
+        export_action.triggered.connect(self._export_dialog)
+        file_menu.addAction(export_action)
+        copy_action = QAction("&Copy selected rows", self.table)
+        copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        copy_action.triggered.connect(self.copy_selected)
+        self.table.addAction(copy_action)
+        file_menu.addAction(copy_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
         run = self.menuBar().addMenu("&Run")
         self._mirrors: list[tuple[QPushButton, QAction]] = []  # enabled together
         buttons = (c.submit, c.submit_many, c.crash, c.collect, c.kill_now, c.restart, c.new_run)
@@ -151,11 +170,6 @@ class MainWindow(QMainWindow):
             button.setShortcut(QKeySequence())  # the menu owns the shortcut now
             run.addAction(action)
             self._mirrors.append((button, action))
-        run.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        run.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
         self.dark_action = QAction("&Dark palette", self)
         self.dark_action.setCheckable(True)
@@ -416,6 +430,37 @@ class MainWindow(QMainWindow):
         acted = sum(1 for task_id in ids if action(task_id))
         skipped = len(ids) - acted
         self._say(f"{done} {acted}" + (f"; {skipped} could not be ({rule})" if skipped else ""))
+
+    def selected_tasks(self) -> list[Task]:
+        return [self.facade.task(task_id) for task_id in self.selected_ids()]
+
+    @Slot()
+    def copy_selected(self) -> None:
+        """The selected rows as tab-separated text, for a bug report or a spreadsheet."""
+        tasks = self.selected_tasks()
+        if tasks:
+            QApplication.clipboard().setText(rows_as_text(tasks))
+            self._say(f"copied {len(tasks)} row(s)")
+
+    def export_tasks(self, path: str) -> None:
+        """Every task of the run to ``path`` (.csv or .json), written atomically."""
+        tasks = self.facade.tasks
+        export(tasks, path)
+        self._say(f"exported {len(tasks)} task(s) to {path}")
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export tasks", "tasks.csv", "CSV (*.csv);;JSON (*.json)"
+        )
+        if not path:
+            return
+        if not path.lower().endswith((".csv", ".json")):
+            path += ".json" if "json" in chosen.lower() else ".csv"
+        try:
+            self.export_tasks(path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
 
     @Slot(int)
     def _filter_states(self, _index: int) -> None:
