@@ -16,6 +16,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -40,9 +41,11 @@ from app.gui.console_view import ConsoleView, LogBridge
 from app.gui.controls import Controls, TableBar, details_view
 from app.gui.poller import FacadePoller
 from app.gui.resources import icon, stylesheet
+from app.gui.scenario_player import ScenarioPlayer
 from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
 from app.gui.worker_panel import WorkerPanel
+from app.scenarios import SCENARIOS
 
 log = logging.getLogger("app.gui")
 
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self.counts_label = QLabel(self)
         self.rate_label = QLabel(self)
         self._bridge = LogBridge(self)
+        self.scenario_player = ScenarioPlayer(self)
         self._layout()
         self._menus()
         self._connect()
@@ -170,6 +174,13 @@ class MainWindow(QMainWindow):
             button.setShortcut(QKeySequence())  # the menu owns the shortcut now
             run.addAction(action)
             self._mirrors.append((button, action))
+        scenarios = self.menuBar().addMenu("&Scenarios")
+        for name, scenario in SCENARIOS.items():
+            action = QAction(scenario.title, self)
+            action.setToolTip(f"python -m app demo --scenario {name}")
+            action.triggered.connect(partial(self.scenario_player.start, name))
+            scenarios.addAction(action)
+        scenarios.setToolTipsVisible(True)
         view = self.menuBar().addMenu("&View")
         self.dark_action = QAction("&Dark palette", self)
         self.dark_action.setCheckable(True)
@@ -196,12 +207,14 @@ class MainWindow(QMainWindow):
         self._bridge.record_logged.connect(self.console.add_parent_line)
 
     # == runs =============================================================================
-    def _start_run(self, workers: int) -> None:
+    def _start_run(
+        self, workers: int, restart: bool | None = None, task_timeout: float | None = None
+    ) -> None:
+        """A new facade; restart and timeout default to the controls' choices."""
         c = self.controls
-        timeout = c.task_timeout.value() or None
-        self.facade = WorkingProcessFacade(
-            workers, restart=c.auto_restart.isChecked(), task_timeout=timeout
-        )
+        restart = c.auto_restart.isChecked() if restart is None else restart
+        timeout = task_timeout if task_timeout is not None else (c.task_timeout.value() or None)
+        self.facade = WorkingProcessFacade(workers, restart=restart, task_timeout=timeout)
         self.model.set_facade(self.facade)
         self.worker_panel.set_facade(self.facade)
         self.details.clear()
@@ -215,7 +228,7 @@ class MainWindow(QMainWindow):
         log.info(
             "new run: %d worker(s), auto-restart %s, task timeout %s",
             workers,
-            "on" if c.auto_restart.isChecked() else "off",
+            "on" if restart else "off",
             f"{timeout} s" if timeout else "none",
         )
 
@@ -402,13 +415,24 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _new_run(self) -> None:
+        self.begin_run()
+
+    def begin_run(
+        self, workers: int | None = None, restart: bool | None = None
+    ) -> WorkingProcessFacade:
+        """Ends the current run at once, whatever it is doing, and starts a fresh one."""
+        self._to_submit.clear()
+        self._quit_after_collect = False
+        self.facade.close()  # ends a collect in progress too
+        if self._collector is not None:
+            self._collect_finished()
         if self._poller is not None:
             self._poller.stop()
             self._poller.deleteLater()
             self._poller = None
-        self.facade.close()
         self.console.clear()
-        self._start_run(self.controls.workers.value())
+        self._start_run(workers or self.controls.workers.value(), restart)
+        return self.facade
 
     # == the table ========================================================================
     def selected_ids(self) -> list[str]:
@@ -579,6 +603,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._ticker.stop()
+        self.scenario_player.stop()
         self._to_submit.clear()
         self._save_settings()
         self.facade.close()  # ends a collect in progress too
