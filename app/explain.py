@@ -1,0 +1,150 @@
+"""Plain words for a worker's death: what happened to each task, and what the standard
+library's pools would have done in the same case. Qt-free: the window shows this text,
+and a script may print it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.core import TaskChanged, TaskState, WorkerDied
+
+_SIGNALS = {
+    "SIGKILL": (
+        "SIGKILL (signal 9) ends a process at once: it cannot be caught or ignored, and "
+        "nothing in the process runs afterwards. The worker may have sent it to itself, or "
+        "an operator, a supervisor or the kernel's out-of-memory killer sent it."
+    ),
+    "SIGSEGV": (
+        "SIGSEGV (signal 11), a segmentation fault: the process touched memory it does not "
+        "own, almost always in C code (an extension module, ctypes). Python cannot turn it "
+        "into an exception; the kernel ends the process."
+    ),
+    "SIGTERM": (
+        "SIGTERM (signal 15) asks a process to end; Python's default is to end at once, "
+        "without running finally blocks."
+    ),
+    "SIGABRT": "SIGABRT (signal 6): the process aborted itself, usually a failed C assertion.",
+}
+
+
+@dataclass
+class Death:
+    """One worker's death and what the facade did with the tasks it held."""
+
+    died: WorkerDied
+    blamed: list[tuple[str, TaskState, str]] = field(default_factory=list)  # ID, state, error
+    requeued: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+
+def deaths_in(events: list[object]) -> list[Death]:
+    """The deaths in a batch of facade events, each with the task events that follow it.
+
+    The facade reports a death and the fate of the dead worker's tasks together, in that
+    order, so the task events right after a WorkerDied are its consequences.
+    """
+    deaths: list[Death] = []
+    current: Death | None = None
+    for event in events:
+        if type(event) is WorkerDied:
+            current = Death(event)
+            deaths.append(current)
+        elif type(event) is TaskChanged and current is not None:
+            state = event.state
+            if state in (TaskState.CRASHED, TaskState.TIMED_OUT):
+                current.blamed.append((event.task_id, state, event.message))
+            elif state is TaskState.PENDING and event.message.startswith("requeued"):
+                current.requeued.append(event.task_id)
+            elif state is TaskState.LOST:
+                current.lost.append(event.task_id)
+            elif state is TaskState.CANCELLED:
+                current.cancelled.append(event.task_id)
+            else:
+                current = None
+        else:
+            current = None
+    return deaths
+
+
+def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
+    """What the exit code says about how the process ended."""
+    if timed_out:
+        return (
+            "The parent killed it with SIGKILL: its task ran past its timeout. A hung task "
+            "cannot be interrupted from outside any other way, and SIGTERM may be ignored."
+        )
+    if died.signal_name:
+        return _SIGNALS.get(died.signal_name, f"It was killed by {died.signal_name}.")
+    code = died.exitcode
+    if code == 0:
+        return (
+            "Exit code 0 looks like a clean exit, but it came in the middle of a task "
+            "(os._exit(0) or sys.exit(0) outside the task's own code): still a crash."
+        )
+    if code == 1:
+        return (
+            "Exit code 1: an exception escaped the worker's own loop, outside the handling "
+            "that turns a task's exception into FAILED (a task that merely raises leaves its "
+            "worker alive)."
+        )
+    return f"Exit code {code}: the process called exit({code}), typically os._exit, at once."
+
+
+def explain(death: Death, workers_left: bool, restart: bool) -> str:
+    """The whole story of one death, for someone learning multiprocessing."""
+    d = death.died
+    how = d.signal_name or f"exit code {d.exitcode}"
+    timed_out = any(state is TaskState.TIMED_OUT for _, state, _ in death.blamed)
+    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, timed_out), ""]
+    if death.blamed:
+        for task_id, state, error in death.blamed:
+            lines.append(f"Blamed: {task_id!r} was running, so it ends {state.name}.")
+            if error:
+                lines.append(f"  {error}")
+        lines.append(
+            "It is not retried automatically: a task that kills its worker once may do it "
+            "again (resubmit it on purpose if you want)."
+        )
+    else:
+        lines.append("It was not running any task: nothing is blamed.")
+    if death.requeued:
+        where = "a replacement worker" if restart else "the other workers"
+        lines.append(
+            f"Moved: {_ids(death.requeued)} had been sent to it but had not started; they go "
+            f"back to the queue, for {where}."
+        )
+    if death.lost:
+        lines.append(
+            f"Lost: {_ids(death.lost)} never ran and no worker is left to run them "
+            "(restart_worker() puts them back in the queue)."
+        )
+    if death.cancelled:
+        lines.append(f"Cancelled: {_ids(death.cancelled)}: the job was ending.")
+    if not workers_left and not restart:
+        lines.append("No worker is alive: a task sent now returns at once, LOST.")
+    lines += ["", "In the same case:"]
+    if timed_out:
+        lines += [
+            "- ProcessPoolExecutor has no per-task timeout: the hung call holds its worker "
+            "for ever, and shutdown() waits for it.",
+            "- multiprocessing.Pool: AsyncResult.get(timeout) raises TimeoutError in the "
+            "caller, but the worker goes on running the hung task.",
+        ]
+    else:
+        lines += [
+            "- ProcessPoolExecutor marks the whole pool broken: the running future and "
+            "every pending one fail with BrokenProcessPool, and the pool takes no new work "
+            "until you build another.",
+            "- multiprocessing.Pool replaces the dead process, but the task it was running "
+            "never reports back: its AsyncResult.get() waits for ever unless you gave it a "
+            "timeout.",
+        ]
+    return "\n".join(lines)
+
+
+def _ids(task_ids: list[str], shown: int = 8) -> str:
+    names = ", ".join(repr(i) for i in task_ids[:shown])
+    more = len(task_ids) - shown
+    return names + (f" and {more} more" if more > 0 else "")

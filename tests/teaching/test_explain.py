@@ -1,0 +1,74 @@
+"""The crash explainer's words for each way a worker dies, from a real facade's events."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.core.task import CRASH_WAYS
+from app.explain import deaths_in, explain
+
+EXPECTED = {
+    "exception": ("exit code 1", "escaped the worker's own loop"),
+    "exit": ("exit code 3", "exit(3)"),
+    "exit0": ("exit code 0", "still a crash"),
+    "kill": ("SIGKILL", "cannot be caught"),
+    "segfault": ("SIGSEGV", "segmentation fault"),
+    "hang": ("SIGKILL", "ran past its timeout"),
+}
+
+
+def events_until(facade: WorkingProcessFacade, done: object, seconds: float = 30) -> list[object]:
+    events: list[object] = []
+    end = time.monotonic() + seconds
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < end, facade.tasks
+        events.extend(facade.poll_events(0.1))
+    return events + facade.poll_events(0.0)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", CRASH_WAYS)
+def test_explainer_words_for_each_crash_way(how: str) -> None:
+    facade = WorkingProcessFacade()
+    try:
+        crash = CrashTask("crash", how, timeout=1.0 if how == "hang" else None)
+        after = SimpleTask("after", 0.0)
+        assert facade.process_task(crash) and facade.process_task(after)
+        events = events_until(facade, lambda: crash.state.is_final and after.state.is_final)
+    finally:
+        facade.close()
+    deaths = deaths_in(events)
+    assert len(deaths) == 1
+    text = explain(deaths[0], workers_left=how == "hang", restart=False)
+    how_it_died, meaning = EXPECTED[how]
+    assert how_it_died in text and meaning in text, text
+    blamed_state = TaskState.TIMED_OUT if how == "hang" else TaskState.CRASHED
+    assert f"Blamed: 'crash' was running, so it ends {blamed_state.name}" in text
+    if how == "hang":  # the timed-out worker is always replaced: 'after' still runs
+        assert after.state is TaskState.DONE
+        assert "no per-task timeout" in text
+    else:
+        assert "Lost: 'after'" in text
+        assert "BrokenProcessPool" in text and "never reports back" in text
+
+
+@pytest.mark.timeout(60)
+def test_explainer_for_a_worker_killed_while_idle_with_a_survivor() -> None:
+    facade = WorkingProcessFacade(workers=2)
+    try:
+        events = events_until(facade, lambda: all(w.ready for w in facade.worker_info()))
+        victim = facade.worker_info()[0]
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        events = events_until(facade, lambda: not facade.worker_info()[0].alive)
+    finally:
+        facade.close()
+    (death,) = deaths_in(events)
+    text = explain(death, workers_left=True, restart=False)
+    assert "nothing is blamed" in text and "SIGKILL" in text
+    assert "No worker is alive" not in text
