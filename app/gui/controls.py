@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -191,11 +193,22 @@ class Controls(QWidget):
         life.addLayout(next_run, 1, 2)
         life.addWidget(self.mode, 2, 0, 1, 3)
 
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        self.code = QLabel("w = WorkingProcessFacade()")
+        self.code.setObjectName("codeView")
+        self.code.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code.setToolTip(
+            "The facade call the last action made: the same line in a script does the same"
+        )
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
         row.addWidget(submit_box, 3)
         row.addWidget(crash_box, 2)
         row.addWidget(life_box, 3)
+        outer.addLayout(row)
+        outer.addWidget(self.code)
 
 
 class TableBar(QWidget):
@@ -249,4 +262,16 @@ def details_view(parent: QWidget | None = None) -> QPlainTextEdit:
     view.setPlaceholderText("Select a task to see its details and traceback.")
     view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
     view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return view
+
+
+def explainer_view(parent: QWidget | None = None) -> QPlainTextEdit:
+    """The crash explainer: the story of each worker death, newest first."""
+    view = QPlainTextEdit(parent)
+    view.setObjectName("crashExplainer")
+    view.setReadOnly(True)
+    view.setPlaceholderText(
+        "When a worker dies, this says what happened to each of its tasks, what its exit "
+        "code means, and what ProcessPoolExecutor and multiprocessing.Pool would have done."
+    )
     return view

@@ -28,17 +28,19 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
 from app.core.task import Task
+from app.explain import Death, deaths_in, explain
 from app.export import export, rows_as_text
-from app.gui import palette
+from app.gui import formatting, palette
 from app.gui.collector import CollectThread
 from app.gui.console_view import ConsoleView, LogBridge
-from app.gui.controls import Controls, TableBar, details_view
+from app.gui.controls import Controls, TableBar, details_view, explainer_view
 from app.gui.poller import FacadePoller
 from app.gui.resources import icon, stylesheet
 from app.gui.scenario_player import ScenarioPlayer
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         self._crash_id = 0
         self._to_submit: deque[tuple[int, float]] = deque()  # (count, duration) to submit
         self._rates: deque[tuple[float, int]] = deque(maxlen=8)
+        self._auto_restart = False  # the current run's auto-restart, for the explainer
         self.facade: WorkingProcessFacade
 
         self.controls = Controls(self)
@@ -91,6 +94,11 @@ class MainWindow(QMainWindow):
         self.table.setModel(self.proxy)
         self.table_bar = TableBar(self)
         self.details = details_view(self)
+        self.explainer = explainer_view(self)
+        self.side = QTabWidget(self)
+        self.side.setObjectName("sideTabs")
+        self.side.addTab(self.details, "Task")
+        self.side.addTab(self.explainer, "Crash explained")
         self.worker_panel = WorkerPanel(self)
         self.console = ConsoleView(self)
         self.counts_label = QLabel(self)
@@ -119,7 +127,7 @@ class MainWindow(QMainWindow):
         self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.top_split.setObjectName("topSplit")
         self.top_split.addWidget(tasks)
-        self.top_split.addWidget(self.details)
+        self.top_split.addWidget(self.side)
         self.top_split.setStretchFactor(0, 3)
         self.top_split.setStretchFactor(1, 1)
         self.top_split.setSizes([900, 420])  # room for a traceback beside the table
@@ -215,9 +223,14 @@ class MainWindow(QMainWindow):
         restart = c.auto_restart.isChecked() if restart is None else restart
         timeout = task_timeout if task_timeout is not None else (c.task_timeout.value() or None)
         self.facade = WorkingProcessFacade(workers, restart=restart, task_timeout=timeout)
+        self._show_code(
+            f"w = WorkingProcessFacade({workers}, restart={restart}, task_timeout={timeout})"
+        )
         self.model.set_facade(self.facade)
         self.worker_panel.set_facade(self.facade)
         self.details.clear()
+        self.explainer.clear()
+        self._auto_restart = restart
         self._auto_id = 0
         self._crash_id = 0
         self._rates.clear()
@@ -255,11 +268,25 @@ class MainWindow(QMainWindow):
     # == events ===========================================================================
     @Slot(list)
     def _on_events(self, events: list[object]) -> None:
+        deaths = deaths_in(events)
+        if deaths:
+            self._explain(deaths)
         self.model.apply_events(events)
         self.console.add_events(events)
         if self.worker_panel.note_events(events):
             self._refresh_workers()
         self._refresh_details()
+
+    def _explain(self, deaths: list[Death]) -> None:
+        """Puts the story of each death on top of the explainer, and shows it."""
+        workers_left = any(info.alive for info in self.facade.worker_info())
+        stories = [
+            f"{formatting.clock(d.died.time)}\n{explain(d, workers_left, self._auto_restart)}"
+            for d in reversed(deaths)
+        ]
+        old = self.explainer.toPlainText()
+        self.explainer.setPlainText("\n\n".join([*stories, old] if old else stories))
+        self.side.setCurrentWidget(self.explainer)
 
     @Slot()
     def _tick(self) -> None:
@@ -293,6 +320,10 @@ class MainWindow(QMainWindow):
             except KeyError:
                 return candidate
 
+    def _show_code(self, call: str, returned: object = ...) -> None:
+        """Shows the facade call an action made, and what it returned."""
+        self.controls.code.setText(call if returned is ... else f"{call}  ->  {returned!r}")
+
     def _say(self, message: str) -> None:
         self.controls.message.setText(message)
 
@@ -302,6 +333,7 @@ class MainWindow(QMainWindow):
         task_id = c.task_id.text().strip() or self._next_auto_id()
         task = SimpleTask(task_id, c.duration.value())
         accepted = self.facade.process_task(task)
+        self._show_code(f"w.process_task(SimpleTask({task_id!r}, {c.duration.value()}))", accepted)
         if task.state is TaskState.REJECTED:
             self._say(task.error or "rejected")
             return
@@ -314,6 +346,9 @@ class MainWindow(QMainWindow):
 
     def submit_many(self, count: int, duration: float) -> None:
         """Submits ``count`` tasks in short slices, so the window stays smooth meanwhile."""
+        self._show_code(
+            f"for n in range({count}): w.process_task(SimpleTask(f'task-{{n}}', {duration}))"
+        )
         already = sum(n for n, _ in self._to_submit)
         self._to_submit.append((count, duration))
         if not already:
@@ -350,7 +385,9 @@ class MainWindow(QMainWindow):
             return
         self._crash_id += 1
         task = CrashTask(f"crash-{self._crash_id}", how)
-        if not self.facade.process_task(task):
+        accepted = self.facade.process_task(task)
+        self._show_code(f"w.process_task(CrashTask({task.ID!r}, {how!r}))", accepted)
+        if not accepted:
             self._say(f"{task.ID}: {task.state.name}: {task.error}")
 
     def kill_worker_now(self) -> None:
@@ -362,6 +399,7 @@ class MainWindow(QMainWindow):
         victim = next((i for i in infos if i.task_id is not None), infos[0])
         assert victim.pid is not None
         log.info("killing worker-%d (pid %d) with SIGKILL", victim.index, victim.pid)
+        self._show_code(f"os.kill({victim.pid}, signal.SIGKILL)  # from outside")
         try:
             os.kill(victim.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -370,6 +408,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _restart(self) -> None:
         started = self.facade.restart_worker(requeue_lost=True)
+        self._show_code("w.restart_worker(requeue_lost=True)", started)
         self._say(
             f"started {started} worker(s); lost tasks requeued"
             if started
@@ -383,6 +422,7 @@ class MainWindow(QMainWindow):
         self._to_submit.clear()
         timeout = self.controls.collect_timeout.value() or None
         self._collector = CollectThread(self.facade, timeout, self)
+        self._show_code(f"tasks = w.collect_tasks({f'timeout={timeout}' if timeout else ''})")
         self._collector.finished.connect(self._collect_finished)
         self._set_mode("collecting")
         log.info(
@@ -393,6 +433,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _kill_now(self) -> None:
         """Ends a collect now: the running task TIMED_OUT, the queued ones CANCELLED."""
+        self._show_code("w.close()")
         self.facade.close()
 
     @Slot()
@@ -452,6 +493,8 @@ class MainWindow(QMainWindow):
     def _act_on_selected(self, action: Callable[[str], bool], done: str, rule: str) -> None:
         ids = self.selected_ids()
         acted = sum(1 for task_id in ids if action(task_id))
+        if ids:
+            self._show_code(f"w.{action.__name__}({ids[0]!r})" + (" ..." if len(ids) > 1 else ""))
         skipped = len(ids) - acted
         self._say(f"{done} {acted}" + (f"; {skipped} could not be ({rule})" if skipped else ""))
 
@@ -493,6 +536,7 @@ class MainWindow(QMainWindow):
 
     @Slot(QItemSelection, QItemSelection)
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self.side.setCurrentWidget(self.details)
         self._refresh_details()
 
     def _refresh_details(self) -> None:
