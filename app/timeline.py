@@ -1,0 +1,174 @@
+"""The timeline's data: one lane per worker process, from spawn to death, and a bar per
+task it ran. Qt-free and geometry-aware, so what the view draws can be tested as numbers.
+
+Built from the facade's events: ``WorkerStarted`` opens a lane, ``WorkerDied`` closes it,
+``TaskChanged`` to RUNNING opens a bar on the lane of the task's worker, and the task's
+next state closes the bar with that outcome.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.core import TaskChanged, TaskState, WorkerDied, WorkerStarted
+from app.core.task import Task
+
+
+@dataclass
+class Bar:
+    task_id: str
+    start: float
+    end: float | None = None  # None while the task runs
+    state: TaskState = TaskState.RUNNING
+
+
+@dataclass
+class Lane:
+    """One worker process: ``index`` is its slot; a replacement gets a lane of its own."""
+
+    index: int
+    pid: int
+    start: float
+    end: float | None = None  # when it died
+    death: str = ""  # "SIGKILL", "exit code 3", "stopped"...
+    replacement: bool = False  # it took the slot of a process that died
+    bars: list[Bar] = field(default_factory=list)
+    _starts: list[float] = field(default_factory=list)
+
+    def visible_bars(self, t_from: float, t_to: float, now: float) -> list[Bar]:
+        """The bars that overlap [t_from, t_to], found by bisection: a lane's bars follow
+        one another (a worker runs one task at a time), so only those are looked at."""
+        first = bisect.bisect_left(self._starts, t_from)
+        if first and _end(self.bars[first - 1], now) > t_from:
+            first -= 1  # the bar that began before the window and runs into it
+        last = bisect.bisect_right(self._starts, t_to)
+        return self.bars[first:last]
+
+
+def _end(bar: Bar, now: float) -> float:
+    return now if bar.end is None else bar.end
+
+
+class Timeline:
+    """Lanes and bars of one run, kept up to date batch by batch."""
+
+    def __init__(self, lookup: Callable[[str], Task]) -> None:
+        self._lookup = lookup
+        self.lanes: list[Lane] = []
+        self._lane_of_pid: dict[int, Lane] = {}
+        self._open: dict[str, tuple[Lane, Bar]] = {}  # running tasks' bars
+        self.first_time: float | None = None
+
+    def apply_events(self, events: list[object]) -> bool:
+        """True when something that shows on the timeline changed."""
+        changed = False
+        for event in events:
+            if type(event) is WorkerStarted:
+                self._started(event)
+                changed = True
+            elif type(event) is WorkerDied:
+                self._died(event)
+                changed = True
+            elif type(event) is TaskChanged:
+                changed |= self._task_changed(event)
+        return changed
+
+    def _started(self, event: WorkerStarted) -> None:
+        replacement = any(lane.index == event.index for lane in self.lanes)
+        lane = Lane(event.index, event.pid, event.time, replacement=replacement)
+        self.lanes.append(lane)
+        self.lanes.sort(key=lambda lane: (lane.index, lane.start))
+        self._lane_of_pid[event.pid] = lane
+        if self.first_time is None:
+            self.first_time = event.time
+
+    def _died(self, event: WorkerDied) -> None:
+        lane = self._lane_of_pid.get(event.pid)
+        if lane is None:
+            return
+        lane.end = event.time
+        if event.signal_name:
+            lane.death = event.signal_name
+        elif event.exitcode == 0 and not any(b.end is None for b in lane.bars):
+            lane.death = "stopped"
+        else:
+            lane.death = f"exit code {event.exitcode}"
+
+    def _task_changed(self, event: TaskChanged) -> bool:
+        open_bar = self._open.get(event.task_id)
+        if event.state is TaskState.RUNNING:
+            if open_bar is not None:
+                return False  # a progress report: the bar only grows
+            try:
+                pid = self._lookup(event.task_id).worker_pid
+            except KeyError:
+                return False
+            lane = self._lane_of_pid.get(pid or -1)
+            if lane is None:
+                return False
+            bar = Bar(event.task_id, event.time)
+            lane.bars.append(bar)
+            lane._starts.append(event.time)
+            self._open[event.task_id] = (lane, bar)
+            return True
+        if open_bar is None:
+            return False
+        _lane, bar = self._open.pop(event.task_id)
+        bar.end = event.time
+        bar.state = event.state  # DONE, FAILED, CRASHED, TIMED_OUT, or PENDING if requeued
+        return True
+
+    def find(self, task_id: str) -> tuple[int, Bar] | None:
+        """The row and the bar of a task's last run, for the view's selection."""
+        for row in range(len(self.lanes) - 1, -1, -1):
+            for bar in reversed(self.lanes[row].bars):
+                if bar.task_id == task_id:
+                    return row, bar
+        return None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where things are drawn: time to x, lane to y."""
+
+    t0: float  # the time at x = 0
+    px_per_s: float
+    row_height: int = 22
+    top: int = 18  # room for the time axis
+
+    def x(self, t: float) -> float:
+        return (t - self.t0) * self.px_per_s
+
+    def t(self, x: float) -> float:
+        return self.t0 + x / self.px_per_s
+
+    def row_y(self, row: int) -> int:
+        return self.top + row * self.row_height
+
+    def bar_rect(self, row: int, bar: Bar, now: float) -> tuple[float, float, float, float]:
+        """(x, y, width, height) of a bar; at least 2 px wide, so a fast task still shows."""
+        left = self.x(bar.start)
+        width = max(2.0, self.x(_end(bar, now)) - left)
+        return (left, self.row_y(row) + 3, width, self.row_height - 6)
+
+    def row_at(self, y: float, rows: int) -> int | None:
+        row = int((y - self.top) // self.row_height)
+        return row if 0 <= row < rows and y >= self.top else None
+
+
+def bar_at(
+    timeline: Timeline, geometry: Geometry, x: float, y: float, now: float
+) -> tuple[int, Bar] | None:
+    """The bar under a point, if any (the hovered or clicked task)."""
+    row = geometry.row_at(y, len(timeline.lanes))
+    if row is None:
+        return None
+    t = geometry.t(x)
+    slack = 3 / geometry.px_per_s  # a few pixels: thin bars must stay clickable
+    for bar in timeline.lanes[row].visible_bars(t - slack, t + slack, now):
+        left, _y, width, _h = geometry.bar_rect(row, bar, now)
+        if left - 3 <= x <= left + width + 3:
+            return row, bar
+    return None

@@ -1,0 +1,74 @@
+"""The timeline's lanes, bars and geometry, built from a real facade's events."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.timeline import Bar, Geometry, Lane, Timeline, bar_at
+
+
+@pytest.mark.timeout(60)
+def test_lanes_bars_and_death_markers_from_a_real_run() -> None:
+    facade = WorkingProcessFacade(restart=True)
+    timeline = Timeline(facade.task)
+    tasks = [
+        SimpleTask("a", 0.1),
+        SimpleTask("b", 0.1),
+        CrashTask("crash", "exit"),
+        SimpleTask("c", 0.1),
+    ]
+    try:
+        for task in tasks:
+            assert facade.process_task(task)
+        end = time.monotonic() + 30
+        while not all(t.state.is_final for t in tasks):
+            assert time.monotonic() < end, facade.tasks
+            timeline.apply_events(facade.poll_events(0.1))
+        facade.collect_tasks()
+        timeline.apply_events(facade.poll_events(0.0))
+    finally:
+        facade.close()
+
+    first, second = timeline.lanes
+    assert (first.index, second.index) == (0, 0)
+    assert not first.replacement and second.replacement
+    assert [(b.task_id, b.state) for b in first.bars] == [
+        ("a", TaskState.DONE),
+        ("b", TaskState.DONE),
+        ("crash", TaskState.CRASHED),
+    ]
+    assert [(b.task_id, b.state) for b in second.bars] == [("c", TaskState.DONE)]
+    assert first.death == "exit code 3" and second.death == "stopped"
+    assert first.end is not None and second.start >= first.end
+
+    geometry = Geometry(t0=first.start, px_per_s=400.0)
+    now = time.time()
+    rects = [geometry.bar_rect(0, bar, now) for bar in first.bars]
+    assert all(r[1] == geometry.row_y(0) + 3 for r in rects)  # all in the first row
+    assert [r[0] for r in rects] == sorted(r[0] for r in rects)  # in order of time
+    crash_x, _y, crash_w, _h = rects[-1]
+    death_x = geometry.x(first.end)
+    assert abs(death_x - (crash_x + crash_w)) <= 2  # the marker where the worker died
+    c_rect = geometry.bar_rect(1, second.bars[0], now)
+    assert c_rect[1] == geometry.row_y(1) + 3 and c_rect[0] >= death_x
+
+    # hit-testing: the middle of a bar finds it; the gap above the lanes finds nothing
+    x, y, w, h = rects[1]
+    hit = bar_at(timeline, geometry, x + w / 2, y + h / 2, now)
+    assert hit is not None and hit[1].task_id == "b"
+    assert bar_at(timeline, geometry, x + w / 2, 2, now) is None
+    assert timeline.find("c") == (1, second.bars[0])
+
+
+def test_only_visible_bars_are_looked_at() -> None:
+    timeline = Timeline(lambda task_id: SimpleTask(task_id, 0))
+    lane = Lane(0, 1, 0.0)
+    for n in range(10_000):
+        lane.bars.append(Bar(f"t{n}", n * 1.0, n * 1.0 + 0.5, TaskState.DONE))
+        lane._starts.append(n * 1.0)
+    timeline.lanes.append(lane)
+    shown = lane.visible_bars(5000.2, 5003.0, now=1e9)
+    assert [b.task_id for b in shown] == ["t5000", "t5001", "t5002", "t5003"]
