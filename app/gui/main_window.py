@@ -46,6 +46,7 @@ from app.gui.resources import icon, stylesheet
 from app.gui.scenario_player import ScenarioPlayer
 from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
+from app.gui.timeline_view import TimelineView
 from app.gui.worker_panel import WorkerPanel
 from app.scenarios import SCENARIOS
 
@@ -100,6 +101,12 @@ class MainWindow(QMainWindow):
         self.side.addTab(self.details, "Task")
         self.side.addTab(self.explainer, "Crash explained")
         self.worker_panel = WorkerPanel(self)
+        self.timeline = TimelineView(self)
+        self.timeline.setToolTip(
+            "One row per worker process, from spawn to death: its tasks as bars coloured by "
+            "outcome, a red mark where it died, a green one where its replacement began. "
+            "Ctrl+wheel zooms; click a bar to select its task."
+        )
         self.console = ConsoleView(self)
         self.counts_label = QLabel(self)
         self.rate_label = QLabel(self)
@@ -124,9 +131,15 @@ class MainWindow(QMainWindow):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.table_bar)
         box.addWidget(self.table, 1)
+        self.table_split = QSplitter(Qt.Orientation.Vertical, self)
+        self.table_split.setObjectName("tableSplit")
+        self.table_split.addWidget(tasks)
+        self.table_split.addWidget(self.timeline)
+        self.table_split.setStretchFactor(0, 3)
+        self.table_split.setStretchFactor(1, 1)
         self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.top_split.setObjectName("topSplit")
-        self.top_split.addWidget(tasks)
+        self.top_split.addWidget(self.table_split)
         self.top_split.addWidget(self.side)
         self.top_split.setStretchFactor(0, 3)
         self.top_split.setStretchFactor(1, 1)
@@ -213,6 +226,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.counts_changed.connect(self._show_counts)
         self._bridge.record_logged.connect(self.console.add_parent_line)
+        self.timeline.task_clicked.connect(self.select_task)
 
     # == runs =============================================================================
     def _start_run(
@@ -228,6 +242,7 @@ class MainWindow(QMainWindow):
         )
         self.model.set_facade(self.facade)
         self.worker_panel.set_facade(self.facade)
+        self.timeline.set_facade(self.facade)
         self.details.clear()
         self.explainer.clear()
         self._auto_restart = restart
@@ -272,6 +287,7 @@ class MainWindow(QMainWindow):
         if deaths:
             self._explain(deaths)
         self.model.apply_events(events)
+        self.timeline.apply_events(events)
         self.console.add_events(events)
         if self.worker_panel.note_events(events):
             self._refresh_workers()
@@ -291,6 +307,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _tick(self) -> None:
         self.model.tick()
+        self.timeline.tick()
         self._refresh_workers()
         now = time.monotonic()
         self._rates.append((now, self.model.finished_total))
@@ -449,6 +466,7 @@ class MainWindow(QMainWindow):
         if self._poller is not None:
             self._poller.stop()  # its last batch is already queued for _on_events
         self._set_mode("collected")
+        self.timeline.freeze()
         self._refresh_workers()
         if self._quit_after_collect:
             self.shutdown()  # nothing is in flight any more: close without asking
@@ -538,6 +556,23 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self.side.setCurrentWidget(self.details)
         self._refresh_details()
+        ids = self.selected_ids()
+        self.timeline.select(ids[0] if len(ids) == 1 else None)
+
+    @Slot(str)
+    def select_task(self, task_id: str) -> None:
+        """Selects a task's row (clicked on the timeline), clearing a filter that hides it."""
+        row = self.model.row_of(task_id)
+        if row is None:
+            return
+        self.model.flush()
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            self.table_bar.state_filter.setCurrentIndex(0)
+            self.table_bar.text_filter.clear()
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.selectRow(index.row())
+        self.table.scrollTo(index)
 
     def _refresh_details(self) -> None:
         index = self.table.currentIndex()
@@ -559,7 +594,7 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        for split in (self.main_split, self.top_split, self.bottom_split):
+        for split in (self.main_split, self.top_split, self.bottom_split, self.table_split):
             state = s.value(f"window/{split.objectName()}")
             if state is not None:
                 split.restoreState(state)
@@ -576,7 +611,7 @@ class MainWindow(QMainWindow):
         s = self._settings
         c = self.controls
         s.setValue("window/geometry", self.saveGeometry())
-        for split in (self.main_split, self.top_split, self.bottom_split):
+        for split in (self.main_split, self.top_split, self.bottom_split, self.table_split):
             s.setValue(f"window/{split.objectName()}", split.saveState())
         s.setValue("run/duration", c.duration.value())
         s.setValue("run/many", c.many.value())
