@@ -330,9 +330,13 @@ class Engine:
         self._emit_task(task, task.error)
 
     def _available(self) -> bool:
-        """Whether some worker is alive, or on its way: the view process_task uses."""
-        for h in self._workers:  # noqa: SIM110 (a plain loop: this runs on every submit)
-            if (h.alive and h.kill_reason is None) or h.replacing:
+        """Whether some worker is alive, or on its way: the view process_task uses.
+
+        A worker killed for a task's timeout counts: it is always replaced, even before
+        its death is handled.
+        """
+        for h in self._workers:  # a plain loop, not any(): this runs on every submit
+            if h.replacing or (h.alive and h.kill_reason in (None, _KILL_TIMEOUT)):
                 return True
         return False
 
