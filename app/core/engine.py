@@ -76,7 +76,6 @@ class Engine:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._tasks: dict[str, Task] = {}  # every recorded task, in submission order
-        self._by_seq: dict[int, Task] = {}  # tasks sent to a worker, by dispatch number
         self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
         self._events: list[Event] = []
         self._next_seq = 1
@@ -449,7 +448,6 @@ class Engine:
         finally:
             h.claim.release()
         h.window.remove(task)
-        self._by_seq.pop(seq, None)
         task._where = -1
         return True
 
@@ -490,7 +488,6 @@ class Engine:
                     continue  # cancelled or requeued since it was queued
                 seq = task._seq = self._next_seq
                 self._next_seq += 1
-                self._by_seq[seq] = task
                 task._where = h.index
                 h.window.append(task)
                 assert task._payload is not None
@@ -519,8 +516,9 @@ class Engine:
 
     def _finish(self, h: WorkerHandle, msg: tuple[Any, ...], now: float) -> None:
         kind, seq, started, finished, value, tb = msg
-        task = self._by_seq.pop(seq, None)
-        if task is None or not h.window or h.window[0] is not task:
+        # A worker runs its window in order: the outcome is the head's, or a bug.
+        task = h.window[0] if h.window else None
+        if task is None or task._seq != seq:
             log.error("worker-%d sent an outcome for an unknown task (seq %d)", h.index, seq)
             return
         h.window.popleft()
@@ -553,8 +551,8 @@ class Engine:
             self._finish(h, msg, now)
         elif kind == wire.PROGRESS:
             _, seq, fraction, text = msg
-            task = self._by_seq.get(seq)
-            if task is not None and task.state is TaskState.RUNNING:
+            task = h.window[0] if h.window else None
+            if task is not None and task._seq == seq and task.state is TaskState.RUNNING:
                 task.progress = fraction
                 self._events.append(TaskChanged(task.ID, task.state, fraction, text, now))
         elif kind == wire.LOG:
@@ -584,7 +582,6 @@ class Engine:
         crashed: Task | None = None
         unstarted: list[Task] = []
         for i, task in enumerate(window):
-            self._by_seq.pop(task._seq, None)
             task._where = -1
             if i == 0 and task._seq == claimed:
                 crashed = task
