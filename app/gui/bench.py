@@ -36,13 +36,11 @@ TARGETS = {
 }
 
 
-def _wait_ready(facade: WorkingProcessFacade, deadline: float, spin: Any = None) -> None:
+def _wait_ready(facade: WorkingProcessFacade, deadline: float) -> None:
     while not all(w.alive and w.ready for w in facade.worker_info()):
         if time.monotonic() > deadline:
             raise RuntimeError("the worker never became ready")
-        if spin is not None:
-            spin()
-        facade.poll_events(0.02) if spin is None else None
+        facade.poll_events(0.02)
 
 
 def bare_facade(n: int, timeout: float) -> float:
