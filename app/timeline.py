@@ -37,14 +37,37 @@ class Lane:
     bars: list[Bar] = field(default_factory=list)
     _starts: list[float] = field(default_factory=list)
 
-    def visible_bars(self, t_from: float, t_to: float, now: float) -> list[Bar]:
-        """The bars that overlap [t_from, t_to], found by bisection: a lane's bars follow
-        one another (a worker runs one task at a time), so only those are looked at."""
+    def visible_range(self, t_from: float, t_to: float, now: float) -> tuple[int, int]:
+        """Indexes [first, last) of the bars that overlap [t_from, t_to], by bisection: a
+        lane's bars follow one another (a worker runs one task at a time)."""
         first = bisect.bisect_left(self._starts, t_from)
         if first and _end(self.bars[first - 1], now) > t_from:
             first -= 1  # the bar that began before the window and runs into it
-        last = bisect.bisect_right(self._starts, t_to)
+        return first, bisect.bisect_right(self._starts, t_to)
+
+    def visible_bars(self, t_from: float, t_to: float, now: float) -> list[Bar]:
+        first, last = self.visible_range(t_from, t_to, now)
         return self.bars[first:last]
+
+    def pixel_runs(
+        self, geometry: Geometry, width: int, now: float
+    ) -> list[tuple[int, int, TaskState]]:
+        """For a zoom where bars are thinner than pixels: per pixel column, the outcome of
+        the last bar in it, merged into runs. At most one bisection per column, however
+        many thousand bars the lane holds."""
+        runs: list[tuple[int, int, TaskState]] = []
+        starts, bars = self._starts, self.bars
+        for px in range(width):
+            right = geometry.t(px + 1)
+            i = bisect.bisect_right(starts, right) - 1
+            if i < 0 or _end(bars[i], now) < geometry.t(px):
+                continue
+            state = bars[i].state if bars[i].end is not None else TaskState.RUNNING
+            if runs and runs[-1][1] == px and runs[-1][2] is state:
+                runs[-1] = (runs[-1][0], px + 1, state)
+            else:
+                runs.append((px, px + 1, state))
+        return runs
 
 
 def _end(bar: Bar, now: float) -> float:
@@ -59,6 +82,7 @@ class Timeline:
         self.lanes: list[Lane] = []
         self._lane_of_pid: dict[int, Lane] = {}
         self._open: dict[str, tuple[Lane, Bar]] = {}  # running tasks' bars
+        self._last: dict[str, tuple[Lane, Bar]] = {}  # each task's latest bar
         self.first_time: float | None = None
 
     def apply_events(self, events: list[object]) -> bool:
@@ -111,7 +135,7 @@ class Timeline:
             bar = Bar(event.task_id, event.time)
             lane.bars.append(bar)
             lane._starts.append(event.time)
-            self._open[event.task_id] = (lane, bar)
+            self._open[event.task_id] = self._last[event.task_id] = (lane, bar)
             return True
         if open_bar is None:
             return False
@@ -122,11 +146,11 @@ class Timeline:
 
     def find(self, task_id: str) -> tuple[int, Bar] | None:
         """The row and the bar of a task's last run, for the view's selection."""
-        for row in range(len(self.lanes) - 1, -1, -1):
-            for bar in reversed(self.lanes[row].bars):
-                if bar.task_id == task_id:
-                    return row, bar
-        return None
+        found = self._last.get(task_id)
+        if found is None:
+            return None
+        lane, bar = found
+        return self.lanes.index(lane), bar
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ class Engine:
         self._task_timeout = task_timeout
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._tasks: dict[str, Task] = {}  # every recorded task, in submission order
+        self._tasks: dict[str, Task] = {}  # every recorded task, by ID
+        self._order: list[Task] = []  # the same, in submission order
         self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
         self._events: list[Event] = []
         self._next_seq = 1
@@ -135,6 +136,7 @@ class Engine:
             task.attempts = 1
             task._payload = payload
             self._tasks[task.ID] = task
+            self._order.append(task)
             return self._enqueue(task, now, "")
 
     def poll(self, timeout: float | None) -> list[Event]:
@@ -208,7 +210,11 @@ class Engine:
 
     def snapshot(self) -> list[Task]:
         with self._lock:
-            return list(self._tasks.values())
+            return list(self._order)
+
+    def tasks_from(self, start: int) -> list[Task]:
+        with self._lock:
+            return self._order[start:]
 
     def collect(self, timeout: float | None, reason: str) -> list[Task]:
         with self._changed:

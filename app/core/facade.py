@@ -100,6 +100,11 @@ class WorkingProcessFacade:
         """The recorded task with this ID (KeyError if there is none)."""
         return self._engine.task(task_id)
 
+    def tasks_from(self, start: int) -> list[Task]:
+        """The recorded tasks from position ``start`` on, in submission order: a viewer
+        that knows the first ``start`` fetches only the new ones, in one call."""
+        return self._engine.tasks_from(start)
+
     @property
     def tasks(self) -> list[Task]:
         """A snapshot of every recorded task, in submission order."""

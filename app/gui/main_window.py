@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         )
         self.model.set_facade(self.facade)
         self.worker_panel.set_facade(self.facade)
-        self.timeline.set_facade(self.facade)
+        self.timeline.reset(self.known_task)
         self.details.clear()
         self.explainer.clear()
         self._auto_restart = restart
@@ -494,6 +494,13 @@ class MainWindow(QMainWindow):
         return self.facade
 
     # == the table ========================================================================
+    def known_task(self, task_id: str) -> Task:
+        """A task the table knows, without asking the facade (no lock, no waiting)."""
+        row = self.model.row_of(task_id)
+        if row is None:
+            raise KeyError(task_id)
+        return self.model.task_at(row)
+
     def selected_ids(self) -> list[str]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
         return [self.model.task_at(r).ID for r in sorted(rows)]

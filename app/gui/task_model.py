@@ -125,13 +125,16 @@ class TaskTableModel(QAbstractTableModel):
         for event in events:
             if type(event) is TaskChanged:
                 last[event.task_id] = event.state
+        fresh = iter(facade.tasks_from(first_new + len(new)))  # new tasks, in order
         for task_id, state in last.items():
             row = row_of.get(task_id)
             if row is None:
-                try:
-                    task = facade.task(task_id)
-                except KeyError:  # not recorded: nothing to show
-                    continue
+                task = next(fresh, None)
+                if task is None or task_id != task.ID:  # not in order: ask for this one
+                    try:
+                        task = facade.task(task_id)
+                    except KeyError:  # not recorded: nothing to show
+                        continue
                 row = row_of[task_id] = first_new + len(new)  # shown at the next flush
                 new.append(task)
                 states.append(state)

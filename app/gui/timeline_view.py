@@ -8,6 +8,7 @@ the present while the view is at its right end; scroll back (or zoom) and it sta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -21,9 +22,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
-from app.core import TaskState, WorkingProcessFacade
+from app.core import TaskState
+from app.core.task import Task
 from app.gui.task_model import STATE_COLOURS
-from app.timeline import Bar, Geometry, Timeline, bar_at
+from app.timeline import Bar, Geometry, Lane, Timeline, bar_at
 
 MIN_PX_PER_S, MAX_PX_PER_S = 0.5, 20_000.0
 LABEL_WIDTH = 120  # the lane names on the left
@@ -49,15 +51,18 @@ class TimelineView(QAbstractScrollArea):
         self._live = True  # the run goes on: "now" moves
         self._frozen_now = 0.0
         self.selected: str | None = None
+        self._selected_at: tuple[int, Bar] | None = None  # its row and bar, found once
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
         self.horizontalScrollBar().setSingleStep(20)
 
     # -- feeding ----------------------------------------------------------------------
-    def set_facade(self, facade: WorkingProcessFacade) -> None:
-        self.timeline = Timeline(facade.task)
+    def reset(self, lookup: Callable[[str], Task]) -> None:
+        """A new run; ``lookup`` finds a task by ID (KeyError when unknown)."""
+        self.timeline = Timeline(lookup)
         self.following = True
         self._live = True
         self.selected = None
+        self._selected_at = None
         self._relayout()
 
     def apply_events(self, events: list[object]) -> None:
@@ -77,10 +82,11 @@ class TimelineView(QAbstractScrollArea):
 
     def select(self, task_id: str | None) -> None:
         self.selected = task_id
+        self._selected_at = None
         if task_id and self.timeline is not None:
-            found = self.timeline.find(task_id)
-            if found is not None:
-                self._reveal(found[1])
+            self._selected_at = self.timeline.find(task_id)
+            if self._selected_at is not None:
+                self._reveal(self._selected_at[1])
         self.viewport().update()
 
     # -- geometry ---------------------------------------------------------------------
@@ -175,8 +181,7 @@ class TimelineView(QAbstractScrollArea):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         bar = self._hit(event.position())
         if bar is not None and event.button() == Qt.MouseButton.LeftButton:
-            self.selected = bar.task_id
-            self.viewport().update()
+            self.select(bar.task_id)
             self.task_clicked.emit(bar.task_id)
 
     # -- drawing ----------------------------------------------------------------------
@@ -211,7 +216,15 @@ class TimelineView(QAbstractScrollArea):
                 painter.fillRect(
                     QRectF(x0, y + geometry.row_height / 2 - 1, x1 - x0, 2), palette.mid()
                 )
-            for bar in lane.visible_bars(t_from, t_to, now):
+            first, last = lane.visible_range(t_from, t_to, now)
+            if last - first > width // 3:  # denser than pixels: one rect per run of columns
+                by, h = y + 3, geometry.row_height - 6
+                for x0, x1, state in lane.pixel_runs(geometry, width, now):
+                    painter.fillRect(QRectF(x0, by, x1 - x0, h), colours[state])
+                self._draw_selected(painter, geometry, row, now)
+                self._lane_marks(painter, geometry, lane, y, t_from, t_to)
+                continue
+            for bar in lane.bars[first:last]:
                 x, by, w, h = geometry.bar_rect(row, bar, now)
                 colour = colours[bar.state] if bar.end is not None else colours[TaskState.RUNNING]
                 if w > 4:  # a hairline between tasks that follow one another
@@ -223,10 +236,7 @@ class TimelineView(QAbstractScrollArea):
                 if bar.task_id == self.selected:
                     painter.setPen(QPen(palette.text().color(), 2))
                     painter.drawRect(QRectF(x, by, w, h))
-            if lane.replacement and t_from <= lane.start <= t_to:
-                self._marker(painter, geometry.x(lane.start), y, geometry, _SPAWN, "")
-            if lane.end is not None and t_from <= lane.end <= t_to:
-                self._marker(painter, geometry.x(lane.end), y, geometry, _DEATH, lane.death)
+            self._lane_marks(painter, geometry, lane, y, t_from, t_to)
         if self._live:  # the present
             x_now = geometry.x(now)
             if 0 <= x_now <= width:
@@ -242,6 +252,24 @@ class TimelineView(QAbstractScrollArea):
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                 label,
             )
+
+    def _lane_marks(
+        self, painter: QPainter, g: Geometry, lane: Lane, y: int, t_from: float, t_to: float
+    ) -> None:
+        """Where a replacement began (green) and where the process died (red, and how)."""
+        if lane.replacement and t_from <= lane.start <= t_to:
+            self._marker(painter, g.x(lane.start), y, g, _SPAWN, "")
+        if lane.end is not None and t_from <= lane.end <= t_to:
+            self._marker(painter, g.x(lane.end), y, g, _DEATH, lane.death)
+
+    def _draw_selected(self, painter: QPainter, g: Geometry, row: int, now: float) -> None:
+        """Outlines the selected task's bar when bars are drawn as pixel runs."""
+        found = self._selected_at
+        if found is None or found[0] != row:
+            return
+        x, by, w, h = g.bar_rect(row, found[1], now)
+        painter.setPen(QPen(self.palette().text().color(), 2))
+        painter.drawRect(QRectF(x, by, max(w, 3.0), h))
 
     def _marker(
         self, painter: QPainter, x: float, y: int, g: Geometry, colour: QColor, text: str

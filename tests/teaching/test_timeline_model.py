@@ -72,3 +72,24 @@ def test_only_visible_bars_are_looked_at() -> None:
     timeline.lanes.append(lane)
     shown = lane.visible_bars(5000.2, 5003.0, now=1e9)
     assert [b.task_id for b in shown] == ["t5000", "t5001", "t5002", "t5003"]
+
+
+def test_pixel_runs_when_bars_are_thinner_than_pixels() -> None:
+    lane = Lane(0, 1, 0.0)
+    for n in range(10_000):  # 10,000 tasks of 0.9 ms, every other one FAILED
+        state = TaskState.FAILED if n % 2 else TaskState.DONE
+        start = n * 0.001 + 0.00035
+        lane.bars.append(Bar(f"t{n}", start, start + 0.0009, state))
+        lane._starts.append(start)
+    geometry = Geometry(t0=0.0, px_per_s=100.0)  # ten tasks per pixel column
+    runs = lane.pixel_runs(geometry, 2000, now=100.0)
+    # 10 s of bars (the last ends just past 10 s): each column the colour of its last task
+    assert runs == [(0, 1001, TaskState.FAILED)]
+    zoomed = Geometry(t0=0.0, px_per_s=10_000.0)  # ten columns per task
+    columns = lane.pixel_runs(zoomed, 40, now=100.0)
+    assert [(r[0], r[2]) for r in columns] == [
+        (3, TaskState.DONE),
+        (13, TaskState.FAILED),
+        (23, TaskState.DONE),
+        (33, TaskState.FAILED),
+    ]
