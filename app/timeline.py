@@ -86,17 +86,26 @@ class Timeline:
         self.first_time: float | None = None
 
     def apply_events(self, events: list[object]) -> bool:
-        """True when something that shows on the timeline changed."""
+        """True when something that shows on the timeline changed.
+
+        Only each task's last state in the batch is looked at (under load a batch holds
+        the PENDING, RUNNING and DONE of most of its tasks); a bar's start and end are the
+        times the worker itself measured.
+        """
         changed = False
+        last: dict[str, tuple[TaskState, float]] = {}
         for event in events:
-            if type(event) is WorkerStarted:
-                self._started(event)
+            kind = type(event)
+            if kind is TaskChanged:
+                last[event.task_id] = (event.state, event.time)  # type: ignore[attr-defined]
+            elif kind is WorkerStarted:
+                self._started(event)  # type: ignore[arg-type]
                 changed = True
-            elif type(event) is WorkerDied:
-                self._died(event)
+            elif kind is WorkerDied:
+                self._died(event)  # type: ignore[arg-type]
                 changed = True
-            elif type(event) is TaskChanged:
-                changed |= self._task_changed(event)
+        for task_id, (state, when) in last.items():
+            changed |= self._task_changed(task_id, state, when)
         return changed
 
     def _started(self, event: WorkerStarted) -> None:
@@ -120,29 +129,44 @@ class Timeline:
         else:
             lane.death = f"exit code {event.exitcode}"
 
-    def _task_changed(self, event: TaskChanged) -> bool:
-        open_bar = self._open.get(event.task_id)
-        if event.state is TaskState.RUNNING:
-            if open_bar is not None:
-                return False  # a progress report: the bar only grows
-            try:
-                pid = self._lookup(event.task_id).worker_pid
-            except KeyError:
-                return False
-            lane = self._lane_of_pid.get(pid or -1)
-            if lane is None:
-                return False
-            bar = Bar(event.task_id, event.time)
-            lane.bars.append(bar)
-            lane._starts.append(event.time)
-            self._open[event.task_id] = self._last[event.task_id] = (lane, bar)
+    def _task_changed(self, task_id: str, state: TaskState, when: float) -> bool:
+        opened = self._open.get(task_id)
+        if state is TaskState.RUNNING and opened is not None:
+            return False  # a progress report: the bar only grows
+        if state is TaskState.PENDING and opened is None:
+            return False  # queued: nothing ran
+        if opened is not None:  # it ran: its bar ends, with its outcome
+            _lane, bar = self._open.pop(task_id)
+            task = self._task(task_id)
+            bar.end = task.finished_at if task and task.finished_at else when
+            bar.end = max(bar.end, bar.start)
+            bar.state = state  # PENDING when it was requeued
             return True
-        if open_bar is None:
+        task = self._task(task_id)
+        if task is None or task.started_at is None or state is TaskState.PENDING:
             return False
-        _lane, bar = self._open.pop(event.task_id)
-        bar.end = event.time
-        bar.state = event.state  # DONE, FAILED, CRASHED, TIMED_OUT, or PENDING if requeued
+        lane = self._lane_of_pid.get(task.worker_pid or -1)
+        if lane is None:
+            return False
+        start = task.started_at
+        if lane.bars and start < lane._starts[-1]:
+            start = lane._starts[-1]  # keep a lane's bars in order, whatever the clocks
+        bar = Bar(task_id, start)
+        if state is not TaskState.RUNNING:  # began and ended within the batch
+            bar.end = max(start, task.finished_at or when)
+            bar.state = state
+        lane.bars.append(bar)
+        lane._starts.append(start)
+        self._last[task_id] = (lane, bar)
+        if bar.end is None:
+            self._open[task_id] = (lane, bar)
         return True
+
+    def _task(self, task_id: str) -> Task | None:
+        try:
+            return self._lookup(task_id)
+        except KeyError:
+            return None
 
     def find(self, task_id: str) -> tuple[int, Bar] | None:
         """The row and the bar of a task's last run, for the view's selection."""
