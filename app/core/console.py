@@ -11,7 +11,11 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from typing import TextIO
+
+STDOUT_LOGGER = "<stdout>"  # the logger names a worker's printed lines travel under
+STDERR_LOGGER = "<stderr>"
 
 _print_lock = threading.Lock()
 _console_stream: list[TextIO | None] = [None]  # set by install_console: one stream for all
@@ -87,3 +91,30 @@ def print_worker_line(
     tag = process_tag(f"worker-{index}", pid)
     text = f"{clock}.{int(created % 1 * 1000):03d} {tag:<16} {label:<7} {line}"
     write_line(_console_stream[0] or stream, text)
+
+
+def emit_worker_lines(logs: Iterable[tuple[int, int, int, float, str, str]]) -> None:
+    """Re-emits worker records in the parent; printed lines go straight to the console."""
+    for index, pid, level, created, name, text in logs:
+        if name in (STDOUT_LOGGER, STDERR_LOGGER):
+            out = name == STDOUT_LOGGER
+            stream = sys.stdout if out else sys.stderr
+            label = "STDOUT" if out else "STDERR"
+            print_worker_line(stream, index, pid, label, text, created)
+            continue
+        logger = logging.getLogger(name)
+        if not logger.isEnabledFor(level):
+            continue
+        record = logging.makeLogRecord(
+            {
+                "name": name,
+                "levelno": level,
+                "levelname": logging.getLevelName(level),
+                "msg": text,
+                "created": created,
+                "msecs": (created - int(created)) * 1000,
+                "process": pid,
+                "processName": f"worker-{index}",
+            }
+        )
+        logger.handle(record)

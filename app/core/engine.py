@@ -28,12 +28,11 @@ import multiprocessing
 import os
 import pickle
 import selectors
-import sys
 import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from app.core import console, wire
@@ -42,7 +41,8 @@ from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLo
 from app.core.handle import WorkerHandle
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
-from app.core.worker import RING, STDERR_LOGGER, STDOUT_LOGGER
+from app.core.validation import why_refused
+from app.core.worker import RING
 
 log = logging.getLogger("app.core")
 
@@ -112,7 +112,7 @@ class Engine:
 
     # == caller side ======================================================================
     def submit(self, task: Task) -> bool:
-        error = _precheck(task)
+        error = why_refused(task)
         payload = b""
         if error is None:
             try:
@@ -795,11 +795,11 @@ class Engine:
             if self._bury(h, logs):
                 self._replace(h)
         if logs:
-            _emit_logs(logs)
+            console.emit_worker_lines(logs)
 
     def _apply_frames(self, h: WorkerHandle, frames: list[bytes], logs: list[Any]) -> None:
         """Decodes outside the lock, applies in short lock holds: callers never wait long."""
-        decoded = [_decode(frame) for frame in frames]
+        decoded = [wire.decode(frame) for frame in frames]
         for start in range(0, len(decoded), _APPLY_CHUNK):
             with self._lock:
                 now = time.time()
@@ -844,85 +844,4 @@ class Engine:
             with contextlib.suppress(OSError):
                 os.close(fd)
         if logs:
-            _emit_logs(logs)
-
-
-def _precheck(task: Task) -> str | None:
-    """Why ``process_task`` must refuse the task, found in the caller's thread, or None."""
-    tid = task.ID
-    if not isinstance(tid, str) or not tid.strip():
-        return f"invalid ID {tid!r}: an ID must be a non-empty string"
-    if not tid.isprintable():
-        return f"invalid ID {tid!r}: an ID must be printable (no newlines or control characters)"
-    timeout = task.timeout
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        return f"invalid timeout {timeout!r}: expected a positive number of seconds or None"
-    try:
-        if task.is_valid():
-            return None
-        return task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
-    except Exception as exc:
-        return f"is_valid() raised {describe(exc)}"
-
-
-def _decode(frame: bytes) -> tuple[Any, ...]:
-    """One frame from a worker, as a tuple; runs outside the lock (it may unpickle)."""
-    kind = frame[0]
-    if kind == wire.RESULT or kind == wire.FAILED:
-        seq, started, finished = wire.OUTCOME.unpack_from(frame, 1)
-        body = memoryview(frame)[1 + wire.OUTCOME.size :]
-        if kind == wire.FAILED:
-            error, tb = pickle.loads(body)
-            return (kind, seq, started, finished, error, tb)
-        try:
-            value = pickle.loads(body)
-        except BaseException as exc:
-            error = f"the result could not be unpickled in the parent: {describe(exc)}"
-            return (wire.FAILED, seq, started, finished, error, traceback.format_exc())
-        return (kind, seq, started, finished, value, None)
-    if kind == wire.PROGRESS:
-        seq, fraction = wire.PROGRESS_HEAD.unpack_from(frame, 1)
-        text = frame[1 + wire.PROGRESS_HEAD.size :].decode("utf-8", "replace")
-        return (kind, seq, fraction, text)
-    if kind == wire.LOG:
-        level, created = wire.LOG_HEAD.unpack_from(frame, 1)
-        name, _, text = frame[1 + wire.LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
-        return (kind, level, created, name, text)
-    if kind == wire.READY or kind == wire.BEGAN:
-        return (kind, wire.SEQ.unpack_from(frame, 1)[0])
-    if kind == wire.FATAL:
-        seq = wire.SEQ.unpack_from(frame, 1)[0]
-        return (kind, seq, frame[1 + wire.SEQ.size :].decode("utf-8", "replace"))
-    return (kind,)
-
-
-def _emit_logs(logs: Iterable[tuple[int, int, int, float, str, str]]) -> None:
-    """Re-emits worker records in the parent; printed lines go straight to the console."""
-    for index, pid, level, created, name, text in logs:
-        if name in (STDOUT_LOGGER, STDERR_LOGGER):
-            out = name == STDOUT_LOGGER
-            stream = sys.stdout if out else sys.stderr
-            label = "STDOUT" if out else "STDERR"
-            console.print_worker_line(stream, index, pid, label, text, created)
-            continue
-        logger = logging.getLogger(name)
-        if not logger.isEnabledFor(level):
-            continue
-        record = logging.makeLogRecord(
-            {
-                "name": name,
-                "levelno": level,
-                "levelname": logging.getLevelName(level),
-                "msg": text,
-                "created": created,
-                "msecs": (created - int(created)) * 1000,
-                "process": pid,
-                "processName": f"worker-{index}",
-            }
-        )
-        logger.handle(record)
+            console.emit_worker_lines(logs)

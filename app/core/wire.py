@@ -20,8 +20,13 @@ Every frame starts with one byte saying what it is:
 
 from __future__ import annotations
 
+import pickle
 import struct
+import traceback
 from collections.abc import Iterable
+from typing import Any
+
+from app.core.errors import describe
 
 TASKS = ord("T")
 STOP = ord("S")
@@ -109,3 +114,34 @@ class FrameReader:
     def pending(self) -> int:
         """Bytes of an incomplete frame still waiting for the rest."""
         return len(self._buf)
+
+
+def decode(frame: bytes) -> tuple[Any, ...]:
+    """One frame from a worker, as a tuple; runs outside the lock (it may unpickle)."""
+    kind = frame[0]
+    if kind in (RESULT, FAILED):
+        seq, started, finished = OUTCOME.unpack_from(frame, 1)
+        body = memoryview(frame)[1 + OUTCOME.size :]
+        if kind == FAILED:
+            error, tb = pickle.loads(body)
+            return (kind, seq, started, finished, error, tb)
+        try:
+            value = pickle.loads(body)
+        except BaseException as exc:
+            error = f"the result could not be unpickled in the parent: {describe(exc)}"
+            return (FAILED, seq, started, finished, error, traceback.format_exc())
+        return (kind, seq, started, finished, value, None)
+    if kind == PROGRESS:
+        seq, fraction = PROGRESS_HEAD.unpack_from(frame, 1)
+        text = frame[1 + PROGRESS_HEAD.size :].decode("utf-8", "replace")
+        return (kind, seq, fraction, text)
+    if kind == LOG:
+        level, created = LOG_HEAD.unpack_from(frame, 1)
+        name, _, text = frame[1 + LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
+        return (kind, level, created, name, text)
+    if kind in (READY, BEGAN):
+        return (kind, SEQ.unpack_from(frame, 1)[0])
+    if kind == FATAL:
+        seq = SEQ.unpack_from(frame, 1)[0]
+        return (kind, seq, frame[1 + SEQ.size :].decode("utf-8", "replace"))
+    return (kind,)

@@ -23,13 +23,12 @@ from typing import Any
 
 from app.core import task as task_module
 from app.core import wire
+from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe
 from app.core.task import Task, WorkerCrash
 
 # The shared slot layout: [claimed seq, cancel ring of RING entries].
 RING = 1024
-STDOUT_LOGGER = "<stdout>"
-STDERR_LOGGER = "<stderr>"
 
 
 class _Outbox:

@@ -1,0 +1,31 @@
+"""What ``process_task`` checks before it records a task: found in the caller's thread."""
+
+from __future__ import annotations
+
+import math
+
+from app.core.errors import describe
+from app.core.task import Task
+
+
+def why_refused(task: Task) -> str | None:
+    """Why ``process_task`` must refuse the task, found in the caller's thread, or None."""
+    tid = task.ID
+    if not isinstance(tid, str) or not tid.strip():
+        return f"invalid ID {tid!r}: an ID must be a non-empty string"
+    if not tid.isprintable():
+        return f"invalid ID {tid!r}: an ID must be printable (no newlines or control characters)"
+    timeout = task.timeout
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        return f"invalid timeout {timeout!r}: expected a positive number of seconds or None"
+    try:
+        if task.is_valid():
+            return None
+        return task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
+    except Exception as exc:
+        return f"is_valid() raised {describe(exc)}"
