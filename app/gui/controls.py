@@ -65,11 +65,11 @@ class Controls(QWidget):
         self.task_id.setPlaceholderText("task ID (blank: automatic)")
         self.task_id.setClearButtonEnabled(True)
         self.task_id.setToolTip("A unique ID; leave it blank for task-1, task-2, ...")
-        self.duration = _seconds_spin("durationSpin", MAX_DURATION)
+        self.duration = _seconds_spin("durationSpin", 1_000_000.0)  # checked on submit
         self.duration.setValue(1.0)
         self.duration.setToolTip(
             "estimated_processing_time of a SimpleTask: it sleeps this long in the worker, "
-            "reporting progress"
+            f"reporting progress ({MAX_DURATION:.0f} s at most)"
         )
         self.submit = _button(
             "Submit",

@@ -40,7 +40,7 @@ from app.export import export, rows_as_text
 from app.gui import formatting, palette
 from app.gui.collector import CollectThread
 from app.gui.console_view import ConsoleView, LogBridge
-from app.gui.controls import Controls, TableBar, details_view, explainer_view
+from app.gui.controls import MAX_DURATION, Controls, TableBar, details_view, explainer_view
 from app.gui.poller import FacadePoller
 from app.gui.resources import icon, stylesheet
 from app.gui.scenario_player import ScenarioPlayer
@@ -345,8 +345,19 @@ class MainWindow(QMainWindow):
         self.controls.message.setText(message)
 
     @Slot()
+    def _duration_problem(self) -> str | None:
+        """A duration no demo means: said next to the field instead of queueing the task."""
+        seconds = self.controls.duration.value()
+        if seconds > MAX_DURATION:
+            return f"{seconds:g} s is more than an hour: {MAX_DURATION:g} s at most"
+        return None
+
     def _submit_one(self) -> None:
         c = self.controls
+        problem = self._duration_problem()
+        if problem:
+            self._say(problem)
+            return
         task_id = c.task_id.text().strip() or self._next_auto_id()
         task = SimpleTask(task_id, c.duration.value())
         accepted = self.facade.process_task(task)
@@ -359,6 +370,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _submit_many_clicked(self) -> None:
+        problem = self._duration_problem()
+        if problem:
+            self._say(problem)
+            return
         self.submit_many(self.controls.many.value(), self.controls.duration.value())
 
     def submit_many(self, count: int, duration: float) -> None:
