@@ -254,7 +254,7 @@ class Engine:
             self._wake()
         self._thread.join()
         with self._changed:
-            self._final = list(self._tasks.values())
+            self._final = list(self._order)
             self._notify()
             return list(self._final)
 

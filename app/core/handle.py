@@ -12,7 +12,6 @@ import fcntl
 import logging
 import os
 import select
-import time
 from collections import deque
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -43,7 +42,6 @@ class WorkerHandle:
         self.stopping = False  # asked to leave its loop at the end of a collect
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
-        self.started_at = time.time()
         self.eof = False  # the result pipe reached end of file: the worker is exiting
         self._out = bytearray()
         self._reader = wire.FrameReader()

@@ -110,11 +110,6 @@ class FrameReader:
             del buf[:pos]
         return frames
 
-    @property
-    def pending(self) -> int:
-        """Bytes of an incomplete frame still waiting for the rest."""
-        return len(self._buf)
-
 
 def decode(frame: bytes) -> tuple[Any, ...]:
     """One frame from a worker, as a tuple; runs outside the lock (it may unpickle)."""
