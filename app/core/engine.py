@@ -38,6 +38,7 @@ from typing import Any
 from app.core import console, wire
 from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.futures import Settler, TaskFuture, outcome
 from app.core.handle import WorkerHandle
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
@@ -93,6 +94,10 @@ class Engine:
         self._woken = False
         self._waiting = 0  # threads waiting on _changed: notify only when someone listens
         self._new_handles: list[WorkerHandle] = []
+        self._futures: dict[str, TaskFuture] = {}  # of submit()ted calls, until final
+        self._settler: Settler | None = None  # started by the first of them
+        self._calls = 0
+        self.shut_down = False  # Executor.shutdown() was called: submit() refuses
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -111,7 +116,8 @@ class Engine:
         self._thread.start()
 
     # == caller side ======================================================================
-    def submit(self, task: Task) -> bool:
+    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
+        """Records and queues ``task``; ``future``, if given, follows it to its fate."""
         error = why_refused(task)
         payload = b""
         if error is None:
@@ -137,7 +143,40 @@ class Engine:
             task._payload = payload
             self._tasks[task.ID] = task
             self._order.append(task)
+            if future is not None:
+                if self._settler is None:
+                    self._settler = Settler()
+                self._futures[task.ID] = future
             return self._enqueue(task, now, "")
+
+    def unused_id(self, prefix: str) -> str:
+        """``prefix-N`` with the next N that no recorded task has taken."""
+        with self._lock:
+            while True:
+                self._calls += 1
+                task_id = f"{prefix}-{self._calls}"
+                if task_id not in self._tasks:
+                    return task_id
+
+    @property
+    def closing_reason(self) -> str | None:
+        """Why no task is accepted any more, or None while the facade accepts tasks."""
+        return None if self._accepting else self._closing_reason
+
+    def cancel_pending(self) -> int:
+        """Cancels every task still waiting for a worker; returns how many."""
+        with self._lock:
+            pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
+        return sum(self.cancel(task_id) for task_id in pending)
+
+    def flush_futures(self) -> None:
+        """Once the job has ended: resolves every future still posted, then stops."""
+        with self._lock:
+            if self._final is None or self._settler is None:
+                return
+            settler, self._settler = self._settler, None
+        settler.flush()
+        settler.stop()
 
     def poll(self, timeout: float | None) -> list[Event]:
         with self._changed:
@@ -277,6 +316,8 @@ class Engine:
             h.kill(_KILL_CLOSE)
         self._stop = True
         self._wake()
+        if self._settler is not None:
+            self._settler.stop()
         if threading.current_thread() is not self._thread:
             self._thread.join(10.0)
 
@@ -291,6 +332,19 @@ class Engine:
         self._events.append(
             TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
         )
+        if self._futures:
+            self._follow(task)
+
+    def _follow(self, task: Task) -> None:
+        """Passes a task's start or fate on to its future, if it has one."""
+        future = self._futures.get(task.ID)
+        if future is None or self._settler is None:
+            return
+        if task.state is TaskState.RUNNING:
+            self._settler.running(future)
+        elif task.state.is_final:
+            del self._futures[task.ID]
+            self._settler.settle(future, *outcome(task))
 
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
@@ -315,7 +369,7 @@ class Engine:
 
     def _requeue(self, task: Task, now: float, message: str) -> bool:
         task.attempts += 1
-        task.result = task.error = task.traceback = None
+        task.result = task.error = task.traceback = task.exception = None
         task.exitcode = task.worker_pid = None
         task.started_at = task.finished_at = task.progress = None
         task.submitted_at = now
@@ -393,6 +447,7 @@ class Engine:
                 task.state = TaskState.LOST
                 task.error = "the facade's I/O thread died (a bug): its fate is unknown"
                 task.finished_at = now
+                self._emit_task(task, task.error)
         for h in self._workers:
             h.alive = False
             h.replacing = False
@@ -543,7 +598,7 @@ class Engine:
         else:
             task.state = TaskState.FAILED
             task.error = value
-            task.traceback = tb
+            task.traceback, task.exception = tb
             self._emit_task(task, value, now)
         run = max(0.0, finished - started)
         avg = self._avg_run

@@ -24,6 +24,7 @@ _BOOKKEEPING = (
     "state",
     "error",
     "traceback",
+    "exception",
     "worker_pid",
     "exitcode",
     "submitted_at",
@@ -62,6 +63,7 @@ class Task:
         self.state = TaskState.NEW
         self.error: str | None = None
         self.traceback: str | None = None
+        self.exception: BaseException | None = None  # do_task's own, when it could travel
         self.worker_pid: int | None = None
         self.exitcode: int | None = None
         self.submitted_at: float | None = None
@@ -199,3 +201,25 @@ class CrashTask(Task):
             while True:
                 time.sleep(3600)
         raise ValueError(f"unknown crash way {how!r}")
+
+
+class CallTask(Task):
+    """A function call made a task: what ``WorkingProcessFacade.submit`` queues.
+
+    The function travels by reference, as with ``ProcessPoolExecutor``: it must be
+    importable by name in the worker (no lambdas, no functions nested in others).
+    """
+
+    def __init__(
+        self, ID: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        super().__init__(ID)
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def why_invalid(self) -> str | None:
+        return None if callable(self.fn) else f"{self.fn!r} is not callable"
+
+    def do_task(self) -> Any:
+        return self.fn(*self.args, **self.kwargs)

@@ -12,7 +12,8 @@ Every frame starts with one byte saying what it is:
                        B  began:    seq, claimed by a worker that was idle (busy
                                     workers go from one result to the next task)
                        R  result:   seq, started, finished, pickled result
-                       F  failed:   seq, started, finished, pickled (error, traceback)
+                       F  failed:   seq, started, finished, pickled (error, traceback,
+                                    the exception pickled on its own, or None)
                        P  progress: seq, fraction, utf-8 message
                        L  log:      level, time, utf-8 "logger name NUL message"
                        X  fatal:    seq, utf-8 traceback of the worker's own loop
@@ -118,13 +119,13 @@ def decode(frame: bytes) -> tuple[Any, ...]:
         seq, started, finished = OUTCOME.unpack_from(frame, 1)
         body = memoryview(frame)[1 + OUTCOME.size :]
         if kind == FAILED:
-            error, tb = pickle.loads(body)
-            return (kind, seq, started, finished, error, tb)
+            error, tb, pickled = pickle.loads(body)
+            return (kind, seq, started, finished, error, (tb, _exception(pickled)))
         try:
             value = pickle.loads(body)
         except BaseException as exc:
             error = f"the result could not be unpickled in the parent: {describe(exc)}"
-            return (FAILED, seq, started, finished, error, traceback.format_exc())
+            return (FAILED, seq, started, finished, error, (traceback.format_exc(), exc))
         return (kind, seq, started, finished, value, None)
     if kind == PROGRESS:
         seq, fraction = PROGRESS_HEAD.unpack_from(frame, 1)
@@ -140,3 +141,14 @@ def decode(frame: bytes) -> tuple[Any, ...]:
         seq = SEQ.unpack_from(frame, 1)[0]
         return (kind, seq, frame[1 + SEQ.size :].decode("utf-8", "replace"))
     return (kind,)
+
+
+def _exception(pickled: bytes | None) -> BaseException | None:
+    """The task's own exception, when it survives the trip (its class may not import here)."""
+    if pickled is None:
+        return None
+    try:
+        exc = pickle.loads(pickled)
+    except BaseException:
+        return None
+    return exc if isinstance(exc, BaseException) else None

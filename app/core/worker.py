@@ -92,6 +92,18 @@ class _LineStream(io.TextIOBase):
             self._outbox.log(self._level, self._name, line, time.time())
 
 
+def _pickled_exception() -> bytes | None:
+    """The exception being handled, pickled for the parent (a future re-raises it), or
+    None when it cannot travel: the error text and traceback still do."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return None
+    try:
+        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        return None
+
+
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
     """Exits the worker soon after its parent dies, even in the middle of a task."""
     while True:
@@ -172,7 +184,7 @@ class _Runner:
 
     def _fail(self, seq: int, started: float, error: str, *, with_tb: bool = True) -> None:
         tb = traceback.format_exc() if with_tb else None
-        detail = pickle.dumps((error, tb), protocol=pickle.HIGHEST_PROTOCOL)
+        detail = pickle.dumps((error, tb, _pickled_exception()), protocol=pickle.HIGHEST_PROTOCOL)
         self._outbox.send(b"F" + wire.OUTCOME.pack(seq, started, time.time()) + detail)
 
     def report_progress(self, task: Task, fraction: float, message: str) -> None:

@@ -1,0 +1,174 @@
+"""``concurrent.futures`` for the facade: each submitted call is a task with a Future.
+
+A future follows its task: RUNNING when a worker claims it, then resolved by the task's
+first final state. Futures are resolved on a thread of their own, never under the
+engine's lock nor on its I/O thread, so a slow ``add_done_callback`` cannot stall a
+worker's results or a caller's ``process_task``; and they resolve whether or not anybody
+polls events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures.process import BrokenProcessPool
+from queue import SimpleQueue
+from typing import Any
+
+from app.core.states import TaskState
+from app.core.task import Task
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback, attached as ``__cause__`` of a call's exception."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return self.tb
+
+
+class TaskRejectedError(ValueError):
+    """``submit`` refused the call (it cannot be pickled, say); it never ran."""
+
+
+class TaskFailedError(Exception):
+    """The call raised an exception that could not be sent back; its text is kept."""
+
+
+class TaskCrashedError(BrokenProcessPool):
+    """The worker died while running this call; ``exitcode`` says how.
+
+    A ``BrokenProcessPool``, so code written for ``ProcessPoolExecutor`` still catches
+    it; but unlike there, only this call's future fails: the facade goes on.
+    """
+
+    def __init__(self, message: str, exitcode: int | None, pid: int | None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+        self.pid = pid
+
+
+class TaskLostError(RuntimeError):
+    """No worker was left alive to run the call."""
+
+
+class TaskTimedOutError(TimeoutError):
+    """The call ran past its timeout (or the job ended) and its worker was killed."""
+
+
+class TaskFuture(Future[Any]):
+    """A Future whose ``cancel()`` takes its task out of the facade's queue."""
+
+    def __init__(self, task_id: str, cancel_task: Callable[[str], bool], owner: object) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self._cancel_task = cancel_task
+        # Keeps the facade (and so its workers) alive while the call is unresolved, as
+        # an executor's pending work does: a dropped facade would kill them.
+        self._owner: object = owner
+
+    def cancel(self) -> bool:
+        """True when the call had not started and never will; False once it runs."""
+        if self.done():
+            return self.cancelled()
+        if not self._cancel_task(self.task_id):
+            return self.cancelled()
+        _resolve_cancelled(self)
+        return True
+
+    def __repr__(self) -> str:
+        return f"<TaskFuture {self.task_id!r} {super().__repr__()[1:-1]}>"
+
+
+def outcome(task: Task) -> tuple[bool, Any]:
+    """What a future settles to for a final task: (True, result) or (False, exception).
+
+    Read under the engine's lock, the moment the task becomes final.
+    """
+    state = task.state
+    if state is TaskState.DONE:
+        return True, task.result
+    error = task.error or state.value
+    exc: BaseException
+    if state is TaskState.FAILED:
+        exc = task.exception if task.exception is not None else TaskFailedError(error)
+        if task.traceback:
+            exc.__cause__ = RemoteTraceback(task.traceback)
+    elif state is TaskState.CRASHED:
+        exc = TaskCrashedError(f"task {task.ID!r}: {error}", task.exitcode, task.worker_pid)
+    elif state is TaskState.TIMED_OUT:
+        exc = TaskTimedOutError(f"task {task.ID!r}: {error}")
+    elif state is TaskState.CANCELLED:
+        exc = CancelledError(f"task {task.ID!r}: {error}")
+    else:
+        exc = TaskLostError(f"task {task.ID!r}: {error}")
+    return False, exc
+
+
+class Settler:
+    """The thread that resolves futures, in the order their tasks changed."""
+
+    def __init__(self) -> None:
+        self._inbox: SimpleQueue[tuple[Future[Any], bool | None, Any] | threading.Event | None] = (
+            SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="facade-futures", daemon=True)
+        self._thread.start()
+
+    def running(self, future: Future[Any]) -> None:
+        self._inbox.put((future, None, None))
+
+    def settle(self, future: Future[Any], ok: bool, value: Any) -> None:
+        self._inbox.put((future, ok, value))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Waits until every future posted so far is resolved (False after ``timeout``)."""
+        if threading.current_thread() is self._thread:
+            return False  # a done-callback collecting its own facade: cannot wait on itself
+        done = threading.Event()
+        self._inbox.put(done)
+        return done.wait(timeout)
+
+    def stop(self) -> None:
+        """Ends the thread once what was posted before is resolved."""
+        self._inbox.put(None)
+
+    def _run(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            future, ok, value = item
+            if ok is not None and isinstance(future, TaskFuture):
+                future._owner = None
+            if ok is None:
+                # Already cancelled by its own cancel(): nothing to start.
+                with contextlib.suppress(RuntimeError, InvalidStateError):
+                    if not future.done() and not future.running():
+                        future.set_running_or_notify_cancel()
+            elif ok:
+                with contextlib.suppress(InvalidStateError):
+                    future.set_result(value)
+            elif isinstance(value, CancelledError):
+                _resolve_cancelled(future)
+            else:
+                with contextlib.suppress(InvalidStateError):
+                    future.set_exception(value)
+
+
+def _resolve_cancelled(future: Future[Any]) -> None:
+    """Cancels a future and tells its waiters (``wait``, ``as_completed``) at once."""
+    if Future.cancel(future):
+        with contextlib.suppress(RuntimeError):
+            future.set_running_or_notify_cancel()
+    elif not future.done():  # running: cannot be cancelled, so it fails as such
+        with contextlib.suppress(InvalidStateError):
+            future.set_exception(CancelledError())

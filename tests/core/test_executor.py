@@ -1,0 +1,237 @@
+"""The facade as a ``concurrent.futures.Executor``: the standard usage patterns, and
+what a dead worker, a refused call or a shutdown does to the futures."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import gc
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from app.core import TaskState, WorkingProcessFacade
+from app.core.futures import (
+    RemoteTraceback,
+    TaskCrashedError,
+    TaskLostError,
+    TaskRejectedError,
+)
+from app.core.task import CallTask
+from tests.core.calls_for_tests import (
+    OddError,
+    add,
+    die,
+    divide,
+    pid,
+    raise_odd,
+    sleep_for,
+    square,
+    wait_for_file,
+)
+from tests.core.conftest import FacadeFactory
+
+DEADLINE = 30.0
+
+
+def until(predicate: Callable[[], bool], what: str) -> None:
+    """Waits for ``predicate`` with a deadline (futures have no event to wait for RUNNING)."""
+    end = time.monotonic() + DEADLINE
+    while not predicate():
+        assert time.monotonic() < end, f"{what}: not within {DEADLINE} s"
+        time.sleep(0.01)
+
+
+def test_it_is_an_executor_and_a_call_is_a_task(make_facade: FacadeFactory) -> None:
+    facade = make_facade(1)
+    assert isinstance(facade, cf.Executor)
+    future = facade.submit(add, 1, 2, c=4)
+    assert future.result(DEADLINE) == 7
+    (task,) = facade.tasks
+    assert isinstance(task, CallTask)
+    assert task.ID == "add-1" and task.state is TaskState.DONE and task.result == 7
+
+
+def test_ids_skip_ones_already_taken(make_facade: FacadeFactory) -> None:
+    facade = make_facade(1)
+    first = facade.submit(square, 2)
+    assert first.result(DEADLINE) == 4
+    from tests.core.tasks_for_tests import SquareTask
+
+    assert facade.process_task(SquareTask("square-2", 3))
+    second = facade.submit(square, 5)
+    assert second.result(DEADLINE) == 25
+    assert [t.ID for t in facade.collect_tasks()] == ["square-1", "square-2", "square-3"]
+
+
+def test_as_completed_yields_every_future(make_facade: FacadeFactory) -> None:
+    facade = make_facade(2)
+    futures = {facade.submit(square, n): n for n in range(40)}
+    seen = {futures[f]: f.result() for f in cf.as_completed(futures, timeout=DEADLINE)}
+    assert seen == {n: n * n for n in range(40)}
+
+
+def test_wait_first_completed_then_all(make_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = make_facade(2)
+    gate = tmp_path / "gate"
+    slow = facade.submit(wait_for_file, str(gate))
+    quick = facade.submit(square, 3)
+    done, not_done = cf.wait([slow, quick], DEADLINE, return_when=cf.FIRST_COMPLETED)
+    assert done == {quick} and not_done == {slow}
+    gate.touch()
+    done, not_done = cf.wait([slow, quick], DEADLINE, return_when=cf.ALL_COMPLETED)
+    assert not not_done and slow.result() == "released"
+
+
+def test_wait_first_exception(make_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = make_facade(2)
+    gate = tmp_path / "gate"
+    slow = facade.submit(wait_for_file, str(gate))
+    bad = facade.submit(divide, 1, 0)
+    done, _ = cf.wait([slow, bad], DEADLINE, return_when=cf.FIRST_EXCEPTION)
+    assert done == {bad}
+    gate.touch()
+
+
+def test_map_keeps_order(make_facade: FacadeFactory) -> None:
+    facade = make_facade(2)
+    assert list(facade.map(add, range(30), range(30), timeout=DEADLINE)) == [
+        2 * n for n in range(30)
+    ]
+
+
+def test_map_timeout_raises_and_cancels_the_rest(
+    make_facade: FacadeFactory, tmp_path: Path
+) -> None:
+    facade = make_facade(1)
+    gate = tmp_path / "gate"
+    results = facade.map(wait_for_file, [str(gate)] * 4, timeout=0.5)
+    with pytest.raises(cf.TimeoutError):
+        next(results)
+    gate.touch()
+    tasks = facade.collect_tasks(DEADLINE)
+    # The first call was running and finishes; map cancelled the ones still queued.
+    assert tasks[0].state is TaskState.DONE
+    assert [t.state for t in tasks[1:]] == [TaskState.CANCELLED] * 3
+
+
+def test_with_block_waits_for_every_future() -> None:
+    with WorkingProcessFacade(2) as executor:
+        futures = [executor.submit(sleep_for, 0.05) for _ in range(6)]
+    assert all(f.done() for f in futures)
+    assert [f.result() for f in futures] == [0.05] * 6
+
+
+def test_the_calls_own_exception_comes_back_with_the_worker_traceback(
+    make_facade: FacadeFactory,
+) -> None:
+    facade = make_facade(1)
+    zero = facade.submit(divide, 1, 0)
+    odd = facade.submit(raise_odd, "strange")
+    exc = zero.exception(DEADLINE)
+    assert isinstance(exc, ZeroDivisionError)
+    assert isinstance(exc.__cause__, RemoteTraceback)
+    assert "in divide" in str(exc.__cause__)
+    with pytest.raises(OddError, match="strange"):
+        odd.result(DEADLINE)
+    # The worker lives on: its next call succeeds.
+    assert facade.submit(square, 9).result(DEADLINE) == 81
+
+
+def test_a_dead_worker_fails_the_running_call_with_its_exit_code(
+    make_facade: FacadeFactory,
+) -> None:
+    facade = make_facade(1, restart=True)
+    doomed = facade.submit(die, 3)
+    after = [facade.submit(square, n) for n in range(5)]
+    exc = doomed.exception(DEADLINE)
+    assert isinstance(exc, TaskCrashedError) and isinstance(exc, BrokenProcessPool)
+    assert exc.exitcode == 3 and "exited with code 3" in str(exc)
+    # The calls queued behind it were requeued and ran on the replacement worker.
+    assert [f.result(DEADLINE) for f in after] == [n * n for n in range(5)]
+
+
+def test_without_a_worker_left_queued_calls_are_lost(make_facade: FacadeFactory) -> None:
+    facade = make_facade(1)
+    doomed = facade.submit(die, 4)
+    queued = [facade.submit(square, n) for n in range(3)]
+    assert isinstance(doomed.exception(DEADLINE), TaskCrashedError)
+    for future in queued:
+        assert isinstance(future.exception(DEADLINE), TaskLostError)
+    later = facade.submit(square, 2)
+    assert isinstance(later.exception(DEADLINE), TaskLostError)
+
+
+def test_cancel_a_queued_call_but_not_a_running_one(
+    make_facade: FacadeFactory, tmp_path: Path
+) -> None:
+    facade = make_facade(1)
+    gate = tmp_path / "gate"
+    running = facade.submit(wait_for_file, str(gate))
+    queued = facade.submit(square, 4)
+    until(running.running, "the call runs")  # RUNNING once the worker claims it
+    assert not running.cancel()
+    assert queued.cancel() and queued.cancelled()
+    gate.touch()
+    assert running.result(DEADLINE) == "released"
+    assert facade.task(queued.task_id).state is TaskState.CANCELLED  # type: ignore[attr-defined]
+
+
+def test_shutdown_cancel_futures(make_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = make_facade(1)
+    gate = tmp_path / "gate"
+    running = facade.submit(wait_for_file, str(gate))
+    queued = [facade.submit(square, n) for n in range(5)]
+    until(running.running, "the call runs")
+    gate.touch()
+    facade.shutdown(wait=True, cancel_futures=True)
+    assert running.result() == "released"
+    assert all(f.cancelled() for f in queued)
+    with pytest.raises(RuntimeError, match="cannot schedule new futures"):
+        facade.submit(square, 1)
+
+
+def test_shutdown_without_waiting_still_finishes_the_work(make_facade: FacadeFactory) -> None:
+    facade = make_facade(2)
+    futures = [facade.submit(square, n) for n in range(20)]
+    facade.shutdown(wait=False)
+    with pytest.raises(RuntimeError):
+        facade.submit(square, 1)
+    assert [f.result(DEADLINE) for f in futures] == [n * n for n in range(20)]
+
+
+def test_an_unpicklable_call_gets_a_failed_future_at_once(make_facade: FacadeFactory) -> None:
+    facade = make_facade(1)
+    future = facade.submit(lambda: 42)
+    assert future.done()
+    exc = future.exception()
+    assert isinstance(exc, TaskRejectedError) and "cannot be pickled" in str(exc)
+    assert facade.submit(square, 3).result(DEADLINE) == 9
+    with pytest.raises(TypeError, match="callable"):
+        facade.submit(42)  # type: ignore[arg-type]
+
+
+def test_futures_resolve_while_nobody_polls_and_callbacks_may_submit(
+    make_facade: FacadeFactory,
+) -> None:
+    facade = make_facade(2)
+    chained: list[cf.Future[int]] = []
+    done = threading.Event()
+
+    def then(future: cf.Future[int]) -> None:
+        chained.append(facade.submit(square, future.result()))
+        done.set()
+
+    facade.submit(square, 3).add_done_callback(then)
+    assert done.wait(DEADLINE)
+    assert chained[0].result(DEADLINE) == 81
+
+
+def test_a_dropped_executor_still_resolves_its_futures() -> None:
+    future = WorkingProcessFacade(1).submit(pid)
+    gc.collect()
+    worker = future.result(DEADLINE)
+    assert isinstance(worker, int) and worker > 0
