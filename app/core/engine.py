@@ -97,7 +97,6 @@ class Engine:
         self._futures: dict[str, TaskFuture] = {}  # of submit()ted calls, until final
         self._settler: Settler | None = None  # started by the first of them
         self._calls = 0
-        self.shut_down = False  # Executor.shutdown() was called: submit() refuses
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import threading
 import weakref
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from types import TracebackType
-from typing import Any
 
 from app.core.engine import _KILL_CLOSE, _KILL_COLLECT, Engine
 from app.core.events import Event, WorkerInfo
-from app.core.futures import TaskFuture, TaskRejectedError
-from app.core.states import TaskState
-from app.core.task import CallTask, Task
+from app.core.executor import TaskExecutor
+from app.core.futures import TaskFuture
+from app.core.task import Task
 
 
-class WorkingProcessFacade(Executor):
+class WorkingProcessFacade(TaskExecutor):
     """Runs tasks in ``workers`` background processes, spawned at once.
 
     ``process_task`` never blocks; ``poll_events`` reports what happens, live;
@@ -83,43 +79,18 @@ class WorkingProcessFacade(Executor):
         self._engine.flush_futures()
         return tasks
 
-    # -- concurrent.futures.Executor -------------------------------------------------
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Runs ``fn(*args, **kwargs)`` in a worker, as a task with ID ``<name>-<n>``.
+    # -- what TaskExecutor (submit, map, shutdown) builds on ---------------------------
+    def _submit_call(self, task: Task, future: TaskFuture) -> bool:
+        return self._engine.submit(task, future)
 
-        The future resolves to the return value or the call's own exception (with the
-        worker's traceback as ``__cause__``); a dead worker fails it with
-        ``TaskCrashedError`` (exit code included), no worker left with ``TaskLostError``.
-        A call that cannot be pickled gets a future that has already failed.
-        """
-        if not callable(fn):
-            raise TypeError(f"submit expects a callable, got {type(fn).__name__}")
-        engine = self._engine
-        if engine.shut_down or engine.closing_reason is not None:
-            raise RuntimeError(
-                f"cannot schedule new futures: {engine.closing_reason or 'after shutdown'}"
-            )
-        name = getattr(fn, "__name__", None) or type(fn).__name__
-        task = CallTask(engine.unused_id(name), fn, args, kwargs)
-        future = TaskFuture(task.ID, engine.cancel, self)
-        if not engine.submit(task, future) and task.state is TaskState.REJECTED:
-            future._owner = None
-            future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
-        return future
+    def _unused_id(self, prefix: str) -> str:
+        return self._engine.unused_id(prefix)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Ends the job, as ``ProcessPoolExecutor.shutdown`` does.
+    def _closing_reason(self) -> str | None:
+        return self._engine.closing_reason
 
-        ``cancel_futures`` first cancels whatever has not started; ``wait=False`` returns
-        at once while a thread collects the rest (the interpreter waits for it at exit).
-        """
-        self._engine.shut_down = True
-        if cancel_futures:
-            self._engine.cancel_pending()
-        if wait:
-            self.collect_tasks()
-        else:
-            threading.Thread(target=self.collect_tasks, name="facade-shutdown").start()
+    def _cancel_pending(self) -> int:
+        return self._engine.cancel_pending()
 
     def close(self) -> None:
         """Ends the job now, as ``collect_tasks(timeout=0)`` would; idempotent.

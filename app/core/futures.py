@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures.process import BrokenProcessPool
 from queue import SimpleQueue
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.states import TaskState
 from app.core.task import Task
@@ -61,22 +60,27 @@ class TaskTimedOutError(TimeoutError):
     """The call ran past its timeout (or the job ended) and its worker was killed."""
 
 
+class _Cancels(Protocol):
+    def cancel(self, task_id: str) -> bool: ...
+
+
 class TaskFuture(Future[Any]):
     """A Future whose ``cancel()`` takes its task out of the facade's queue."""
 
-    def __init__(self, task_id: str, cancel_task: Callable[[str], bool], owner: object) -> None:
+    def __init__(self, task_id: str, owner: _Cancels) -> None:
         super().__init__()
         self.task_id = task_id
-        self._cancel_task = cancel_task
         # Keeps the facade (and so its workers) alive while the call is unresolved, as
-        # an executor's pending work does: a dropped facade would kill them.
-        self._owner: object = owner
+        # an executor's pending work does: a dropped facade would kill them. Cleared
+        # once resolved, so a kept future does not keep a finished facade alive.
+        self._owner: _Cancels | None = owner
 
     def cancel(self) -> bool:
         """True when the call had not started and never will; False once it runs."""
-        if self.done():
+        owner = self._owner
+        if self.done() or owner is None:
             return self.cancelled()
-        if not self._cancel_task(self.task_id):
+        if not owner.cancel(self.task_id):
             return self.cancelled()
         _resolve_cancelled(self)
         return True
