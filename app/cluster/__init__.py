@@ -1,0 +1,15 @@
+"""The same facade over a Dask cluster (optional: ``pip install .[dask]``). Qt-free."""
+
+from __future__ import annotations
+
+import importlib.util
+
+INSTALL_HINT = (
+    "the Dask backend needs the optional 'distributed' package: "
+    "pip install -e '.[dask]' (or: pip install distributed)"
+)
+
+
+def dask_available() -> bool:
+    """Whether ``distributed`` can be imported, without importing it."""
+    return importlib.util.find_spec("distributed") is not None

@@ -1,0 +1,682 @@
+"""The machinery behind ``DaskFacade``: task bookkeeping over a ``distributed.Client``.
+
+Data flow::
+
+    process_task ── pickle now ──► client.submit(run_task) ──► scheduler ──► worker
+                                                                               │
+    poll_events ◄── events ◄── records ◄── future done-callbacks ◄─────────────┤
+                                       ◄── topic handlers: began, progress,    │
+                                           lines (from run_task), workers      │
+                                           joined/left (scheduler plugin),     │
+                                           exit codes (nanny plugin) ◄─────────┘
+
+Dask owns scheduling, retries and restarts; this keeps the same records as the local
+engine and turns what Dask reports into the same events. Handlers run on the client's
+I/O loop and its callback thread: they only touch memory under ``_lock``, and never
+call back into the client (that would wait on the loop they run on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import pickle
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.cluster.plugins import EXITS_TOPIC, WORKERS_TOPIC, ExitCodes, WorkerMembership
+from app.cluster.plugins import workers_now as _workers_now
+from app.cluster.runner import TOPIC, run_task
+from app.core import console
+from app.core.errors import describe, describe_exit, signal_name
+from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.futures import Settler, TaskFuture, outcome
+from app.core.states import RESUBMITTABLE, TaskState
+from app.core.task import Task
+from app.core.validation import why_refused
+
+log = logging.getLogger("app.cluster")
+
+_TOPICS = (TOPIC, WORKERS_TOPIC, EXITS_TOPIC)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One Dask worker name: the nanny restarts it under the same name, with a new pid."""
+
+    index: int
+    name: Any
+    address: str | None = None
+    pid: int | None = None
+    alive: bool = False
+    exitcode: int | None = None
+    restarts: int = 0
+    tasks_done: int = 0
+    task_id: str | None = None
+
+
+class DaskEngine:
+    """All state of one ``DaskFacade``; never refers back to the facade."""
+
+    def __init__(self, client: Any, cluster: Any, owns: bool, task_timeout: float | None) -> None:
+        self.client = client
+        self.cluster = cluster  # a LocalCluster this engine made, else None
+        self._owns = owns
+        self._task_timeout = task_timeout
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._tasks: dict[str, Task] = {}
+        self._order: list[Task] = []
+        self._events: list[Event] = []
+        self._key_of: dict[str, str] = {}  # task ID -> Dask key of its current attempt
+        self._by_key: dict[str, Task] = {}
+        self._dask: dict[str, Any] = {}  # task ID -> its Dask future, held until done
+        self._running_on: dict[str, str] = {}  # task ID -> worker address
+        self._deaths: dict[str, list[int | None]] = {}  # task ID -> pids that died running it
+        self._slots: list[_Slot] = []
+        self._exit_codes: dict[int, int] = {}  # pid -> exit code, from the nannies
+        self._futures: dict[str, TaskFuture] = {}
+        self._settler: Settler | None = None
+        self._calls = 0
+        self._attempt = 0
+        self._accepting = True
+        self._closing_reason: str | None = None
+        self._collecting = False
+        self._kill_now = False
+        self._final: list[Task] | None = None
+        self._watch_stop = False
+        for topic, handler in (
+            (TOPIC, self._on_task_event),
+            (WORKERS_TOPIC, self._on_membership),
+            (EXITS_TOPIC, self._on_exit_code),
+        ):
+            client.subscribe_topic(topic, handler)
+        client.register_plugin(WorkerMembership())
+        client.register_plugin(ExitCodes())
+        with self._lock:
+            known = client.run_on_scheduler(_workers_now)
+            for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
+                self._joined(address, pid, name, time.time())
+        self._watcher = threading.Thread(
+            target=self._watch, name="DaskFacade-timeouts", daemon=True
+        )
+        self._watcher.start()
+
+    # == caller side ======================================================================
+    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
+        error = why_refused(task)
+        payload = b""
+        if error is None:
+            try:
+                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:
+                error = f"the task cannot be pickled: {describe(exc)}"
+        now = time.time()
+        with self._lock:
+            if error is None and not self._accepting:
+                error = f"not accepted: {self._closing_reason}"
+            if error is None and task.ID in self._tasks:
+                if self._tasks[task.ID] is task:
+                    raise ValueError(f"task {task.ID!r} was already submitted to this facade")
+                error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
+            if error is not None:
+                task.state = TaskState.REJECTED
+                task.error = error
+                return False
+            task._reset_bookkeeping()
+            task.submitted_at = now
+            task.attempts = 1
+            self._tasks[task.ID] = task
+            self._order.append(task)
+            if future is not None:
+                if self._settler is None:
+                    self._settler = Settler()
+                self._futures[task.ID] = future
+            key = self._queue(task, now, "")
+        self._send(task, key, payload)
+        return True
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        with self._changed:
+            if timeout is None or timeout > 0:
+                self._changed.wait_for(
+                    lambda: bool(self._events) or (timeout is None and self._final is not None),
+                    timeout,
+                )
+            events, self._events = self._events, []
+        return events
+
+    def cancel(self, task_id: str) -> bool:
+        """Only a task no worker has begun: Dask cannot interrupt a running one."""
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state is not TaskState.PENDING:
+                return False
+            task.state = TaskState.CANCELLED
+            task.error = "cancelled before it ran"
+            task.finished_at = time.time()
+            self._emit(task, task.error)
+            dropped = self._forget(task)
+        _release(dropped)
+        return True
+
+    def cancel_pending(self) -> int:
+        with self._lock:
+            pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
+        return sum(self.cancel(task_id) for task_id in pending)
+
+    def resubmit(self, task_id: str) -> bool:
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state not in RESUBMITTABLE:
+                return False
+            if not self._accepting:
+                task.error = f"not resubmitted: {self._closing_reason}"
+                return False
+            try:
+                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:
+                task.error = f"the task cannot be pickled any more: {describe(exc)}"
+                return False
+            task.attempts += 1
+            task.result = task.error = task.traceback = task.exception = None
+            task.exitcode = task.worker_pid = None
+            task.started_at = task.finished_at = task.progress = None
+            now = time.time()
+            task.submitted_at = now
+            key = self._queue(task, now, "resubmitted")
+        self._send(task, key, payload)
+        return True
+
+    def restart_workers(self, requeue_lost: bool) -> int:
+        """Brings a cluster this engine made back to its size; LOST tasks run again."""
+        with self._lock:
+            if not self._accepting:
+                raise RuntimeError(f"cannot restart workers: {self._closing_reason}")
+            missing = sum(1 for s in self._slots if not s.alive)
+            lost = [t.ID for t in self._order if t.state is TaskState.LOST]
+        started = 0
+        if missing and self.cluster is not None:
+            self.cluster.scale(len(self._slots))
+            started = missing
+        if requeue_lost:
+            for task_id in lost:
+                self.resubmit(task_id)
+        return started
+
+    def worker_info(self) -> list[WorkerInfo]:
+        with self._lock:
+            return [
+                WorkerInfo(
+                    s.index,
+                    s.pid,
+                    s.alive,
+                    s.exitcode,
+                    s.task_id,
+                    s.tasks_done,
+                    s.restarts,
+                    s.alive,
+                    0,
+                )
+                for s in self._slots
+            ]
+
+    def task(self, task_id: str) -> Task:
+        with self._lock:
+            return self._recorded(task_id)
+
+    def snapshot(self) -> list[Task]:
+        with self._lock:
+            return list(self._order)
+
+    def tasks_from(self, start: int) -> list[Task]:
+        with self._lock:
+            return self._order[start:]
+
+    def unused_id(self, prefix: str) -> str:
+        with self._lock:
+            while True:
+                self._calls += 1
+                task_id = f"{prefix}-{self._calls}"
+                if task_id not in self._tasks:
+                    return task_id
+
+    @property
+    def closing_reason(self) -> str | None:
+        return None if self._accepting else self._closing_reason
+
+    def collect(self, timeout: float | None, closing: bool) -> list[Task]:
+        with self._changed:
+            if self._final is not None:
+                return list(self._final)
+            if self._collecting:
+                if closing:
+                    self._kill_now = True
+                    self._changed.notify_all()
+                self._changed.wait_for(lambda: self._final is not None)
+                return list(self._final or [])
+            self._collecting = True
+            self._accepting = False
+            self._closing_reason = (
+                "the facade was closed" if closing else "the facade is collecting"
+            )
+            deadline = None if timeout is None else time.monotonic() + timeout
+
+            def settled() -> bool:
+                return self._kill_now or all(t.state.is_final for t in self._order)
+
+            while not settled():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._changed.wait(left)
+            why = (
+                "the facade was closed"
+                if closing or self._kill_now
+                else f"collect_tasks(timeout={timeout}) ran out"
+            )
+            dropped, busy = self._end_unfinished(why)
+        _release(dropped)
+        self._shut_down(busy)
+        with self._changed:
+            self._closing_reason = (
+                "the facade was closed" if closing else "the facade was already collected"
+            )
+            self._final = list(self._order)
+            self._changed.notify_all()
+            return list(self._final)
+
+    def flush_futures(self) -> None:
+        with self._lock:
+            if self._final is None or self._settler is None:
+                return
+            settler, self._settler = self._settler, None
+        settler.flush()
+        settler.stop()
+
+    def abandon(self) -> None:
+        """The facade was dropped without a collect: end quietly, leave no process."""
+        if self._final is not None:
+            return
+        with self._lock:
+            self._accepting = False
+            self._closing_reason = "the facade was dropped"
+            self._watch_stop = True
+            self._changed.notify_all()
+        with contextlib.suppress(Exception):
+            self._shut_down([])
+        if self._settler is not None:
+            self._settler.stop()
+
+    # == bookkeeping (under _lock) ========================================================
+    def _recorded(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None:
+            raise KeyError(f"no task with ID {task_id!r} in this facade")
+        return task
+
+    def _emit(self, task: Task, message: str = "", when: float | None = None) -> None:
+        self._events.append(
+            TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
+        )
+        future = self._futures.get(task.ID) if self._futures else None
+        if future is not None and self._settler is not None:
+            if task.state is TaskState.RUNNING:
+                self._settler.running(future)
+            elif task.state.is_final:
+                del self._futures[task.ID]
+                self._settler.settle(future, *outcome(task))
+        self._changed.notify_all()
+
+    def _queue(self, task: Task, now: float, message: str) -> str:
+        """PENDING under a fresh Dask key (a retry must not reuse a finished key)."""
+        self._attempt += 1
+        key = f"{task.ID}#{self._attempt}"
+        self._key_of[task.ID] = key
+        self._by_key[key] = task
+        task.state = TaskState.PENDING
+        self._emit(task, message, now)
+        return key
+
+    def _forget(self, task: Task) -> Any:
+        """Unlinks a task's current attempt; returns its Dask future for release."""
+        key = self._key_of.pop(task.ID, None)
+        if key is not None:
+            self._by_key.pop(key, None)
+        address = self._running_on.pop(task.ID, None)
+        for slot in self._slots:
+            if slot.task_id == task.ID and slot.address == address:
+                slot.task_id = None
+        return self._dask.pop(task.ID, None)
+
+    def _current(self, key: str) -> Task | None:
+        task = self._by_key.get(key)
+        if task is None or self._key_of.get(task.ID) != key:
+            return None
+        return task
+
+    def _slot_at(self, address: str | None) -> _Slot | None:
+        return next((s for s in self._slots if s.address == address), None)
+
+    def _end_unfinished(self, why: str) -> tuple[list[Any], list[str]]:
+        """The job ends now: queued tasks CANCELLED, running ones TIMED_OUT."""
+        now = time.time()
+        dropped: list[Any] = []
+        busy: list[str] = []
+        for task in self._order:
+            if task.state is TaskState.PENDING:
+                task.state = TaskState.CANCELLED
+                task.error = f"cancelled: {why} before it ran"
+            elif task.state is TaskState.RUNNING:
+                address = self._running_on.get(task.ID)
+                if address is not None:
+                    busy.append(address)
+                task.state = TaskState.TIMED_OUT
+                task.error = f"still running when the job ended ({why})"
+            else:
+                continue
+            task.finished_at = now
+            self._emit(task, task.error)
+            dropped.append(self._forget(task))
+        self._watch_stop = True
+        return dropped, busy
+
+    # == what Dask reports (client I/O loop and callback thread) ==========================
+    def _send(self, task: Task, key: str, payload: bytes) -> None:
+        """Hands the attempt to Dask (outside the lock: it may talk to the loop)."""
+        try:
+            future = self.client.submit(run_task, payload, key, key=key, pure=False)
+        except Exception as exc:
+            with self._lock:
+                if self._current(key) is task and task.state is TaskState.PENDING:
+                    task.state = TaskState.LOST
+                    task.error = f"the cluster did not take it: {describe(exc)}"
+                    task.finished_at = time.time()
+                    self._emit(task, task.error)
+                    self._forget(task)
+            return
+        with self._lock:
+            if self._current(key) is not task:  # cancelled meanwhile
+                stale = future
+            else:
+                self._dask[task.ID] = future
+                stale = None
+        if stale is not None:
+            _release([stale])
+            return
+        future.add_done_callback(self._on_done)
+
+    def _on_done(self, future: Any) -> None:
+        """A Dask future ended: the task's fate (Dask's callback thread)."""
+        key = future.key
+        status = future.status
+        value: Any = None
+        error: BaseException | None = None
+        if status == "finished":
+            try:
+                value = future.result()
+            except BaseException as exc:
+                error = exc
+            status = future.status  # "lost" if its worker died before we fetched it
+        elif status == "error":
+            with contextlib.suppress(BaseException):
+                error = future.exception()
+        now = time.time()
+        with self._lock:
+            task = self._current(key)
+            if task is None or task.state.is_final:
+                return
+            if status in ("lost", "pending"):
+                # Its result died with its worker before it reached us: Dask runs it again.
+                self._running_on.pop(task.ID, None)
+                task.state = TaskState.PENDING
+                task.started_at = None
+                self._emit(task, "its result was lost with its worker; Dask computes it again")
+                future.add_done_callback(self._on_done)
+                return
+            self._forget(task)
+            slot = next((s for s in self._slots if s.task_id == task.ID), None)
+            if slot is not None:
+                slot.task_id = None
+            if status == "finished" and error is None:
+                self._finished(task, value, now)
+            elif status == "error" and type(error).__name__ == "KilledWorker":
+                self._killed_workers(task, error, now)
+            elif status == "error":
+                task.state = TaskState.FAILED
+                task.error = f"Dask reported an error: {describe(error or RuntimeError(status))}"
+                task.finished_at = now
+                self._emit(task, task.error)
+            else:  # cancelled or lost, and not by us: the cluster went away
+                task.state = TaskState.LOST
+                task.error = f"Dask reported the task {status} (the scheduler went away?)"
+                task.finished_at = now
+                self._emit(task, task.error)
+
+    def _finished(self, task: Task, value: tuple[Any, ...], now: float) -> None:
+        started, finished, pid = value[-3:]
+        task.started_at, task.finished_at, task.worker_pid = started, finished, pid
+        slot = next((s for s in self._slots if s.pid == pid), None)
+        if slot is not None:
+            slot.tasks_done += 1
+        if value[0] == "R":
+            try:
+                task.result = pickle.loads(value[1])
+            except BaseException as exc:
+                value = ("F", f"the result could not be unpickled here: {describe(exc)}", None)
+                value += (None, started, finished, pid)
+            else:
+                task.state = TaskState.DONE
+                task.progress = 1.0
+                self._emit(task, "", now)
+                return
+        _, error, tb, pickled = value[:4]
+        task.state = TaskState.FAILED
+        task.error = error
+        task.traceback = tb
+        if pickled is not None:
+            with contextlib.suppress(BaseException):
+                task.exception = pickle.loads(pickled)
+        self._emit(task, error, now)
+
+    def _killed_workers(self, task: Task, error: Any, now: float) -> None:
+        deaths = self._deaths.get(task.ID, [])
+        allowed = getattr(error, "allowed_failures", None)
+        task.state = TaskState.CRASHED
+        task.finished_at = now
+        last = deaths[-1] if deaths else None
+        task.exitcode = self._exit_codes.get(last) if last is not None else None
+        tries = f"{allowed + 1} workers" if isinstance(allowed, int) else "several workers"
+        last_how = f"; the last one {describe_exit(task.exitcode)}" if task.exitcode else ""
+        task.error = (
+            f"KilledWorker: Dask ran it on {tries} and each died while running it "
+            f"(allowed-failures={allowed}){last_how}"
+        )
+        task.traceback = str(error)
+        self._emit(task, task.error, now)
+
+    def _on_task_event(self, event: tuple[float, Any]) -> None:
+        """began / progress / log, from ``run_task`` on a worker (client I/O loop)."""
+        _, msg = event
+        kind = msg.get("kind")
+        with self._lock:
+            if kind == "log":
+                slot = next((s for s in self._slots if s.pid == msg["pid"]), None)
+                index = slot.index if slot is not None else -1
+                self._events.append(WorkerLog(msg["pid"], msg["level"], msg["text"], msg["time"]))
+                record = (index, msg["pid"], msg["level"], msg["time"], msg["name"], msg["text"])
+                self._changed.notify_all()
+            else:
+                record = None
+                task = self._current(msg.get("key", ""))
+                if task is None:
+                    return
+                if kind == "began" and task.state is TaskState.PENDING:
+                    self._began(task, msg)
+                elif kind == "ended":
+                    self._ended(task)
+                elif kind == "progress" and task.state is TaskState.RUNNING:
+                    task.progress = msg["fraction"]
+                    self._events.append(
+                        TaskChanged(task.ID, task.state, task.progress, msg["message"], time.time())
+                    )
+                    self._changed.notify_all()
+        if record is not None:
+            console.emit_worker_lines([record])
+
+    def _began(self, task: Task, msg: dict[str, Any]) -> None:
+        address = msg.get("worker")
+        task.state = TaskState.RUNNING
+        task.started_at = msg["time"]
+        task.worker_pid = msg["pid"]
+        if address is not None:
+            self._running_on[task.ID] = address
+            slot = self._slot_at(address)
+            if slot is not None:
+                slot.task_id = task.ID
+        timeout = task.timeout if task.timeout is not None else self._task_timeout
+        task._deadline = time.monotonic() + timeout if timeout is not None else 0.0
+        self._emit(task)
+
+    def _ended(self, task: Task) -> None:
+        """The worker is done with it; its outcome is on its way (or lost with the worker)."""
+        address = self._running_on.pop(task.ID, None)
+        slot = self._slot_at(address)
+        if slot is not None and slot.task_id == task.ID:
+            slot.task_id = None
+        task._deadline = 0.0
+
+    def _on_membership(self, event: tuple[float, Any]) -> None:
+        _, msg = event
+        now = time.time()
+        with self._lock:
+            if msg["action"] == "add":
+                self._joined(msg["address"], msg["pid"], msg["name"], now)
+            else:
+                self._left(msg["address"], now)
+
+    def _joined(self, address: str, pid: int | None, name: Any, now: float) -> None:
+        slot = next((s for s in self._slots if s.name == name), None)
+        if slot is None:
+            slot = _Slot(len(self._slots), name)
+            self._slots.append(slot)
+        elif slot.alive and slot.address == address:
+            return
+        elif slot.pid is not None:
+            slot.restarts += 1
+        slot.address, slot.pid, slot.alive, slot.exitcode = address, pid, True, None
+        slot.task_id = None
+        self._events.append(WorkerStarted(slot.index, pid or 0, now))
+        self._changed.notify_all()
+
+    def _left(self, address: str, now: float) -> None:
+        slot = self._slot_at(address)
+        if slot is None or not slot.alive:
+            return
+        slot.alive = False
+        slot.task_id = None
+        if slot.pid is not None:
+            slot.exitcode = self._exit_codes.get(slot.pid, slot.exitcode)
+        code = slot.exitcode
+        self._events.append(WorkerDied(slot.index, slot.pid or 0, code, signal_name(code), now))
+        if self._collecting:
+            self._changed.notify_all()
+            return
+        how = describe_exit(code) if code is not None else "left the cluster"
+        running = [
+            t for t in self._order if self._running_on.get(t.ID) == address and not t.state.is_final
+        ]
+        for task in running:
+            self._running_on.pop(task.ID, None)
+            self._deaths.setdefault(task.ID, []).append(slot.pid)
+            task.state = TaskState.PENDING
+            task.started_at = None
+            task._deadline = 0.0
+            self._emit(
+                task,
+                f"worker-{slot.index} (pid {slot.pid}) {how} while running it; Dask retries it "
+                f"on another worker (death {len(self._deaths[task.ID])} for this task)",
+                now,
+            )
+        names = f" while running {', '.join(repr(t.ID) for t in running)}" if running else ""
+        log.warning("worker-%d (pid %s) %s%s", slot.index, slot.pid, how, names)
+        self._changed.notify_all()
+
+    def _on_exit_code(self, event: tuple[float, Any]) -> None:
+        _, msg = event
+        with self._lock:
+            pid, code = msg["pid"], msg["exitcode"]
+            self._exit_codes[pid] = code
+            for slot in self._slots:
+                if slot.pid == pid:
+                    slot.exitcode = code
+
+    # == timeouts and shutdown ============================================================
+    def _watch(self) -> None:
+        """Ends tasks that run past their timeout: Dask cannot stop a running task, so its
+        future is dropped and its worker restarted by its nanny."""
+        while True:
+            with self._changed:
+                if self._watch_stop:
+                    return
+                deadlines = [
+                    t._deadline
+                    for t in self._order
+                    if t.state is TaskState.RUNNING and t._deadline > 0
+                ]
+                now = time.monotonic()
+                expired = [
+                    t
+                    for t in self._order
+                    if t.state is TaskState.RUNNING and 0 < t._deadline <= now
+                ]
+                if not expired:
+                    wait = min(deadlines) - now if deadlines else None
+                    self._changed.wait(wait if wait is None else max(wait, 0.01))
+                    continue
+                dropped = []
+                addresses = []
+                for task in expired:
+                    timeout = task.timeout if task.timeout is not None else self._task_timeout
+                    address = self._running_on.get(task.ID)
+                    slot = self._slot_at(address)
+                    who = f"worker-{slot.index}" if slot is not None else "its worker"
+                    task.state = TaskState.TIMED_OUT
+                    task.error = f"ran past its timeout of {timeout} s; {who} was restarted"
+                    task.finished_at = time.time()
+                    self._emit(task, task.error)
+                    dropped.append(self._forget(task))
+                    if address is not None:
+                        addresses.append(address)
+            _release(dropped)
+            if addresses:
+                with contextlib.suppress(Exception):
+                    self.client.restart_workers(addresses, timeout=30, raise_for_error=False)
+
+    def _shut_down(self, busy: list[str]) -> None:
+        """Stops listening, frees workers still busy with our tasks, closes what we made."""
+        with self._lock:
+            self._watch_stop = True
+            self._changed.notify_all()
+        client = self.client
+        with contextlib.suppress(Exception):
+            if busy and not self._owns:
+                client.restart_workers(sorted(set(busy)), timeout=30, raise_for_error=False)
+        for topic in _TOPICS:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(topic)
+        with contextlib.suppress(Exception):
+            client.close()
+        if self._owns and self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
+
+
+def _release(futures: list[Any] | Any) -> None:
+    """Lets Dask forget tasks we no longer want; never waits on the cluster."""
+    for future in futures if isinstance(futures, list) else [futures]:
+        if future is not None:
+            with contextlib.suppress(Exception):
+                future.release()

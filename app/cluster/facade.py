@@ -1,0 +1,161 @@
+"""``DaskFacade``: the facade's API, and the monitor, over a Dask cluster.
+
+Dask decides where and when tasks run, retries a task whose worker died on other
+workers (until ``KilledWorker``), and its nannies restart dead workers. The facade keeps
+the same records and events as ``WorkingProcessFacade``, so the same window shows both.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import weakref
+from types import TracebackType
+from typing import Any
+
+from app.cluster.engine import DaskEngine
+from app.core.events import Event, WorkerInfo
+from app.core.executor import TaskExecutor
+from app.core.futures import TaskFuture
+from app.core.task import Task
+
+DEFAULT_ALLOWED_FAILURES = 3  # Dask's own default
+
+
+def local_cluster(workers: int, allowed_failures: int = DEFAULT_ALLOWED_FAILURES) -> Any:
+    """A ``LocalCluster`` of worker processes on this machine, each under a nanny that
+    restarts it when it dies; one thread each, as the local facade runs one task a worker."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            silence_logs=logging.ERROR,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )
+
+
+class DaskFacade(TaskExecutor):
+    """Runs tasks on a Dask cluster, with the API of ``WorkingProcessFacade``.
+
+    ``cluster`` is None (start a ``LocalCluster`` of ``workers`` processes, closed with
+    the facade), a scheduler address such as ``"tcp://host:8786"``, or a cluster object
+    to share (left running). The scheduler, nannies and workers must be able to import
+    this project: its plugins and the tasks' classes travel by reference.
+    """
+
+    def __init__(
+        self,
+        cluster: str | Any | None = None,
+        *,
+        workers: int = 2,
+        task_timeout: float | None = None,
+        allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, not {workers!r}")
+        if task_timeout is not None and not (
+            isinstance(task_timeout, int | float)
+            and not isinstance(task_timeout, bool)
+            and math.isfinite(task_timeout)
+            and task_timeout > 0
+        ):
+            raise ValueError(
+                f"task_timeout must be a positive number of seconds or None, not {task_timeout!r}"
+            )
+        from distributed import Client
+
+        owns = cluster is None
+        made = local_cluster(workers, allowed_failures) if owns else None
+        target = made if owns else cluster
+        try:
+            client = Client(target, set_as_default=False)  # type: ignore[no-untyped-call]
+            if owns:
+                client.wait_for_workers(workers, timeout=60)
+            self._engine = DaskEngine(client, made, owns, task_timeout)
+        except BaseException:
+            if made is not None:
+                made.close()
+            raise
+        self._finalizer = weakref.finalize(self, self._engine.abandon)
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (for its dashboard link, or Dask's own API)."""
+        return self._engine.client
+
+    def process_task(self, task: Task) -> bool:
+        """Sends ``task`` to the cluster without waiting; False when refused (REJECTED)."""
+        if not isinstance(task, Task):
+            raise TypeError(f"process_task expects a Task, got {type(task).__name__}")
+        return self._engine.submit(task)
+
+    def poll_events(self, timeout: float | None = 0.0) -> list[Event]:
+        if timeout is not None and not (timeout >= 0):
+            raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
+        return self._engine.poll(timeout)
+
+    def collect_tasks(self, timeout: float | None = None) -> list[Task]:
+        """Waits for every task's fate, then disconnects (and closes a cluster it made)."""
+        if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
+        tasks = self._engine.collect(timeout, closing=False)
+        self._engine.flush_futures()
+        return tasks
+
+    def close(self) -> None:
+        self._engine.collect(0, closing=True)
+        self._engine.flush_futures()
+
+    def cancel(self, task_id: str) -> bool:
+        return self._engine.cancel(task_id)
+
+    def resubmit(self, task_id: str) -> bool:
+        return self._engine.resubmit(task_id)
+
+    def restart_worker(self, requeue_lost: bool = True) -> int:
+        return self._engine.restart_workers(requeue_lost)
+
+    def worker_info(self) -> list[WorkerInfo]:
+        return self._engine.worker_info()
+
+    def task(self, task_id: str) -> Task:
+        return self._engine.task(task_id)
+
+    def tasks_from(self, start: int) -> list[Task]:
+        return self._engine.tasks_from(start)
+
+    @property
+    def tasks(self) -> list[Task]:
+        return self._engine.snapshot()
+
+    # -- what TaskExecutor (submit, map, shutdown) builds on ---------------------------
+    def _submit_call(self, task: Task, future: TaskFuture) -> bool:
+        return self._engine.submit(task, future)
+
+    def _unused_id(self, prefix: str) -> str:
+        return self._engine.unused_id(prefix)
+
+    def _closing_reason(self) -> str | None:
+        return self._engine.closing_reason
+
+    def _cancel_pending(self) -> int:
+        return self._engine.cancel_pending()
+
+    def __enter__(self) -> DaskFacade:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.collect_tasks()
+        else:
+            self.close()

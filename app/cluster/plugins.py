@@ -1,0 +1,81 @@
+"""Plugins that tell the client what Dask itself does not: worker pids and exit codes.
+
+They run inside the scheduler and the nannies (so those must be able to import this
+project, as the workers must to run its tasks). Each publishes on one event topic; the
+client subscribes before registering them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from distributed.diagnostics.plugin import NannyPlugin, SchedulerPlugin
+
+WORKERS_TOPIC = "worker-monitor-workers"
+EXITS_TOPIC = "worker-monitor-exits"
+
+
+class WorkerMembership(SchedulerPlugin):
+    """Publishes each worker that joins or leaves, with its pid and name.
+
+    ``scheduler_info()`` carries neither the pid nor a push of changes; this does both.
+    """
+
+    name = "worker-monitor-membership"
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[int | None, Any]] = {}
+
+    async def start(self, scheduler: Any) -> None:
+        self._known = {addr: (ws.pid, ws.name) for addr, ws in scheduler.workers.items()}
+
+    def add_worker(self, scheduler: Any, worker: str) -> None:
+        ws = scheduler.workers[worker]
+        self._known[worker] = (ws.pid, ws.name)
+        scheduler.log_event(
+            WORKERS_TOPIC, {"action": "add", "address": worker, "pid": ws.pid, "name": ws.name}
+        )
+
+    def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kw: Any) -> None:
+        pid, name = self._known.pop(worker, (None, None))
+        scheduler.log_event(
+            WORKERS_TOPIC,
+            {"action": "remove", "address": worker, "pid": pid, "name": name},
+        )
+
+
+def workers_now(dask_scheduler: Any) -> dict[str, tuple[int | None, Any]]:
+    """Run on the scheduler: every worker's address, pid and name, right now."""
+    return {addr: (ws.pid, ws.name) for addr, ws in dask_scheduler.workers.items()}
+
+
+class ExitCodes(NannyPlugin):
+    """Publishes the exit code of each worker process its nanny sees die.
+
+    Dask has no public hook for it: this wraps the nanny's ``WorkerProcess.mark_stopped``,
+    which reads the exit code just before it forgets the process. When that internal
+    changes, the wrap is skipped and exit codes are simply unknown.
+    """
+
+    name = "worker-monitor-exit-codes"
+
+    def setup(self, nanny: Any) -> None:
+        process = getattr(nanny, "process", None)
+        original = getattr(process, "mark_stopped", None)
+        if process is None or original is None or getattr(original, "_wrapped", False):
+            return
+
+        def mark_stopped() -> None:
+            child = getattr(process, "process", None)
+            running = getattr(nanny.status, "name", "") == "running"  # not at shutdown
+            with contextlib.suppress(Exception):
+                if running and child is not None and child.exitcode is not None:
+                    nanny.log_event(
+                        EXITS_TOPIC,
+                        {"name": nanny.name, "pid": child.pid, "exitcode": child.exitcode},
+                    )
+            original()
+
+        mark_stopped._wrapped = True  # type: ignore[attr-defined]
+        process.mark_stopped = mark_stopped
