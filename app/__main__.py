@@ -19,6 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("bench", help="measure the facade against the standard library", add_help=False)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
+    parser.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the tasks on Dask: a LocalCluster here, or the scheduler at ADDRESS "
+        "(tcp://host:8786); needs the [dask] extra",
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         if args.scenario:
@@ -34,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     from app.gui import app
 
-    return app.main(["--workers", str(args.workers)])
+    dask = [] if args.dask is None else ["--dask", args.dask] if args.dask else ["--dask"]
+    return app.main(["--workers", str(args.workers), *dask])
 
 
 def _scenario_names() -> list[str]:

@@ -35,6 +35,7 @@ class Death:
     died: WorkerDied
     blamed: list[tuple[str, TaskState, str]] = field(default_factory=list)  # ID, state, error
     requeued: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)  # Dask runs them again elsewhere
     lost: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
 
@@ -57,6 +58,8 @@ def deaths_in(events: list[object]) -> list[Death]:
                 current.blamed.append((event.task_id, state, event.message))
             elif state is TaskState.PENDING and event.message.startswith("requeued"):
                 current.requeued.append(event.task_id)
+            elif state is TaskState.PENDING and "Dask retries it" in event.message:
+                current.retried.append(event.task_id)
             elif state is TaskState.LOST:
                 current.lost.append(event.task_id)
             elif state is TaskState.CANCELLED:
@@ -78,6 +81,11 @@ def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
     if died.signal_name:
         return _SIGNALS.get(died.signal_name, f"It was killed by {died.signal_name}.")
     code = died.exitcode
+    if code is None:
+        return (
+            "The cluster has not reported its exit code: the scheduler saw the worker leave "
+            "before its nanny said how it ended (the worker panel shows the code once known)."
+        )
     if code == 0:
         return (
             "Exit code 0 looks like a clean exit, but it came in the middle of a task "
@@ -148,3 +156,58 @@ def _ids(task_ids: list[str], shown: int = 8) -> str:
     names = ", ".join(repr(i) for i in task_ids[:shown])
     more = len(task_ids) - shown
     return names + (f" and {more} more" if more > 0 else "")
+
+
+DASK_DIFFERENCES = """\
+What changes on a Dask cluster:
+- Retries on other workers: a task whose worker dies is not blamed at once. The \
+scheduler marks it suspicious and runs it on another worker; only after \
+allowed-failures + 1 deaths (3 + 1 by default) does it give up with KilledWorker. Every \
+task the dead worker was processing counts, so a harmless task queued beside a killer \
+can end KilledWorker too.
+- Restarts: each worker runs under a nanny process that starts a new worker (same name, \
+new pid) as soon as one dies; nothing is ever LOST for want of a worker.
+- Serialization: Dask pickles with pickle and falls back to cloudpickle (lambdas and \
+closures travel). This facade pickles each task itself first, as the local one does, so \
+a task that cannot travel is refused at once, the same on both.
+- Where logs go: a task's print() goes to its worker process's stdout (the terminal of \
+whoever started the cluster), not to the client. This facade also forwards each line and \
+log record to this console; without it you would read them in the workers' logs.
+- Cancelling: Dask cannot interrupt a running task; a timed-out task's worker is \
+restarted through its nanny."""
+
+
+def explain_dask(death: Death) -> str:
+    """One worker death on a Dask cluster, in Dask's terms."""
+    d = death.died
+    how = d.signal_name or (f"exit code {d.exitcode}" if d.exitcode is not None else "left")
+    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, False), ""]
+    if death.retried:
+        lines.append(
+            f"Retried: {_ids(death.retried)} was running on it. Dask counts this death "
+            "against it and runs it again on another worker; if it keeps killing workers it "
+            "ends CRASHED with KilledWorker."
+        )
+    else:
+        lines.append("It was running none of this facade's tasks (as far as the client saw).")
+    lines += ["Its nanny starts a replacement under the same name.", "", DASK_DIFFERENCES]
+    return "\n".join(lines)
+
+
+def killed_workers_in(events: list[object]) -> list[TaskChanged]:
+    """Tasks a Dask scheduler gave up on: CRASHED with KilledWorker."""
+    return [
+        e
+        for e in events
+        if type(e) is TaskChanged and e.state is TaskState.CRASHED and "KilledWorker" in e.message
+    ]
+
+
+def explain_killed_worker(event: TaskChanged) -> str:
+    return (
+        f"{event.task_id!r} ended CRASHED: {event.message}.\n\n"
+        "Dask's scheduler stopped retrying it: every worker that ran it died. That is "
+        "Dask's way to blame a task, after several deaths instead of the first one; the "
+        "local facade blames the running task at once, since its worker says which task "
+        "it was running. Resubmit it to try again."
+    )

@@ -62,7 +62,7 @@ class DaskEngine:
 
     def __init__(self, client: Any, cluster: Any, owns: bool, task_timeout: float | None) -> None:
         self.client = client
-        self.cluster = cluster  # a LocalCluster this engine made, else None
+        self.cluster = cluster  # a cluster object it may resize (made or shared), else None
         self._owns = owns
         self._task_timeout = task_timeout
         self._lock = threading.RLock()

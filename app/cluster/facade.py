@@ -74,9 +74,10 @@ class DaskFacade(TaskExecutor):
         target = made if owns else cluster
         try:
             client = Client(target, set_as_default=False)  # type: ignore[no-untyped-call]
-            if owns:
+            local = made if owns else None if isinstance(cluster, str) else cluster
+            if local is not None:  # a cluster of ours: have it whole before the first task
                 client.wait_for_workers(workers, timeout=60)
-            self._engine = DaskEngine(client, made, owns, task_timeout)
+            self._engine = DaskEngine(client, local, owns, task_timeout)
         except BaseException:
             if made is not None:
                 made.close()

@@ -13,6 +13,8 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from app.backends import Backend, DaskBackend, LocalBackend
+from app.cluster import INSTALL_HINT, dask_available
 from app.core.console import install_console
 from app.gui import palette
 from app.gui.display import display_problem
@@ -25,16 +27,21 @@ log = logging.getLogger("app.gui")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="The worker monitor.")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--dask", nargs="?", const="", metavar="ADDRESS")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    backend = choose_backend(args.dask)
+    if isinstance(backend, str):
+        print(backend, file=sys.stderr)
+        return 2
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
 
     install_console(logging.INFO)  # the terminal shows the same lines as the console pane
-    qt_app, window = create_window(args.workers)
+    qt_app, window = create_window(args.workers, backend=backend)
     sys.excepthook = _ExceptionDialog(window)
     _quit_on_signals(qt_app, window)
     window.show()
@@ -53,8 +60,17 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def choose_backend(dask: str | None) -> Backend | str:
+    """The backend ``--dask`` asks for, or why it cannot be had (a message to print)."""
+    if dask is None:
+        return LocalBackend()
+    if not dask_available():
+        return f"--dask: {INSTALL_HINT}"
+    return DaskBackend(dask or None)
+
+
 def create_window(
-    workers: int, settings: QSettings | None = None
+    workers: int, settings: QSettings | None = None, backend: Backend | None = None
 ) -> tuple[QApplication, MainWindow]:
     """The application and its window, styled: shared by ``main`` and the smoke test."""
     QCoreApplication.setOrganizationName("worker-monitor")
@@ -62,7 +78,7 @@ def create_window(
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qt_app, QApplication)
     qt_app.setWindowIcon(icon("app"))
-    window = MainWindow(workers=workers, settings=settings)
+    window = MainWindow(workers=workers, settings=settings, backend=backend)
     palette.apply(qt_app, window.dark_action.isChecked())
     qt_app.setStyleSheet(stylesheet())
     return qt_app, window

@@ -33,9 +33,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.backends import Backend, LocalBackend
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
 from app.core.task import Task
-from app.explain import Death, deaths_in, explain
+from app.explain import (
+    Death,
+    deaths_in,
+    explain,
+    explain_dask,
+    explain_killed_worker,
+    killed_workers_in,
+)
 from app.export import export, rows_as_text
 from app.gui import formatting, palette
 from app.gui.collector import CollectThread
@@ -70,10 +78,16 @@ class MainWindow(QMainWindow):
         workers: int = 1,
         settings: QSettings | None = None,
         parent: QWidget | None = None,
+        backend: Backend | None = None,
     ) -> None:
         super().__init__(parent)
+        self.backend: Backend = backend if backend is not None else LocalBackend()
         self.setObjectName("mainWindow")
-        self.setWindowTitle("Worker monitor")
+        self.setWindowTitle(
+            "Worker monitor"
+            if backend is None or not backend.dask
+            else f"Worker monitor: {backend.name}"
+        )
         self.setWindowIcon(icon("app"))
         self._settings = settings if settings is not None else QSettings()
         self._poller: FacadePoller | None = None
@@ -236,10 +250,8 @@ class MainWindow(QMainWindow):
         c = self.controls
         restart = c.auto_restart.isChecked() if restart is None else restart
         timeout = task_timeout if task_timeout is not None else (c.task_timeout.value() or None)
-        self.facade = WorkingProcessFacade(workers, restart=restart, task_timeout=timeout)
-        self._show_code(
-            f"w = WorkingProcessFacade({workers}, restart={restart}, task_timeout={timeout})"
-        )
+        self.facade = self.backend.start(workers, restart, timeout)
+        self._show_code(self.backend.code(workers, restart, timeout))
         self.model.set_facade(self.facade)
         self.worker_panel.set_facade(self.facade)
         self.timeline.reset(self.known_task)
@@ -286,6 +298,8 @@ class MainWindow(QMainWindow):
         deaths = deaths_in(events)
         if deaths:
             self._explain(deaths)
+        for given_up in killed_workers_in(events):
+            self._add_story(given_up.time, explain_killed_worker(given_up))
         self.model.apply_events(events)
         self.timeline.apply_events(events)
         self.console.add_events(events)
@@ -294,14 +308,22 @@ class MainWindow(QMainWindow):
         self._refresh_details()
 
     def _explain(self, deaths: list[Death]) -> None:
-        """Puts the story of each death on top of the explainer, and shows it."""
+        """Puts the story of each death on top of the explainer, the latest first."""
         workers_left = any(info.alive for info in self.facade.worker_info())
-        stories = [
-            f"{formatting.clock(d.died.time)}\n{explain(d, workers_left, self._auto_restart)}"
-            for d in reversed(deaths)
-        ]
+        for d in deaths:
+            story = (
+                explain_dask(d)
+                if self.backend.dask
+                else explain(d, workers_left, self._auto_restart)
+            )
+            self._add_story(d.died.time, story)
+
+    def _add_story(self, when: float | None, story: str) -> None:
+        """Puts a story on top of the explainer, and shows it."""
+        if when is not None:
+            story = f"{formatting.clock(when)}\n{story}"
         old = self.explainer.toPlainText()
-        self.explainer.setPlainText("\n\n".join([*stories, old] if old else stories))
+        self.explainer.setPlainText(f"{story}\n\n{old}" if old else story)
         self.side.setCurrentWidget(self.explainer)
 
     @Slot()
@@ -424,6 +446,9 @@ class MainWindow(QMainWindow):
 
     def kill_worker_now(self) -> None:
         """SIGKILL from outside, as an operator or the OOM killer would: busy worker first."""
+        if not self.backend.pids_are_local:
+            self._say("the cluster's workers run on other machines: no pid to signal from here")
+            return
         infos = [i for i in self.facade.worker_info() if i.alive and i.pid is not None]
         if not infos:
             self._say("no worker is alive to kill")
@@ -714,6 +739,7 @@ class MainWindow(QMainWindow):
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
+        self.backend.close()
         logging.getLogger().removeHandler(self._bridge.handler)
 
 

@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 import shiboken6  # noqa: E402
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
 
+from app.backends import Backend  # noqa: E402
 from app.gui.collector import CollectThread  # noqa: E402
 from app.gui.main_window import CloseChoice, MainWindow  # noqa: E402
 from app.gui.poller import FacadePoller  # noqa: E402
@@ -97,10 +98,12 @@ def make_window(
         if running:
             raise AssertionError(f"QThread(s) still running after shutdown(): {running}")
 
-    def factory(workers: int = 1, settings_path: Path | None = None) -> MainWindow:
+    def factory(
+        workers: int = 1, settings_path: Path | None = None, backend: Backend | None = None
+    ) -> MainWindow:
         path = settings_path or tmp_path / "s.ini"
         settings = QSettings(str(path), QSettings.Format.IniFormat)
-        window = MainWindow(workers=workers, settings=settings)
+        window = MainWindow(workers=workers, settings=settings, backend=backend)
         window.ask_close_choice = _never_asked  # type: ignore[method-assign]
         made.append(window)
         qtbot.addWidget(window, before_close_func=before_close)
