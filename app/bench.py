@@ -600,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui import bench as gui_bench  # Qt only when asked for
 
         return gui_bench.main(argv)
+    if argv is not None and "--dask" in argv:
+        from app import bench_dask as dask_bench
+
+        return dask_bench.main(argv)
     args = parse_args(argv)
     if args.rss_child is not None:
         print(RSS_MARKER + json.dumps(rss_child(args.rss_child, args.timeout)), flush=True)

@@ -24,6 +24,7 @@ import pickle
 import threading
 import time
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 
 from app.cluster.plugins import EXITS_TOPIC, WORKERS_TOPIC, ExitCodes, WorkerMembership
@@ -40,6 +41,8 @@ from app.core.validation import why_refused
 log = logging.getLogger("app.cluster")
 
 _TOPICS = (TOPIC, WORKERS_TOPIC, EXITS_TOPIC)
+_GATHER_BATCH = 1000  # ended futures fetched in one round trip, at most
+_REFETCHES = 3  # times a result lost with its worker is waited for again
 
 
 @dataclass(slots=True)
@@ -99,6 +102,11 @@ class DaskEngine:
             known = client.run_on_scheduler(_workers_now)
             for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
                 self._joined(address, pid, name, time.time())
+        self._done: SimpleQueue[Any] = SimpleQueue()  # ended Dask futures; None stops
+        self._refetches: dict[str, int] = {}  # Dask key -> times its result was lost
+        self._gatherer = threading.Thread(target=self._gather, name="DaskFacade-results")
+        self._gatherer.daemon = True
+        self._gatherer.start()
         self._watcher = threading.Thread(
             target=self._watch, name="DaskFacade-timeouts", daemon=True
         )
@@ -409,17 +417,38 @@ class DaskEngine:
         future.add_done_callback(self._on_done)
 
     def _on_done(self, future: Any) -> None:
-        """A Dask future ended: the task's fate (Dask's callback thread)."""
+        """A Dask future ended (Dask's callback thread): hand it to the gatherer."""
+        self._done.put(future)
+
+    def _gather(self) -> None:
+        """Fetches the outcomes of ended futures, many per round trip, and applies them.
+
+        One ``gather`` per batch instead of one ``result()`` per future: each is a round
+        trip to the workers, and the callback thread would do them one after another.
+        """
+        while True:
+            batch = [self._done.get()]
+            while len(batch) < _GATHER_BATCH and not self._done.empty():
+                batch.append(self._done.get())
+            stop = None in batch
+            futures = [f for f in batch if f is not None]
+            finished = {f.key: f for f in futures if f.status == "finished"}
+            values: dict[str, Any] = {}
+            if finished:
+                with contextlib.suppress(Exception):
+                    values = self.client.gather(finished, errors="skip")
+            for future in futures:
+                self._settle(future, values.get(future.key))
+            if stop:
+                return
+
+    def _settle(self, future: Any, value: Any) -> None:
+        """A task's fate from its ended Dask future; ``value`` is what gather fetched."""
         key = future.key
         status = future.status
-        value: Any = None
         error: BaseException | None = None
-        if status == "finished":
-            try:
-                value = future.result()
-            except BaseException as exc:
-                error = exc
-            status = future.status  # "lost" if its worker died before we fetched it
+        if status == "finished" and value is None:
+            status = "lost"  # its result died with its worker before we fetched it
         elif status == "error":
             with contextlib.suppress(BaseException):
                 error = future.exception()
@@ -428,32 +457,39 @@ class DaskEngine:
             task = self._current(key)
             if task is None or task.state.is_final:
                 return
-            if status in ("lost", "pending"):
+            tries = self._refetches.get(key, 0)
+            if status in ("lost", "pending") and tries < _REFETCHES:
                 # Its result died with its worker before it reached us: Dask runs it again.
+                self._refetches[key] = tries + 1
                 self._running_on.pop(task.ID, None)
                 task.state = TaskState.PENDING
                 task.started_at = None
                 self._emit(task, "its result was lost with its worker; Dask computes it again")
-                future.add_done_callback(self._on_done)
+            else:
+                self._apply_outcome(task, status, value, error, now)
                 return
-            self._forget(task)
-            slot = next((s for s in self._slots if s.task_id == task.ID), None)
-            if slot is not None:
-                slot.task_id = None
-            if status == "finished" and error is None:
-                self._finished(task, value, now)
-            elif status == "error" and type(error).__name__ == "KilledWorker":
-                self._killed_workers(task, error, now)
-            elif status == "error":
-                task.state = TaskState.FAILED
-                task.error = f"Dask reported an error: {describe(error or RuntimeError(status))}"
-                task.finished_at = now
-                self._emit(task, task.error)
-            else:  # cancelled or lost, and not by us: the cluster went away
-                task.state = TaskState.LOST
-                task.error = f"Dask reported the task {status} (the scheduler went away?)"
-                task.finished_at = now
-                self._emit(task, task.error)
+        future.add_done_callback(self._on_done)  # once it is computed again
+
+    def _apply_outcome(
+        self, task: Task, status: str, value: Any, error: BaseException | None, now: float
+    ) -> None:
+        self._refetches.pop(self._key_of.get(task.ID, ""), None)
+        self._forget(task)
+        if status == "finished":
+            self._finished(task, value, now)
+        elif status == "error" and type(error).__name__ == "KilledWorker":
+            self._killed_workers(task, error, now)
+        elif status == "error":
+            task.state = TaskState.FAILED
+            task.error = f"Dask reported an error: {describe(error or RuntimeError(status))}"
+            task.finished_at = now
+            self._emit(task, task.error)
+        else:  # cancelled or lost, and not by us: the cluster went away
+            task.state = TaskState.LOST
+            why = "its result could not be fetched" if status == "lost" else f"Dask said {status}"
+            task.error = f"{why} (did the scheduler go away?)"
+            task.finished_at = now
+            self._emit(task, task.error)
 
     def _finished(self, task: Task, value: tuple[Any, ...], now: float) -> None:
         started, finished, pid = value[-3:]
@@ -660,6 +696,7 @@ class DaskEngine:
         with self._lock:
             self._watch_stop = True
             self._changed.notify_all()
+        self._done.put(None)
         client = self.client
         with contextlib.suppress(Exception):
             if busy and not self._owns:

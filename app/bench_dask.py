@@ -1,0 +1,156 @@
+"""``python -m app bench --dask``: the same no-op tasks through the local facade, through
+a Dask LocalCluster behind ``DaskFacade``, and through plain Dask, side by side.
+
+Every contender gets the same worker processes count (``--workers``, default 2) and the
+same N no-op tasks; start-up is never timed. The clock runs from the first submit until
+the last task is DONE (facades: its event consumed; plain Dask: ``gather`` returned).
+Per-task overhead is wall time over N: with no-op tasks it is all overhead. Rounds are
+interleaved and the best kept, as in the main benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.bench import BenchError, NoopTask, _noop
+from app.cluster import INSTALL_HINT, dask_available
+from app.core import TaskChanged, TaskState, WorkingProcessFacade
+
+
+def _drain(facade: Any, tasks: list[NoopTask], timeout: float) -> float:
+    """Submits every task and waits for every DONE event; returns the seconds it took."""
+    n = len(tasks)
+    deadline = time.monotonic() + timeout
+    start = time.perf_counter()
+    for task in tasks:
+        if not facade.process_task(task):
+            raise BenchError(f"{task.ID} refused: {task.error}")
+    done = 0
+    while done < n:
+        if time.monotonic() > deadline:
+            raise BenchError(f"only {done} of {n} tasks done after {timeout} s")
+        for event in facade.poll_events(0.05):
+            if type(event) is TaskChanged and event.state.is_final:
+                if event.state is not TaskState.DONE:
+                    raise BenchError(f"{event.task_id} ended {event.state.name}: {event.message}")
+                done += 1
+    return time.perf_counter() - start
+
+
+def local_round(n: int, workers: int, timeout: float) -> float:
+    facade = WorkingProcessFacade(workers)
+    try:
+        end = time.monotonic() + timeout
+        while not all(i.ready for i in facade.worker_info()):
+            if time.monotonic() > end:
+                raise BenchError("the local workers did not start")
+            facade.poll_events(0.05)
+        return _drain(facade, [NoopTask(f"t{i}") for i in range(n)], timeout)
+    finally:
+        facade.close()
+
+
+def dask_facade_round(n: int, cluster: Any, workers: int, timeout: float) -> float:
+    from app.cluster.facade import DaskFacade
+
+    facade = DaskFacade(cluster, workers=workers)
+    try:
+        return _drain(facade, [NoopTask(f"t{i}") for i in range(n)], timeout)
+    finally:
+        facade.close()
+
+
+def plain_dask_round(n: int, cluster: Any, timeout: float) -> float:
+    from distributed import Client
+
+    with Client(cluster, set_as_default=False) as client:
+        start = time.perf_counter()
+        futures = [client.submit(_noop, i, pure=False) for i in range(n)]
+        client.gather(futures, errors="raise")
+        return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from app.cluster.facade import local_cluster
+
+    n, workers, timeout = args.n, args.workers, args.timeout
+    best: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    cluster = local_cluster(workers)
+    try:
+        rounds: list[tuple[str, Callable[[], float]]] = [
+            ("local facade", lambda: local_round(n, workers, timeout)),
+            ("DaskFacade", lambda: dask_facade_round(n, cluster, workers, timeout)),
+            ("plain Dask", lambda: plain_dask_round(n, cluster, timeout)),
+        ]
+        for _ in range(args.rounds):
+            for name, measure in rounds:
+                if name in errors:
+                    continue
+                try:
+                    seconds = measure()
+                except Exception as exc:
+                    errors[name] = f"{type(exc).__name__}: {exc}"
+                    continue
+                best[name] = min(best.get(name, seconds), seconds)
+    finally:
+        cluster.close()
+    results = {
+        name: {"tasks_per_s": n / s, "overhead_us_per_task": s / n * 1e6}
+        for name, s in best.items()
+    }
+    return {
+        "n": n,
+        "workers": workers,
+        "rounds": args.rounds,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "results": results,
+        "errors": errors,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    results = report["results"]
+    local = results.get("local facade", {}).get("tasks_per_s")
+    lines = [
+        f"{report['n']} no-op tasks, {report['workers']} worker processes each, "
+        f"best of {report['rounds']} rounds ({report['machine']})",
+        "",
+        f"{'contender':<14} {'tasks/s':>10} {'µs/task':>10} {'local facade / it':>18}",
+    ]
+    for name, r in results.items():
+        ratio = f"{local / r['tasks_per_s']:.1f}x" if local else "-"
+        lines.append(
+            f"{name:<14} {r['tasks_per_s']:>10,.0f} {r['overhead_us_per_task']:>10,.0f} {ratio:>18}"
+        )
+    for name, error in report["errors"].items():
+        lines.append(f"{name}: could not be measured: {error}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app bench --dask",
+        description="The local facade next to a Dask LocalCluster, same no-op tasks.",
+    )
+    parser.add_argument("--dask", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("-n", type=int, default=2_000, help="no-op tasks per round")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes each")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds; the best is kept")
+    parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.workers < 1 or args.rounds < 1:
+        parser.error("-n, --workers and --rounds must be positive")
+    if not dask_available():
+        print(f"bench --dask: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    report = run(args)
+    print(json.dumps(report, indent=2) if args.json else format_table(report), flush=True)
+    return 1 if report["errors"] else 0
