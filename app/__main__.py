@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 def _scenario_names() -> list[str]:
     from app.scenarios import SCENARIOS
 
-    return list(SCENARIOS)
+    return [*SCENARIOS, "local-vs-dask"]
 
 
 def _run_scenario(name: str) -> int:
@@ -58,6 +58,11 @@ def _run_scenario(name: str) -> int:
     from app.core.console import install_console
     from app.scenarios import SCENARIOS, run_headless
 
+    if name == "local-vs-dask":
+        from app.compare import run_side_by_side
+
+        install_console(logging.INFO)
+        return run_side_by_side()
     if name not in SCENARIOS:
         print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2

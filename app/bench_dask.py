@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.bench import BenchError, NoopTask, _noop
-from app.cluster import INSTALL_HINT, dask_available
+from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core import TaskChanged, TaskState, WorkingProcessFacade
 
 
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dask_available():
         print(f"bench --dask: {INSTALL_HINT}", file=sys.stderr)
         return 2
+    quiet_dask_logs()
     report = run(args)
     print(json.dumps(report, indent=2) if args.json else format_table(report), flush=True)
     return 1 if report["errors"] else 0

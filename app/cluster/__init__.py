@@ -13,3 +13,11 @@ INSTALL_HINT = (
 def dask_available() -> bool:
     """Whether ``distributed`` can be imported, without importing it."""
     return importlib.util.find_spec("distributed") is not None
+
+
+def quiet_dask_logs() -> None:
+    """Keeps Dask's INFO chatter (every connection, every registration) out of the shared
+    console: an application's choice, made by this project's entry points."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)

@@ -467,8 +467,11 @@ class DaskEngine:
                 self._emit(task, "its result was lost with its worker; Dask computes it again")
             else:
                 self._apply_outcome(task, status, value, error, now)
-                return
-        future.add_done_callback(self._on_done)  # once it is computed again
+                task = None
+        if task is None:
+            _release(future)  # now: its result no longer needs to live on a worker
+        else:
+            future.add_done_callback(self._on_done)  # once it is computed again
 
     def _apply_outcome(
         self, task: Task, status: str, value: Any, error: BaseException | None, now: float

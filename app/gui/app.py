@@ -14,7 +14,7 @@ from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.backends import Backend, DaskBackend, LocalBackend
-from app.cluster import INSTALL_HINT, dask_available
+from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core.console import install_console
 from app.gui import palette
 from app.gui.display import display_problem
@@ -66,6 +66,7 @@ def choose_backend(dask: str | None) -> Backend | str:
         return LocalBackend()
     if not dask_available():
         return f"--dask: {INSTALL_HINT}"
+    quiet_dask_logs()
     return DaskBackend(dask or None)
 
 
