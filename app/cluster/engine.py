@@ -23,7 +23,9 @@ import logging
 import pickle
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from functools import partial
 from queue import SimpleQueue
 from typing import Any
 
@@ -41,7 +43,7 @@ from app.core.validation import why_refused
 log = logging.getLogger("app.cluster")
 
 _TOPICS = (TOPIC, WORKERS_TOPIC, EXITS_TOPIC)
-_GATHER_BATCH = 1000  # ended futures fetched in one round trip, at most
+_BATCH = 1000  # reports applied, and ended futures fetched, per round at most
 _REFETCHES = 3  # times a result lost with its worker is waited for again
 
 
@@ -90,23 +92,24 @@ class DaskEngine:
         self._kill_now = False
         self._final: list[Task] | None = None
         self._watch_stop = False
-        for topic, handler in (
-            (TOPIC, self._on_task_event),
-            (WORKERS_TOPIC, self._on_membership),
-            (EXITS_TOPIC, self._on_exit_code),
-        ):
-            client.subscribe_topic(topic, handler)
+        self._timer = threading.Condition(self._lock)  # wakes the timeout watcher
+        self._timed: dict[str, Task] = {}  # running tasks that have a deadline
+        self._live: set[str] = set()  # IDs of tasks not yet final: collect waits on them
+        # What Dask reports (on its I/O loop and callback thread) only goes into _inbox;
+        # one thread applies it under _lock (see _apply_loop).
+        self._inbox: SimpleQueue[tuple[str, Any]] = SimpleQueue()
+        self._refetches: dict[str, int] = {}  # Dask key -> times its result was lost
+        self._applier = threading.Thread(target=self._apply_loop, name="DaskFacade-events")
+        self._applier.daemon = True
+        self._applier.start()
+        for topic in _TOPICS:
+            client.subscribe_topic(topic, partial(_post, self._inbox, topic))
         client.register_plugin(WorkerMembership())
         client.register_plugin(ExitCodes())
         with self._lock:
             known = client.run_on_scheduler(_workers_now)
             for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
                 self._joined(address, pid, name, time.time())
-        self._done: SimpleQueue[Any] = SimpleQueue()  # ended Dask futures; None stops
-        self._refetches: dict[str, int] = {}  # Dask key -> times its result was lost
-        self._gatherer = threading.Thread(target=self._gather, name="DaskFacade-results")
-        self._gatherer.daemon = True
-        self._gatherer.start()
         self._watcher = threading.Thread(
             target=self._watch, name="DaskFacade-timeouts", daemon=True
         )
@@ -273,7 +276,7 @@ class DaskEngine:
             deadline = None if timeout is None else time.monotonic() + timeout
 
             def settled() -> bool:
-                return self._kill_now or all(t.state.is_final for t in self._order)
+                return self._kill_now or not self._live
 
             while not settled():
                 left = None if deadline is None else deadline - time.monotonic()
@@ -312,7 +315,7 @@ class DaskEngine:
             self._accepting = False
             self._closing_reason = "the facade was dropped"
             self._watch_stop = True
-            self._changed.notify_all()
+            self._timer.notify_all()
         with contextlib.suppress(Exception):
             self._shut_down([])
         if self._settler is not None:
@@ -329,6 +332,10 @@ class DaskEngine:
         self._events.append(
             TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
         )
+        if task.state.is_final:
+            self._live.discard(task.ID)
+        else:
+            self._live.add(task.ID)
         future = self._futures.get(task.ID) if self._futures else None
         if future is not None and self._settler is not None:
             if task.state is TaskState.RUNNING:
@@ -341,7 +348,7 @@ class DaskEngine:
     def _queue(self, task: Task, now: float, message: str) -> str:
         """PENDING under a fresh Dask key (a retry must not reuse a finished key)."""
         self._attempt += 1
-        key = f"{task.ID}#{self._attempt}"
+        key = f"{type(task).__name__}-{self._attempt}-{uuid.uuid4().hex}"
         self._key_of[task.ID] = key
         self._by_key[key] = task
         task.state = TaskState.PENDING
@@ -350,6 +357,7 @@ class DaskEngine:
 
     def _forget(self, task: Task) -> Any:
         """Unlinks a task's current attempt; returns its Dask future for release."""
+        self._timed.pop(task.ID, None)
         key = self._key_of.pop(task.ID, None)
         if key is not None:
             self._by_key.pop(key, None)
@@ -389,6 +397,7 @@ class DaskEngine:
             self._emit(task, task.error)
             dropped.append(self._forget(task))
         self._watch_stop = True
+        self._timer.notify_all()
         return dropped, busy
 
     # == what Dask reports (client I/O loop and callback thread) ==========================
@@ -417,30 +426,41 @@ class DaskEngine:
         future.add_done_callback(self._on_done)
 
     def _on_done(self, future: Any) -> None:
-        """A Dask future ended (Dask's callback thread): hand it to the gatherer."""
-        self._done.put(future)
+        """A Dask future ended (Dask's callback thread)."""
+        self._inbox.put(("done", future))
 
-    def _gather(self) -> None:
-        """Fetches the outcomes of ended futures, many per round trip, and applies them.
+    def _apply_loop(self) -> None:
+        """Applies what Dask reported, in arrival order, on this thread alone.
 
-        One ``gather`` per batch instead of one ``result()`` per future: each is a round
-        trip to the workers, and the callback thread would do them one after another.
+        The client's I/O loop (which, for a LocalCluster, also runs the scheduler) only
+        appends to ``_inbox``: a handler waiting for ``_lock`` would stall the scheduler.
+        Ended futures are fetched with one ``gather`` per batch instead of one
+        ``result()`` each: every fetch is a round trip to the workers.
         """
         while True:
-            batch = [self._done.get()]
-            while len(batch) < _GATHER_BATCH and not self._done.empty():
-                batch.append(self._done.get())
-            stop = None in batch
-            futures = [f for f in batch if f is not None]
-            finished = {f.key: f for f in futures if f.status == "finished"}
+            batch = [self._inbox.get()]
+            while len(batch) < _BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get())
+            finished = {
+                item.key: item
+                for kind, item in batch
+                if kind == "done" and item.status == "finished"
+            }
             values: dict[str, Any] = {}
             if finished:
                 with contextlib.suppress(Exception):
                     values = self.client.gather(finished, errors="skip")
-            for future in futures:
-                self._settle(future, values.get(future.key))
-            if stop:
-                return
+            for kind, item in batch:
+                if kind == "done":
+                    self._settle(item, values.get(item.key))
+                elif kind == TOPIC:
+                    self._task_event(item[1])
+                elif kind == WORKERS_TOPIC:
+                    self._membership(item[1])
+                elif kind == EXITS_TOPIC:
+                    self._exit_code(item[1])
+                else:
+                    return
 
     def _settle(self, future: Any, value: Any) -> None:
         """A task's fate from its ended Dask future; ``value`` is what gather fetched."""
@@ -536,9 +556,8 @@ class DaskEngine:
         task.traceback = str(error)
         self._emit(task, task.error, now)
 
-    def _on_task_event(self, event: tuple[float, Any]) -> None:
-        """began / progress / log, from ``run_task`` on a worker (client I/O loop)."""
-        _, msg = event
+    def _task_event(self, msg: dict[str, Any]) -> None:
+        """began / progress / log / ended, from ``run_task`` on a worker."""
         kind = msg.get("kind")
         with self._lock:
             if kind == "log":
@@ -576,7 +595,10 @@ class DaskEngine:
             if slot is not None:
                 slot.task_id = task.ID
         timeout = task.timeout if task.timeout is not None else self._task_timeout
-        task._deadline = time.monotonic() + timeout if timeout is not None else 0.0
+        if timeout is not None:
+            task._deadline = time.monotonic() + timeout
+            self._timed[task.ID] = task
+            self._timer.notify_all()
         self._emit(task)
 
     def _ended(self, task: Task) -> None:
@@ -586,9 +608,9 @@ class DaskEngine:
         if slot is not None and slot.task_id == task.ID:
             slot.task_id = None
         task._deadline = 0.0
+        self._timed.pop(task.ID, None)
 
-    def _on_membership(self, event: tuple[float, Any]) -> None:
-        _, msg = event
+    def _membership(self, msg: dict[str, Any]) -> None:
         now = time.time()
         with self._lock:
             if msg["action"] == "add":
@@ -633,6 +655,7 @@ class DaskEngine:
             task.state = TaskState.PENDING
             task.started_at = None
             task._deadline = 0.0
+            self._timed.pop(task.ID, None)
             self._emit(
                 task,
                 f"worker-{slot.index} (pid {slot.pid}) {how} while running it; Dask retries it "
@@ -643,8 +666,7 @@ class DaskEngine:
         log.warning("worker-%d (pid %s) %s%s", slot.index, slot.pid, how, names)
         self._changed.notify_all()
 
-    def _on_exit_code(self, event: tuple[float, Any]) -> None:
-        _, msg = event
+    def _exit_code(self, msg: dict[str, Any]) -> None:
         with self._lock:
             pid, code = msg["pid"], msg["exitcode"]
             self._exit_codes[pid] = code
@@ -660,20 +682,12 @@ class DaskEngine:
             with self._changed:
                 if self._watch_stop:
                     return
-                deadlines = [
-                    t._deadline
-                    for t in self._order
-                    if t.state is TaskState.RUNNING and t._deadline > 0
-                ]
+                timed = [t for t in self._timed.values() if t.state is TaskState.RUNNING]
                 now = time.monotonic()
-                expired = [
-                    t
-                    for t in self._order
-                    if t.state is TaskState.RUNNING and 0 < t._deadline <= now
-                ]
+                expired = [t for t in timed if t._deadline <= now]
                 if not expired:
-                    wait = min(deadlines) - now if deadlines else None
-                    self._changed.wait(wait if wait is None else max(wait, 0.01))
+                    wait = min(t._deadline for t in timed) - now if timed else None
+                    self._timer.wait(wait if wait is None else max(wait, 0.01))
                     continue
                 dropped = []
                 addresses = []
@@ -698,8 +712,8 @@ class DaskEngine:
         """Stops listening, frees workers still busy with our tasks, closes what we made."""
         with self._lock:
             self._watch_stop = True
-            self._changed.notify_all()
-        self._done.put(None)
+            self._timer.notify_all()
+        self._inbox.put(("stop", None))
         client = self.client
         with contextlib.suppress(Exception):
             if busy and not self._owns:
@@ -712,6 +726,11 @@ class DaskEngine:
         if self._owns and self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+
+
+def _post(inbox: SimpleQueue[tuple[str, Any]], topic: str, event: tuple[float, Any]) -> None:
+    """A topic handler: runs on the client's I/O loop, so it only queues the event."""
+    inbox.put((topic, event))
 
 
 def _release(futures: list[Any] | Any) -> None:

@@ -23,6 +23,7 @@ class WorkerMembership(SchedulerPlugin):
     """
 
     name = "worker-monitor-membership"
+    idempotent = True  # one per scheduler, however many facades share it
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[int | None, Any]] = {}
@@ -59,6 +60,7 @@ class ExitCodes(NannyPlugin):
     """
 
     name = "worker-monitor-exit-codes"
+    idempotent = True
 
     def setup(self, nanny: Any) -> None:
         process = getattr(nanny, "process", None)
