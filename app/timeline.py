@@ -126,13 +126,24 @@ class Timeline:
             lane.death = event.signal_name
         elif event.exitcode == 0 and not any(b.end is None for b in lane.bars):
             lane.death = "stopped"
+        elif event.exitcode is None:
+            lane.death = "died"  # a cluster may report the exit code later, or never
         else:
             lane.death = f"exit code {event.exitcode}"
 
     def _task_changed(self, task_id: str, state: TaskState, when: float) -> bool:
         opened = self._open.get(task_id)
         if state is TaskState.RUNNING and opened is not None:
-            return False  # a progress report: the bar only grows
+            lane, bar = opened
+            task = self._task(task_id)
+            if task is None or task.worker_pid in (None, lane.pid):
+                return False  # a progress report: the bar only grows
+            # It runs again on another worker (Dask retried it after its worker died, all
+            # within one batch): the old bar ends with that worker, a new one opens.
+            del self._open[task_id]
+            bar.end = max(bar.start, lane.end if lane.end is not None else when)
+            bar.state = TaskState.PENDING
+            opened = None
         if state is TaskState.PENDING and opened is None:
             return False  # queued: nothing ran
         if opened is not None:  # it ran: its bar ends, with its outcome

@@ -20,4 +20,10 @@ def quiet_dask_logs() -> None:
     console: an application's choice, made by this project's entry points."""
     import logging
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    import distributed  # noqa: F401  (its logging configuration, applied at import)
+
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() < logging.WARNING:
+                logger.setLevel(logging.WARNING)

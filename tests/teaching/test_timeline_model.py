@@ -93,3 +93,27 @@ def test_pixel_runs_when_bars_are_thinner_than_pixels() -> None:
         (23, TaskState.DONE),
         (33, TaskState.FAILED),
     ]
+
+
+def test_a_task_retried_on_another_worker_within_one_batch_moves_lanes() -> None:
+    """Dask reruns a task whose worker died: RUNNING, PENDING, RUNNING may share a batch."""
+    from app.core import TaskChanged, WorkerDied, WorkerStarted
+
+    task = SimpleTask("t", 0)
+    timeline = Timeline(lambda task_id: task)
+    timeline.apply_events([WorkerStarted(0, 101, 1.0), WorkerStarted(1, 202, 1.0)])
+    task.worker_pid, task.started_at = 101, 2.0
+    timeline.apply_events([TaskChanged("t", TaskState.RUNNING, None, "", 2.0)])
+    task.worker_pid, task.started_at = 202, 3.5
+    timeline.apply_events(
+        [
+            WorkerDied(0, 101, None, None, 3.0),
+            TaskChanged("t", TaskState.PENDING, None, "Dask retries it", 3.0),
+            TaskChanged("t", TaskState.RUNNING, None, "", 3.5),
+        ]
+    )
+    first = next(lane for lane in timeline.lanes if lane.pid == 101)
+    second = next(lane for lane in timeline.lanes if lane.pid == 202)
+    assert [(b.start, b.end, b.state) for b in first.bars] == [(2.0, 3.0, TaskState.PENDING)]
+    assert first.death == "died"
+    assert [(b.start, b.end) for b in second.bars] == [(3.5, None)]
