@@ -45,6 +45,7 @@ log = logging.getLogger("app.cluster")
 _TOPICS = (TOPIC, WORKERS_TOPIC, EXITS_TOPIC)
 _BATCH = 1000  # reports applied, and ended futures fetched, per round at most
 _REFETCHES = 3  # times a result lost with its worker is waited for again
+_FETCH_TRIES = 8  # gathers tried, with a growing pause, before results count as lost
 
 
 @dataclass(slots=True)
@@ -95,19 +96,24 @@ class DaskEngine:
         self._timer = threading.Condition(self._lock)  # wakes the timeout watcher
         self._timed: dict[str, Task] = {}  # running tasks that have a deadline
         self._live: set[str] = set()  # IDs of tasks not yet final: collect waits on them
+        self._held_on: dict[str, str] = {}  # task ID -> worker holding its unfetched outcome
+        self._called: set[str] = set()  # IDs of submit()ted calls: their futures resolve once
         # What Dask reports (on its I/O loop and callback thread) only goes into _inbox;
         # one thread applies it under _lock (see _apply_loop).
         self._inbox: SimpleQueue[tuple[str, Any]] = SimpleQueue()
         self._refetches: dict[str, int] = {}  # Dask key -> times its result was lost
-        self._applier = threading.Thread(target=self._apply_loop, name="DaskFacade-events")
-        self._applier.daemon = True
-        self._applier.start()
+        self._to_fetch: SimpleQueue[list[Any] | None] = SimpleQueue()
+        for target, name in (
+            (self._apply_loop, "DaskFacade-events"),
+            (self._fetch_loop, "DaskFacade-results"),
+        ):
+            threading.Thread(target=target, name=name, daemon=True).start()
         for topic in _TOPICS:
             client.subscribe_topic(topic, partial(_post, self._inbox, topic))
         client.register_plugin(WorkerMembership())
         client.register_plugin(ExitCodes())
+        known = client.run_on_scheduler(_workers_now)
         with self._lock:
-            known = client.run_on_scheduler(_workers_now)
             for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
                 self._joined(address, pid, name, time.time())
         self._watcher = threading.Thread(
@@ -145,6 +151,7 @@ class DaskEngine:
                 if self._settler is None:
                     self._settler = Settler()
                 self._futures[task.ID] = future
+                self._called.add(task.ID)
             key = self._queue(task, now, "")
         self._send(task, key, payload)
         return True
@@ -176,7 +183,11 @@ class DaskEngine:
     def cancel_pending(self) -> int:
         with self._lock:
             pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
-        return sum(self.cancel(task_id) for task_id in pending)
+        cancelled = sum(self.cancel(task_id) for task_id in pending)
+        settler = self._settler
+        if settler is not None:
+            settler.flush()  # their futures read cancelled once this returns
+        return cancelled
 
     def resubmit(self, task_id: str) -> bool:
         with self._lock:
@@ -207,7 +218,9 @@ class DaskEngine:
             if not self._accepting:
                 raise RuntimeError(f"cannot restart workers: {self._closing_reason}")
             missing = sum(1 for s in self._slots if not s.alive)
-            lost = [t.ID for t in self._order if t.state is TaskState.LOST]
+            lost = [
+                t.ID for t in self._order if t.state is TaskState.LOST and t.ID not in self._called
+            ]
         started = 0
         if missing and self.cluster is not None:
             self.cluster.scale(len(self._slots))
@@ -301,11 +314,10 @@ class DaskEngine:
 
     def flush_futures(self) -> None:
         with self._lock:
-            if self._final is None or self._settler is None:
-                return
-            settler, self._settler = self._settler, None
-        settler.flush()
-        settler.stop()
+            settler = self._settler if self._final is not None else None
+        if settler is not None:
+            settler.flush()
+            settler.stop()
 
     def abandon(self) -> None:
         """The facade was dropped without a collect: end quietly, leave no process."""
@@ -358,6 +370,7 @@ class DaskEngine:
     def _forget(self, task: Task) -> Any:
         """Unlinks a task's current attempt; returns its Dask future for release."""
         self._timed.pop(task.ID, None)
+        self._held_on.pop(task.ID, None)
         key = self._key_of.pop(task.ID, None)
         if key is not None:
             self._by_key.pop(key, None)
@@ -434,25 +447,24 @@ class DaskEngine:
 
         The client's I/O loop (which, for a LocalCluster, also runs the scheduler) only
         appends to ``_inbox``: a handler waiting for ``_lock`` would stall the scheduler.
-        Ended futures are fetched with one ``gather`` per batch instead of one
-        ``result()`` each: every fetch is a round trip to the workers.
+        This thread never waits on the cluster either: results are fetched by
+        ``_fetch_loop``, whose answers come back through ``_inbox`` too.
         """
         while True:
             batch = [self._inbox.get()]
             while len(batch) < _BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get())
-            finished = {
-                item.key: item
-                for kind, item in batch
-                if kind == "done" and item.status == "finished"
-            }
-            values: dict[str, Any] = {}
-            if finished:
-                with contextlib.suppress(Exception):
-                    values = self.client.gather(finished, errors="skip")
+            to_fetch = []
             for kind, item in batch:
                 if kind == "done":
-                    self._settle(item, values.get(item.key))
+                    if item.status == "finished":
+                        to_fetch.append(item)
+                    else:
+                        self._settle(item, None)
+                elif kind == "fetched":
+                    futures, values = item
+                    for future in futures:
+                        self._settle(future, values.get(future.key))
                 elif kind == TOPIC:
                     self._task_event(item[1])
                 elif kind == WORKERS_TOPIC:
@@ -460,7 +472,36 @@ class DaskEngine:
                 elif kind == EXITS_TOPIC:
                     self._exit_code(item[1])
                 else:
+                    self._to_fetch.put(None)
                     return
+            if to_fetch:
+                self._to_fetch.put(to_fetch)
+
+    def _fetch_loop(self) -> None:
+        """Fetches results: one ``gather`` per batch of ended futures, not one ``result()``
+        each (every fetch is a round trip to the workers). A gather waits while a result
+        lost with its worker is computed again: only this thread waits."""
+        while True:
+            futures = self._to_fetch.get()
+            if futures is None:
+                return
+            while not self._to_fetch.empty() and len(futures) < _BATCH:
+                more = self._to_fetch.get()
+                if more is None:
+                    self._to_fetch.put(None)
+                    break
+                futures.extend(more)
+            values: dict[str, Any] = {}
+            for attempt in range(_FETCH_TRIES):
+                try:
+                    values = self.client.gather({f.key: f for f in futures}, errors="skip")
+                    break
+                except Exception as exc:  # a hiccup of the connection: try again shortly
+                    if self._watch_stop or attempt == _FETCH_TRIES - 1:
+                        log.warning("could not fetch %d result(s): %s", len(futures), exc)
+                        break
+                    time.sleep(0.1 * (attempt + 1))
+            self._inbox.put(("fetched", (futures, values)))
 
     def _settle(self, future: Any, value: Any) -> None:
         """A task's fate from its ended Dask future; ``value`` is what gather fetched."""
@@ -482,6 +523,7 @@ class DaskEngine:
                 # Its result died with its worker before it reached us: Dask runs it again.
                 self._refetches[key] = tries + 1
                 self._running_on.pop(task.ID, None)
+                self._held_on.pop(task.ID, None)
                 task.state = TaskState.PENDING
                 task.started_at = None
                 self._emit(task, "its result was lost with its worker; Dask computes it again")
@@ -560,6 +602,8 @@ class DaskEngine:
         """began / progress / log / ended, from ``run_task`` on a worker."""
         kind = msg.get("kind")
         with self._lock:
+            if kind == "log" and msg.get("key") not in self._by_key:
+                return  # another client's task, on a shared cluster
             if kind == "log":
                 slot = next((s for s in self._slots if s.pid == msg["pid"]), None)
                 index = slot.index if slot is not None else -1
@@ -602,8 +646,10 @@ class DaskEngine:
         self._emit(task)
 
     def _ended(self, task: Task) -> None:
-        """The worker is done with it; its outcome is on its way (or lost with the worker)."""
+        """The worker is done with it; its outcome waits there until it is fetched."""
         address = self._running_on.pop(task.ID, None)
+        if address is not None:
+            self._held_on[task.ID] = address
         slot = self._slot_at(address)
         if slot is not None and slot.task_id == task.ID:
             slot.task_id = None
@@ -646,6 +692,19 @@ class DaskEngine:
             self._changed.notify_all()
             return
         how = describe_exit(code) if code is not None else "left the cluster"
+        held = [t for t in self._order if self._held_on.get(t.ID) == address]
+        for task in held:
+            # It ran, but its outcome died with the worker before we fetched it: Dask
+            # computes it again (a death does not count against it this time).
+            del self._held_on[task.ID]
+            task.state = TaskState.PENDING
+            task.started_at = None
+            self._emit(
+                task,
+                f"its outcome was lost with worker-{slot.index} (pid {slot.pid}) before it "
+                "was fetched; Dask computes it again",
+                now,
+            )
         running = [
             t for t in self._order if self._running_on.get(t.ID) == address and not t.state.is_final
         ]
@@ -704,9 +763,14 @@ class DaskEngine:
                     if address is not None:
                         addresses.append(address)
             _release(dropped)
-            if addresses:
-                with contextlib.suppress(Exception):
-                    self.client.restart_workers(addresses, timeout=30, raise_for_error=False)
+            if addresses:  # on a thread of its own: the next deadline must not wait for it
+                threading.Thread(
+                    target=self._restart_quietly, args=(addresses,), daemon=True
+                ).start()
+
+    def _restart_quietly(self, addresses: list[str]) -> None:
+        with contextlib.suppress(Exception):
+            self.client.restart_workers(addresses, timeout=30, raise_for_error=False)
 
     def _shut_down(self, busy: list[str]) -> None:
         """Stops listening, frees workers still busy with our tasks, closes what we made."""

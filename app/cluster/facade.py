@@ -55,6 +55,7 @@ class DaskFacade(TaskExecutor):
         workers: int = 2,
         task_timeout: float | None = None,
         allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
+        connect_timeout: float = 10.0,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
@@ -72,13 +73,18 @@ class DaskFacade(TaskExecutor):
         owns = cluster is None
         made = local_cluster(workers, allowed_failures) if owns else None
         target = made if owns else cluster
+        client = None
         try:
-            client = Client(target, set_as_default=False)  # type: ignore[no-untyped-call]
+            client = Client(  # type: ignore[no-untyped-call]
+                target, set_as_default=False, timeout=connect_timeout
+            )
             local = made if owns else None if isinstance(cluster, str) else cluster
             if local is not None:  # a cluster of ours: have it whole before the first task
                 client.wait_for_workers(workers, timeout=60)
             self._engine = DaskEngine(client, local, owns, task_timeout)
         except BaseException:
+            if client is not None:
+                client.close()  # type: ignore[no-untyped-call]
             if made is not None:
                 made.close()
             raise

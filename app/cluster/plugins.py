@@ -7,6 +7,7 @@ client subscribes before registering them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -62,8 +63,13 @@ class ExitCodes(NannyPlugin):
     name = "worker-monitor-exit-codes"
     idempotent = True
 
-    def setup(self, nanny: Any) -> None:
+    def setup(self, nanny: Any, tries: int = 50) -> None:
         process = getattr(nanny, "process", None)
+        if process is None and tries > 0:
+            # A nanny that is still starting has no worker process yet: look again soon.
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_later(0.2, self.setup, nanny, tries - 1)
+            return
         original = getattr(process, "mark_stopped", None)
         if process is None or original is None or getattr(original, "_wrapped", False):
             return

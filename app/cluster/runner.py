@@ -43,6 +43,13 @@ def _tell(kind: str, **fields: Any) -> None:
         get_worker().log_event(TOPIC, {"kind": kind, "pid": os.getpid(), **fields})
 
 
+def _tell_line(level: int, name: str, text: str, when: float) -> None:
+    """One whole line of a task's output, tagged with the task's key (on a shared
+    cluster, each client keeps only its own tasks' lines)."""
+    key = getattr(_here, "key", None)
+    _tell("log", key=key, level=level, name=name, text=text, time=when)
+
+
 def _progress(task: Task, fraction: float, message: str) -> None:
     key = getattr(_here, "key", None)
     if key is not None:
@@ -71,7 +78,7 @@ class _TaskLines(io.TextIOBase):
             lines = (getattr(self._partial, "text", "") + s).split("\n")
             self._partial.text = lines.pop()
             for line in lines:
-                _tell("log", level=self._level, name=self._name, text=line, time=time.time())
+                _tell_line(self._level, self._name, line, time.time())
         return len(s)
 
     def flush(self) -> None:
@@ -80,7 +87,7 @@ class _TaskLines(io.TextIOBase):
         line = getattr(self._partial, "text", "")
         if line:
             self._partial.text = ""
-            _tell("log", level=self._level, name=self._name, text=line, time=time.time())
+            _tell_line(self._level, self._name, line, time.time())
 
 
 class _TaskRecords(logging.Handler):
@@ -90,8 +97,7 @@ class _TaskRecords(logging.Handler):
         if getattr(_here, "key", None) is None or record.name.startswith("distributed"):
             return
         with contextlib.suppress(Exception):
-            text = record.getMessage()
-            _tell("log", level=record.levelno, name=record.name, text=text, time=record.created)
+            _tell_line(record.levelno, record.name, record.getMessage(), record.created)
 
 
 def _install() -> None:

@@ -97,6 +97,7 @@ class Engine:
         self._futures: dict[str, TaskFuture] = {}  # of submit()ted calls, until final
         self._settler: Settler | None = None  # started by the first of them
         self._calls = 0
+        self._called: set[str] = set()  # IDs of submit()ted calls
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -146,6 +147,7 @@ class Engine:
                 if self._settler is None:
                     self._settler = Settler()
                 self._futures[task.ID] = future
+                self._called.add(task.ID)
             return self._enqueue(task, now, "")
 
     def unused_id(self, prefix: str) -> str:
@@ -166,16 +168,19 @@ class Engine:
         """Cancels every task still waiting for a worker; returns how many."""
         with self._lock:
             pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
-        return sum(self.cancel(task_id) for task_id in pending)
+        cancelled = sum(self.cancel(task_id) for task_id in pending)
+        settler = self._settler
+        if settler is not None:
+            settler.flush()  # their futures read cancelled once this returns
+        return cancelled
 
     def flush_futures(self) -> None:
         """Once the job has ended: resolves every future still posted, then stops."""
         with self._lock:
-            if self._final is None or self._settler is None:
-                return
-            settler, self._settler = self._settler, None
-        settler.flush()
-        settler.stop()
+            settler = self._settler if self._final is not None else None
+        if settler is not None:
+            settler.flush()
+            settler.stop()
 
     def poll(self, timeout: float | None) -> list[Event]:
         with self._changed:
@@ -233,7 +238,8 @@ class Engine:
             if requeue_lost and self._available():
                 now = time.time()
                 for task in self._tasks.values():
-                    if task.state is TaskState.LOST:
+                    # Not a call: its future already failed, and a future resolves once.
+                    if task.state is TaskState.LOST and task.ID not in self._called:
                         self._requeue(task, now, "requeued after restart_worker()")
             self._wake()
         return started

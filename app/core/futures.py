@@ -10,6 +10,7 @@ polls events.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 from app.core.states import TaskState
 from app.core.task import Task
+
+log = logging.getLogger("app.core")
 
 
 class RemoteTraceback(Exception):
@@ -121,6 +124,8 @@ class Settler:
         self._inbox: SimpleQueue[tuple[Future[Any], bool | None, Any] | threading.Event | None] = (
             SimpleQueue()
         )
+        self._lock = threading.Lock()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="facade-futures", daemon=True)
         self._thread.start()
 
@@ -134,13 +139,23 @@ class Settler:
         """Waits until every future posted so far is resolved (False after ``timeout``)."""
         if threading.current_thread() is self._thread:
             return False  # a done-callback collecting its own facade: cannot wait on itself
-        done = threading.Event()
-        self._inbox.put(done)
+        with self._lock:
+            if self._stopped:  # everything posted is resolved once the thread ends
+                done = None
+            else:
+                done = threading.Event()
+                self._inbox.put(done)
+        if done is None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
         return done.wait(timeout)
 
     def stop(self) -> None:
-        """Ends the thread once what was posted before is resolved."""
-        self._inbox.put(None)
+        """Ends the thread once what was posted before is resolved; idempotent."""
+        with self._lock:
+            if not self._stopped:
+                self._stopped = True
+                self._inbox.put(None)
 
     def _run(self) -> None:
         while True:
@@ -150,29 +165,42 @@ class Settler:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            future, ok, value = item
-            if ok is not None and isinstance(future, TaskFuture):
-                future._owner = None
-            if ok is None:
-                # Already cancelled by its own cancel(): nothing to start.
-                with contextlib.suppress(RuntimeError, InvalidStateError):
-                    if not future.done() and not future.running():
-                        future.set_running_or_notify_cancel()
-            elif ok:
-                with contextlib.suppress(InvalidStateError):
-                    future.set_result(value)
-            elif isinstance(value, CancelledError):
-                _resolve_cancelled(future)
-            else:
-                with contextlib.suppress(InvalidStateError):
-                    future.set_exception(value)
+            try:
+                _resolve(*item)
+            except BaseException:  # a done-callback's SystemExit must not end this thread
+                log.exception("a future's done-callback raised")
+
+
+def _resolve(future: Future[Any], ok: bool | None, value: Any) -> None:
+    """One step of a future: started (``ok`` None), resolved, or cancelled."""
+    if ok is not None and isinstance(future, TaskFuture):
+        future._owner = None
+    if ok is None:
+        with _transition:
+            if not future.done() and not future.running():
+                future.set_running_or_notify_cancel()
+    elif ok:
+        with contextlib.suppress(InvalidStateError):
+            future.set_result(value)
+    elif isinstance(value, CancelledError):
+        _resolve_cancelled(future)
+    else:
+        with contextlib.suppress(InvalidStateError):
+            future.set_exception(value)
+
+
+# Serializes the steps that read a future's state then change it, which the caller's
+# cancel() and the resolving thread may both attempt: done twice, the standard library
+# logs "Future in unexpected state" and raises.
+_transition = threading.Lock()
 
 
 def _resolve_cancelled(future: Future[Any]) -> None:
     """Cancels a future and tells its waiters (``wait``, ``as_completed``) at once."""
-    if Future.cancel(future):
-        with contextlib.suppress(RuntimeError):
+    with _transition:
+        if future.done():
+            return
+        if Future.cancel(future):
             future.set_running_or_notify_cancel()
-    elif not future.done():  # running: cannot be cancelled, so it fails as such
-        with contextlib.suppress(InvalidStateError):
+        else:  # running: it cannot be cancelled, so it fails as such
             future.set_exception(CancelledError())

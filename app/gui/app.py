@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     install_console(logging.INFO)  # the terminal shows the same lines as the console pane
-    qt_app, window = create_window(args.workers, backend=backend)
+    try:
+        qt_app, window = create_window(args.workers, backend=backend)
+    except OSError as exc:  # the scheduler at --dask ADDRESS cannot be reached
+        print(f"could not start on {backend.name}: {exc}", file=sys.stderr)
+        backend.close()
+        return 2
     sys.excepthook = _ExceptionDialog(window)
     _quit_on_signals(qt_app, window)
     window.show()

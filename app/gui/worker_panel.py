@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import WorkerDied, WorkerStarted, WorkingProcessFacade
+from app.core.errors import signal_name
 from app.gui import formatting
 
 _COLUMNS = ("Worker", "PID", "State", "Done", "Uptime", "Restarts")
@@ -87,8 +88,14 @@ class WorkerPanel(QWidget):
                 uptime = formatting.seconds(now - started) if started else ""
             else:
                 state = "dead"
-                if death is not None:
-                    why = death.signal_name or f"exit code {death.exitcode}"
+                # A cluster may tell the exit code after the death: the snapshot has it.
+                code = info.exitcode if death is None or death.exitcode is None else None
+                why = (
+                    death.signal_name or f"exit code {death.exitcode}"
+                    if death is not None and death.exitcode is not None
+                    else signal_name(code) or (f"exit code {code}" if code is not None else None)
+                )
+                if why:
                     state = f"dead ({why})"
                 uptime = ""
             cells = (

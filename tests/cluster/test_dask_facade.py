@@ -171,3 +171,33 @@ def test_bad_input_is_refused_at_once(make_dask: DaskFactory) -> None:
     facade.collect_tasks(DEADLINE)
     late = SquareTask("late", 1)
     assert not facade.process_task(late) and "collected" in (late.error or "")
+
+
+def test_two_facades_share_a_cluster_without_mixing(make_dask: DaskFactory) -> None:
+    from app.cluster.facade import DaskFacade
+
+    owner = make_dask()
+    cluster = owner.client.cluster
+    other = DaskFacade(cluster, workers=2)
+    try:
+        mine = [owner.submit(square, n) for n in range(5)]
+        theirs = [other.submit(square, n + 10) for n in range(5)]
+        printer = PrintTask("printer", "only for the second facade")
+        other.process_task(printer)
+        assert [f.result(DEADLINE) for f in mine] == [n * n for n in range(5)]
+        assert [f.result(DEADLINE) for f in theirs] == [(n + 10) ** 2 for n in range(5)]
+        assert [t.ID for t in owner.tasks] == [f"square-{n}" for n in range(1, 6)]
+        poll_until(other, lambda _: printer.state.is_final, "printer final")
+        owner_lines = [e for e in owner.poll_events(0.2) if isinstance(e, WorkerLog)]
+        assert not any("second facade" in e.message for e in owner_lines)
+    finally:
+        other.close()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_at_once() -> None:
+    from app.cluster.facade import DaskFacade
+
+    started = time.monotonic()
+    with pytest.raises(OSError, match="connect"):
+        DaskFacade("tcp://127.0.0.1:9", connect_timeout=1.0)
+    assert time.monotonic() - started < 10
