@@ -33,12 +33,12 @@ from app.cluster.plugins import EXITS_TOPIC, WORKERS_TOPIC, ExitCodes, WorkerMem
 from app.cluster.plugins import workers_now as _workers_now
 from app.cluster.runner import TOPIC, run_task
 from app.core import console
+from app.core.book import TaskBook, pickled
 from app.core.errors import describe, describe_exit, signal_name
-from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.futures import Settler, TaskFuture, outcome
+from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.futures import TaskFuture
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
-from app.core.validation import why_refused
 
 log = logging.getLogger("app.cluster")
 
@@ -63,19 +63,15 @@ class _Slot:
     task_id: str | None = None
 
 
-class DaskEngine:
+class DaskEngine(TaskBook):
     """All state of one ``DaskFacade``; never refers back to the facade."""
 
     def __init__(self, client: Any, cluster: Any, owns: bool, task_timeout: float | None) -> None:
+        super().__init__()
         self.client = client
         self.cluster = cluster  # a cluster object it may resize (made or shared), else None
         self._owns = owns
         self._task_timeout = task_timeout
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._tasks: dict[str, Task] = {}
-        self._order: list[Task] = []
-        self._events: list[Event] = []
         self._key_of: dict[str, str] = {}  # task ID -> Dask key of its current attempt
         self._by_key: dict[str, Task] = {}
         self._dask: dict[str, Any] = {}  # task ID -> its Dask future, held until done
@@ -83,21 +79,14 @@ class DaskEngine:
         self._deaths: dict[str, list[int | None]] = {}  # task ID -> pids that died running it
         self._slots: list[_Slot] = []
         self._exit_codes: dict[int, int] = {}  # pid -> exit code, from the nannies
-        self._futures: dict[str, TaskFuture] = {}
-        self._settler: Settler | None = None
-        self._calls = 0
         self._attempt = 0
-        self._accepting = True
-        self._closing_reason: str | None = None
         self._collecting = False
         self._kill_now = False
-        self._final: list[Task] | None = None
         self._watch_stop = False
         self._timer = threading.Condition(self._lock)  # wakes the timeout watcher
         self._timed: dict[str, Task] = {}  # running tasks that have a deadline
         self._live: set[str] = set()  # IDs of tasks not yet final: collect waits on them
         self._held_on: dict[str, str] = {}  # task ID -> worker holding its unfetched outcome
-        self._called: set[str] = set()  # IDs of submit()ted calls: their futures resolve once
         # What Dask reports (on its I/O loop and callback thread) only goes into _inbox;
         # one thread applies it under _lock (see _apply_loop).
         self._inbox: SimpleQueue[tuple[str, Any]] = SimpleQueue()
@@ -123,48 +112,14 @@ class DaskEngine:
 
     # == caller side ======================================================================
     def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
-        error = why_refused(task)
-        payload = b""
-        if error is None:
-            try:
-                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:
-                error = f"the task cannot be pickled: {describe(exc)}"
+        payload, error = pickled(task)
         now = time.time()
         with self._lock:
-            if error is None and not self._accepting:
-                error = f"not accepted: {self._closing_reason}"
-            if error is None and task.ID in self._tasks:
-                if self._tasks[task.ID] is task:
-                    raise ValueError(f"task {task.ID!r} was already submitted to this facade")
-                error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
-            if error is not None:
-                task.state = TaskState.REJECTED
-                task.error = error
+            if not self._record(task, future, error, now):
                 return False
-            task._reset_bookkeeping()
-            task.submitted_at = now
-            task.attempts = 1
-            self._tasks[task.ID] = task
-            self._order.append(task)
-            if future is not None:
-                if self._settler is None:
-                    self._settler = Settler()
-                self._futures[task.ID] = future
-                self._called.add(task.ID)
             key = self._queue(task, now, "")
         self._send(task, key, payload)
         return True
-
-    def poll(self, timeout: float | None) -> list[Event]:
-        with self._changed:
-            if timeout is None or timeout > 0:
-                self._changed.wait_for(
-                    lambda: bool(self._events) or (timeout is None and self._final is not None),
-                    timeout,
-                )
-            events, self._events = self._events, []
-        return events
 
     def cancel(self, task_id: str) -> bool:
         """Only a task no worker has begun: Dask cannot interrupt a running one."""
@@ -180,15 +135,6 @@ class DaskEngine:
         _release(dropped)
         return True
 
-    def cancel_pending(self) -> int:
-        with self._lock:
-            pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
-        cancelled = sum(self.cancel(task_id) for task_id in pending)
-        settler = self._settler
-        if settler is not None:
-            settler.flush()  # their futures read cancelled once this returns
-        return cancelled
-
     def resubmit(self, task_id: str) -> bool:
         with self._lock:
             task = self._recorded(task_id)
@@ -202,12 +148,8 @@ class DaskEngine:
             except BaseException as exc:
                 task.error = f"the task cannot be pickled any more: {describe(exc)}"
                 return False
-            task.attempts += 1
-            task.result = task.error = task.traceback = task.exception = None
-            task.exitcode = task.worker_pid = None
-            task.started_at = task.finished_at = task.progress = None
             now = time.time()
-            task.submitted_at = now
+            self._again(task, now)
             key = self._queue(task, now, "resubmitted")
         self._send(task, key, payload)
         return True
@@ -218,9 +160,7 @@ class DaskEngine:
             if not self._accepting:
                 raise RuntimeError(f"cannot restart workers: {self._closing_reason}")
             missing = sum(1 for s in self._slots if not s.alive)
-            lost = [
-                t.ID for t in self._order if t.state is TaskState.LOST and t.ID not in self._called
-            ]
+            lost = [t.ID for t in self._requeueable_lost()]
         started = 0
         if missing and self.cluster is not None:
             self.cluster.scale(len(self._slots))
@@ -246,30 +186,6 @@ class DaskEngine:
                 )
                 for s in self._slots
             ]
-
-    def task(self, task_id: str) -> Task:
-        with self._lock:
-            return self._recorded(task_id)
-
-    def snapshot(self) -> list[Task]:
-        with self._lock:
-            return list(self._order)
-
-    def tasks_from(self, start: int) -> list[Task]:
-        with self._lock:
-            return self._order[start:]
-
-    def unused_id(self, prefix: str) -> str:
-        with self._lock:
-            while True:
-                self._calls += 1
-                task_id = f"{prefix}-{self._calls}"
-                if task_id not in self._tasks:
-                    return task_id
-
-    @property
-    def closing_reason(self) -> str | None:
-        return None if self._accepting else self._closing_reason
 
     def collect(self, timeout: float | None, closing: bool) -> list[Task]:
         with self._changed:
@@ -312,13 +228,6 @@ class DaskEngine:
             self._changed.notify_all()
             return list(self._final)
 
-    def flush_futures(self) -> None:
-        with self._lock:
-            settler = self._settler if self._final is not None else None
-        if settler is not None:
-            settler.flush()
-            settler.stop()
-
     def abandon(self) -> None:
         """The facade was dropped without a collect: end quietly, leave no process."""
         if self._final is not None:
@@ -334,12 +243,6 @@ class DaskEngine:
             self._settler.stop()
 
     # == bookkeeping (under _lock) ========================================================
-    def _recorded(self, task_id: str) -> Task:
-        task = self._tasks.get(task_id) if isinstance(task_id, str) else None
-        if task is None:
-            raise KeyError(f"no task with ID {task_id!r} in this facade")
-        return task
-
     def _emit(self, task: Task, message: str = "", when: float | None = None) -> None:
         self._events.append(
             TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
@@ -348,13 +251,7 @@ class DaskEngine:
             self._live.discard(task.ID)
         else:
             self._live.add(task.ID)
-        future = self._futures.get(task.ID) if self._futures else None
-        if future is not None and self._settler is not None:
-            if task.state is TaskState.RUNNING:
-                self._settler.running(future)
-            elif task.state.is_final:
-                del self._futures[task.ID]
-                self._settler.settle(future, *outcome(task))
+        self._follow(task)
         self._changed.notify_all()
 
     def _queue(self, task: Task, now: float, message: str) -> str:
@@ -698,7 +595,7 @@ class DaskEngine:
             # computes it again (a death does not count against it this time).
             del self._held_on[task.ID]
             task.state = TaskState.PENDING
-            task.started_at = None
+            task.started_at = task.progress = task.worker_pid = None
             self._emit(
                 task,
                 f"its outcome was lost with worker-{slot.index} (pid {slot.pid}) before it "
@@ -712,7 +609,7 @@ class DaskEngine:
             self._running_on.pop(task.ID, None)
             self._deaths.setdefault(task.ID, []).append(slot.pid)
             task.state = TaskState.PENDING
-            task.started_at = None
+            task.started_at = task.progress = task.worker_pid = None
             task._deadline = 0.0
             self._timed.pop(task.ID, None)
             self._emit(

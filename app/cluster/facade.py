@@ -10,13 +10,10 @@ from __future__ import annotations
 import logging
 import math
 import weakref
-from types import TracebackType
 from typing import Any
 
 from app.cluster.engine import DaskEngine
-from app.core.events import Event, WorkerInfo
-from app.core.executor import TaskExecutor
-from app.core.futures import TaskFuture
+from app.core.front import FacadeFront
 from app.core.task import Task
 
 DEFAULT_ALLOWED_FAILURES = 3  # Dask's own default
@@ -39,7 +36,7 @@ def local_cluster(workers: int, allowed_failures: int = DEFAULT_ALLOWED_FAILURES
         )
 
 
-class DaskFacade(TaskExecutor):
+class DaskFacade(FacadeFront):
     """Runs tasks on a Dask cluster, with the API of ``WorkingProcessFacade``.
 
     ``cluster`` is None (start a ``LocalCluster`` of ``workers`` processes, closed with
@@ -47,6 +44,8 @@ class DaskFacade(TaskExecutor):
     to share (left running). The scheduler, nannies and workers must be able to import
     this project: its plugins and the tasks' classes travel by reference.
     """
+
+    _engine: DaskEngine
 
     def __init__(
         self,
@@ -95,17 +94,6 @@ class DaskFacade(TaskExecutor):
         """The ``distributed.Client`` (for its dashboard link, or Dask's own API)."""
         return self._engine.client
 
-    def process_task(self, task: Task) -> bool:
-        """Sends ``task`` to the cluster without waiting; False when refused (REJECTED)."""
-        if not isinstance(task, Task):
-            raise TypeError(f"process_task expects a Task, got {type(task).__name__}")
-        return self._engine.submit(task)
-
-    def poll_events(self, timeout: float | None = 0.0) -> list[Event]:
-        if timeout is not None and not (timeout >= 0):
-            raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
-        return self._engine.poll(timeout)
-
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
         """Waits for every task's fate, then disconnects (and closes a cluster it made)."""
         if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
@@ -117,52 +105,3 @@ class DaskFacade(TaskExecutor):
     def close(self) -> None:
         self._engine.collect(0, closing=True)
         self._engine.flush_futures()
-
-    def cancel(self, task_id: str) -> bool:
-        return self._engine.cancel(task_id)
-
-    def resubmit(self, task_id: str) -> bool:
-        return self._engine.resubmit(task_id)
-
-    def restart_worker(self, requeue_lost: bool = True) -> int:
-        return self._engine.restart_workers(requeue_lost)
-
-    def worker_info(self) -> list[WorkerInfo]:
-        return self._engine.worker_info()
-
-    def task(self, task_id: str) -> Task:
-        return self._engine.task(task_id)
-
-    def tasks_from(self, start: int) -> list[Task]:
-        return self._engine.tasks_from(start)
-
-    @property
-    def tasks(self) -> list[Task]:
-        return self._engine.snapshot()
-
-    # -- what TaskExecutor (submit, map, shutdown) builds on ---------------------------
-    def _submit_call(self, task: Task, future: TaskFuture) -> bool:
-        return self._engine.submit(task, future)
-
-    def _unused_id(self, prefix: str) -> str:
-        return self._engine.unused_id(prefix)
-
-    def _closing_reason(self) -> str | None:
-        return self._engine.closing_reason
-
-    def _cancel_pending(self) -> int:
-        return self._engine.cancel_pending()
-
-    def __enter__(self) -> DaskFacade:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.collect_tasks()
-        else:
-            self.close()

@@ -36,13 +36,13 @@ from collections.abc import Callable
 from typing import Any
 
 from app.core import console, wire
+from app.core.book import TaskBook, pickled
 from app.core.errors import describe, describe_exit, signal_name
-from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.futures import Settler, TaskFuture, outcome
+from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.futures import TaskFuture
 from app.core.handle import WorkerHandle
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
-from app.core.validation import why_refused
 from app.core.worker import RING
 
 log = logging.getLogger("app.core")
@@ -61,7 +61,7 @@ _KILL_CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELL
 _KILL_STOP = "stop"  # asked to stop at the end of a collect; was idle
 
 
-class Engine:
+class Engine(TaskBook):
     """All state and I/O of one facade. Lives as long as its I/O thread, not the facade."""
 
     def __init__(
@@ -71,33 +71,21 @@ class Engine:
         restart: bool,
         task_timeout: float | None,
     ) -> None:
+        super().__init__()
         self._ctx = multiprocessing.get_context(start_method)
         self._restart = restart
         self._task_timeout = task_timeout
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._tasks: dict[str, Task] = {}  # every recorded task, by ID
-        self._order: list[Task] = []  # the same, in submission order
         self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
-        self._events: list[Event] = []
         self._next_seq = 1
-        self._accepting = True
         self._collecting = False
         self._kill_now = False  # close() was called while another thread collects
-        self._closing_reason: str | None = None  # why no task is accepted any more
-        self._final: list[Task] | None = None
         self._avg_run: float | None = None
         self._last_death = ""
         self._stop_requested = False  # collect found no work left: workers may leave
         self._ending: str | None = None  # collect ran out or close(): kill, do not requeue
         self._stop = False
         self._woken = False
-        self._waiting = 0  # threads waiting on _changed: notify only when someone listens
         self._new_handles: list[WorkerHandle] = []
-        self._futures: dict[str, TaskFuture] = {}  # of submit()ted calls, until final
-        self._settler: Settler | None = None  # started by the first of them
-        self._calls = 0
-        self._called: set[str] = set()  # IDs of submit()ted calls
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -118,84 +106,13 @@ class Engine:
     # == caller side ======================================================================
     def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
         """Records and queues ``task``; ``future``, if given, follows it to its fate."""
-        error = why_refused(task)
-        payload = b""
-        if error is None:
-            try:
-                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:
-                error = f"the task cannot be pickled: {describe(exc)}"
+        payload, error = pickled(task)
         now = time.time()
         with self._lock:
-            if error is None and not self._accepting:
-                error = f"not accepted: {self._closing_reason}"
-            if error is None and task.ID in self._tasks:
-                if self._tasks[task.ID] is task:
-                    raise ValueError(f"task {task.ID!r} was already submitted to this facade")
-                error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
-            if error is not None:
-                task.state = TaskState.REJECTED
-                task.error = error
+            if not self._record(task, future, error, now):
                 return False
-            task._reset_bookkeeping()
-            task.submitted_at = now
-            task.attempts = 1
             task._payload = payload
-            self._tasks[task.ID] = task
-            self._order.append(task)
-            if future is not None:
-                if self._settler is None:
-                    self._settler = Settler()
-                self._futures[task.ID] = future
-                self._called.add(task.ID)
             return self._enqueue(task, now, "")
-
-    def unused_id(self, prefix: str) -> str:
-        """``prefix-N`` with the next N that no recorded task has taken."""
-        with self._lock:
-            while True:
-                self._calls += 1
-                task_id = f"{prefix}-{self._calls}"
-                if task_id not in self._tasks:
-                    return task_id
-
-    @property
-    def closing_reason(self) -> str | None:
-        """Why no task is accepted any more, or None while the facade accepts tasks."""
-        return None if self._accepting else self._closing_reason
-
-    def cancel_pending(self) -> int:
-        """Cancels every task still waiting for a worker; returns how many."""
-        with self._lock:
-            pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
-        cancelled = sum(self.cancel(task_id) for task_id in pending)
-        settler = self._settler
-        if settler is not None:
-            settler.flush()  # their futures read cancelled once this returns
-        return cancelled
-
-    def flush_futures(self) -> None:
-        """Once the job has ended: resolves every future still posted, then stops."""
-        with self._lock:
-            settler = self._settler if self._final is not None else None
-        if settler is not None:
-            settler.flush()
-            settler.stop()
-
-    def poll(self, timeout: float | None) -> list[Event]:
-        with self._changed:
-            if timeout is None or timeout > 0:
-                self._waiting += 1
-                try:
-                    # Once collected nothing more happens: only "wait for ever" returns early.
-                    self._changed.wait_for(
-                        lambda: bool(self._events) or (timeout is None and self._final is not None),
-                        timeout,
-                    )
-                finally:
-                    self._waiting -= 1
-            events, self._events = self._events, []
-        return events
 
     def cancel(self, task_id: str) -> bool:
         with self._lock:
@@ -237,28 +154,14 @@ class Engine:
         with self._lock:
             if requeue_lost and self._available():
                 now = time.time()
-                for task in self._tasks.values():
-                    # Not a call: its future already failed, and a future resolves once.
-                    if task.state is TaskState.LOST and task.ID not in self._called:
-                        self._requeue(task, now, "requeued after restart_worker()")
+                for task in self._requeueable_lost():
+                    self._requeue(task, now, "requeued after restart_worker()")
             self._wake()
         return started
 
     def worker_info(self) -> list[WorkerInfo]:
         with self._lock:
             return [self._info(h) for h in self._workers]
-
-    def task(self, task_id: str) -> Task:
-        with self._lock:
-            return self._recorded(task_id)
-
-    def snapshot(self) -> list[Task]:
-        with self._lock:
-            return list(self._order)
-
-    def tasks_from(self, start: int) -> list[Task]:
-        with self._lock:
-            return self._order[start:]
 
     def collect(self, timeout: float | None, reason: str) -> list[Task]:
         with self._changed:
@@ -327,29 +230,12 @@ class Engine:
             self._thread.join(10.0)
 
     # == bookkeeping (under _lock) ========================================================
-    def _recorded(self, task_id: str) -> Task:
-        task = self._tasks.get(task_id) if isinstance(task_id, str) else None
-        if task is None:
-            raise KeyError(f"no task with ID {task_id!r} in this facade")
-        return task
-
     def _emit_task(self, task: Task, message: str = "", when: float | None = None) -> None:
         self._events.append(
             TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
         )
         if self._futures:
             self._follow(task)
-
-    def _follow(self, task: Task) -> None:
-        """Passes a task's start or fate on to its future, if it has one."""
-        future = self._futures.get(task.ID)
-        if future is None or self._settler is None:
-            return
-        if task.state is TaskState.RUNNING:
-            self._settler.running(future)
-        elif task.state.is_final:
-            del self._futures[task.ID]
-            self._settler.settle(future, *outcome(task))
 
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
@@ -373,11 +259,7 @@ class Engine:
         return True
 
     def _requeue(self, task: Task, now: float, message: str) -> bool:
-        task.attempts += 1
-        task.result = task.error = task.traceback = task.exception = None
-        task.exitcode = task.worker_pid = None
-        task.started_at = task.finished_at = task.progress = None
-        task.submitted_at = now
+        self._again(task, now)
         if task._payload is None:
             try:
                 task._payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)

@@ -10,16 +10,13 @@ from __future__ import annotations
 import math
 import multiprocessing
 import weakref
-from types import TracebackType
 
 from app.core.engine import _KILL_CLOSE, _KILL_COLLECT, Engine
-from app.core.events import Event, WorkerInfo
-from app.core.executor import TaskExecutor
-from app.core.futures import TaskFuture
+from app.core.front import FacadeFront
 from app.core.task import Task
 
 
-class WorkingProcessFacade(TaskExecutor):
+class WorkingProcessFacade(FacadeFront):
     """Runs tasks in ``workers`` background processes, spawned at once.
 
     ``process_task`` never blocks; ``poll_events`` reports what happens, live;
@@ -27,6 +24,8 @@ class WorkingProcessFacade(TaskExecutor):
     It is also a ``concurrent.futures.Executor`` (``submit``, ``map``, ``shutdown``), so
     it drops in where a ``ProcessPoolExecutor`` is used; each call is a task too.
     """
+
+    _engine: Engine
 
     def __init__(
         self,
@@ -50,22 +49,6 @@ class WorkingProcessFacade(TaskExecutor):
         self._engine = Engine(workers, start_method, restart, task_timeout)
         self._finalizer = weakref.finalize(self, self._engine.abandon)
 
-    def process_task(self, task: Task) -> bool:
-        """Queues ``task`` without blocking; False when refused (REJECTED) or LOST.
-
-        The task is pickled here, so an unpicklable task is refused at once instead of
-        being dropped later by a feeder thread (GUIDE, trap 1).
-        """
-        if not isinstance(task, Task):
-            raise TypeError(f"process_task expects a Task, got {type(task).__name__}")
-        return self._engine.submit(task)
-
-    def poll_events(self, timeout: float | None = 0.0) -> list[Event]:
-        """Everything that happened since the last call, waiting up to ``timeout`` for it."""
-        if timeout is not None and not (timeout >= 0):
-            raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
-        return self._engine.poll(timeout)
-
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
         """Ends the job and returns every recorded task, in submission order.
 
@@ -79,19 +62,6 @@ class WorkingProcessFacade(TaskExecutor):
         self._engine.flush_futures()
         return tasks
 
-    # -- what TaskExecutor (submit, map, shutdown) builds on ---------------------------
-    def _submit_call(self, task: Task, future: TaskFuture) -> bool:
-        return self._engine.submit(task, future)
-
-    def _unused_id(self, prefix: str) -> str:
-        return self._engine.unused_id(prefix)
-
-    def _closing_reason(self) -> str | None:
-        return self._engine.closing_reason
-
-    def _cancel_pending(self) -> int:
-        return self._engine.cancel_pending()
-
     def close(self) -> None:
         """Ends the job now, as ``collect_tasks(timeout=0)`` would; idempotent.
 
@@ -99,50 +69,6 @@ class WorkingProcessFacade(TaskExecutor):
         """
         self._engine.collect(0, _KILL_CLOSE)
         self._engine.flush_futures()
-
-    def cancel(self, task_id: str) -> bool:
-        """Takes a PENDING task out of the queue (CANCELLED); False if it already runs."""
-        return self._engine.cancel(task_id)
-
-    def resubmit(self, task_id: str) -> bool:
-        """Queues a FAILED, CRASHED, LOST, CANCELLED or TIMED_OUT task again."""
-        return self._engine.resubmit(task_id)
-
-    def restart_worker(self, requeue_lost: bool = True) -> int:
-        """Replaces dead workers; LOST tasks go back to PENDING. Returns how many started."""
-        return self._engine.restart_workers(requeue_lost)
-
-    def worker_info(self) -> list[WorkerInfo]:
-        """One snapshot per worker slot."""
-        return self._engine.worker_info()
-
-    def task(self, task_id: str) -> Task:
-        """The recorded task with this ID (KeyError if there is none)."""
-        return self._engine.task(task_id)
-
-    def tasks_from(self, start: int) -> list[Task]:
-        """The recorded tasks from position ``start`` on, in submission order: a viewer
-        that knows the first ``start`` fetches only the new ones, in one call."""
-        return self._engine.tasks_from(start)
-
-    @property
-    def tasks(self) -> list[Task]:
-        """A snapshot of every recorded task, in submission order."""
-        return self._engine.snapshot()
-
-    def __enter__(self) -> WorkingProcessFacade:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.collect_tasks()
-        else:
-            self.close()
 
 
 def _positive_seconds(value: object) -> bool:

@@ -1,0 +1,178 @@
+"""The records every engine keeps, whoever runs the tasks: local workers or a cluster.
+
+Tasks by ID and in submission order, the events not yet polled, and the futures of
+submitted calls. One lock guards all of it; callers only ever touch memory under it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+from app.core.errors import describe
+from app.core.events import Event, WorkerInfo
+from app.core.futures import Settler, TaskFuture, outcome
+from app.core.states import TaskState
+from app.core.task import Task
+from app.core.validation import why_refused
+
+
+def pickled(task: Task) -> tuple[bytes, str | None]:
+    """The task pickled in the caller's thread, or why it must be refused."""
+    error = why_refused(task)
+    if error is not None:
+        return b"", error
+    try:
+        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL), None
+    except BaseException as exc:
+        return b"", f"the task cannot be pickled: {describe(exc)}"
+
+
+class TaskBook:
+    """Bookkeeping shared by the engines; each adds how its tasks reach workers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._tasks: dict[str, Task] = {}  # every recorded task, by ID
+        self._order: list[Task] = []  # the same, in submission order
+        self._events: list[Event] = []
+        self._waiting = 0  # threads waiting on _changed: notify only when someone listens
+        self._accepting = True
+        self._closing_reason: str | None = None  # why no task is accepted any more
+        self._final: list[Task] | None = None  # what collect returned, once it has
+        self._futures: dict[str, TaskFuture] = {}  # of submit()ted calls, until final
+        self._settler: Settler | None = None  # started by the first of them
+        self._called: set[str] = set()  # IDs of submit()ted calls: their futures resolve once
+        self._calls = 0
+
+    # == what each engine provides ========================================================
+    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
+        raise NotImplementedError
+
+    def cancel(self, task_id: str) -> bool:
+        raise NotImplementedError
+
+    def resubmit(self, task_id: str) -> bool:
+        raise NotImplementedError
+
+    def restart_workers(self, requeue_lost: bool) -> int:
+        raise NotImplementedError
+
+    def worker_info(self) -> list[WorkerInfo]:
+        raise NotImplementedError
+
+    # == caller side ======================================================================
+    def poll(self, timeout: float | None) -> list[Event]:
+        with self._changed:
+            if timeout is None or timeout > 0:
+                self._waiting += 1
+                try:
+                    # Once collected nothing more happens: only "wait for ever" returns early.
+                    self._changed.wait_for(
+                        lambda: bool(self._events) or (timeout is None and self._final is not None),
+                        timeout,
+                    )
+                finally:
+                    self._waiting -= 1
+            events, self._events = self._events, []
+        return events
+
+    def task(self, task_id: str) -> Task:
+        with self._lock:
+            return self._recorded(task_id)
+
+    def snapshot(self) -> list[Task]:
+        with self._lock:
+            return list(self._order)
+
+    def tasks_from(self, start: int) -> list[Task]:
+        with self._lock:
+            return self._order[start:]
+
+    def unused_id(self, prefix: str) -> str:
+        """``prefix-N`` with the next N that no recorded task has taken."""
+        with self._lock:
+            while True:
+                self._calls += 1
+                task_id = f"{prefix}-{self._calls}"
+                if task_id not in self._tasks:
+                    return task_id
+
+    @property
+    def closing_reason(self) -> str | None:
+        """Why no task is accepted any more, or None while the facade accepts tasks."""
+        return None if self._accepting else self._closing_reason
+
+    def cancel_pending(self) -> int:
+        """Cancels every task still waiting for a worker; returns how many."""
+        with self._lock:
+            pending = [t.ID for t in self._order if t.state is TaskState.PENDING]
+        cancelled = sum(self.cancel(task_id) for task_id in pending)
+        settler = self._settler
+        if settler is not None:
+            settler.flush()  # their futures read cancelled once this returns
+        return cancelled
+
+    def flush_futures(self) -> None:
+        """Once the job has ended: resolves every future still posted, then stops."""
+        with self._lock:
+            settler = self._settler if self._final is not None else None
+        if settler is not None:
+            settler.flush()
+            settler.stop()
+
+    # == bookkeeping (under _lock) ========================================================
+    def _record(self, task: Task, future: TaskFuture | None, error: str | None, now: float) -> bool:
+        """Records a task about to be queued, or marks it REJECTED with ``error``."""
+        if error is None and not self._accepting:
+            error = f"not accepted: {self._closing_reason}"
+        if error is None and task.ID in self._tasks:
+            if self._tasks[task.ID] is task:
+                raise ValueError(f"task {task.ID!r} was already submitted to this facade")
+            error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
+        if error is not None:
+            task.state = TaskState.REJECTED
+            task.error = error
+            return False
+        task._reset_bookkeeping()
+        task.submitted_at = now
+        task.attempts = 1
+        self._tasks[task.ID] = task
+        self._order.append(task)
+        if future is not None:
+            if self._settler is None:
+                self._settler = Settler()
+            self._futures[task.ID] = future
+            self._called.add(task.ID)
+        return True
+
+    @staticmethod
+    def _again(task: Task, now: float) -> None:
+        """Clears what the last attempt left, before a task is queued once more."""
+        task.attempts += 1
+        task.result = task.error = task.traceback = task.exception = None
+        task.exitcode = task.worker_pid = None
+        task.started_at = task.finished_at = task.progress = None
+        task.submitted_at = now
+
+    def _recorded(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None:
+            raise KeyError(f"no task with ID {task_id!r} in this facade")
+        return task
+
+    def _follow(self, task: Task) -> None:
+        """Passes a task's start or fate on to its future, if it has one."""
+        future = self._futures.get(task.ID) if self._futures else None
+        if future is None or self._settler is None:
+            return
+        if task.state is TaskState.RUNNING:
+            self._settler.running(future)
+        elif task.state.is_final:
+            del self._futures[task.ID]
+            self._settler.settle(future, *outcome(task))
+
+    def _requeueable_lost(self) -> list[Task]:
+        """LOST tasks that may run again: not calls, whose futures have already failed."""
+        return [t for t in self._order if t.state is TaskState.LOST and t.ID not in self._called]

@@ -1,0 +1,135 @@
+"""What both facades share: the calls that only reach their engine's records, and the
+``concurrent.futures.Executor`` side (``submit``, ``map``, ``shutdown``: a call is a task).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from types import TracebackType
+from typing import Any, Self
+
+from app.core.book import TaskBook
+from app.core.events import Event, WorkerInfo
+from app.core.futures import TaskFuture, TaskRejectedError
+from app.core.states import TaskState
+from app.core.task import CallTask, Task
+
+
+class FacadeFront(Executor):
+    """The public calls of a facade over a ``TaskBook`` engine.
+
+    Each facade adds how it starts (its engine) and how it ends (``collect_tasks``,
+    ``close``). Each call given to ``submit`` becomes a ``CallTask`` with ID
+    ``<function name>-<n>``: a row in the monitor like any task, with a ``TaskFuture``
+    that follows it to its fate.
+    """
+
+    _engine: TaskBook
+    _shutdown_called = False
+
+    def collect_tasks(self, timeout: float | None = None) -> list[Task]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- tasks and events ---------------------------------------------------------------
+    def process_task(self, task: Task) -> bool:
+        """Queues ``task`` without blocking; False when refused (REJECTED) or LOST.
+
+        The task is pickled here, so an unpicklable task is refused at once instead of
+        being dropped later by a feeder thread (GUIDE, trap 1).
+        """
+        if not isinstance(task, Task):
+            raise TypeError(f"process_task expects a Task, got {type(task).__name__}")
+        return self._engine.submit(task)
+
+    def poll_events(self, timeout: float | None = 0.0) -> list[Event]:
+        """Everything that happened since the last call, waiting up to ``timeout`` for it."""
+        if timeout is not None and not (timeout >= 0):
+            raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
+        return self._engine.poll(timeout)
+
+    def cancel(self, task_id: str) -> bool:
+        """Takes a PENDING task out of the queue (CANCELLED); False if it already runs."""
+        return self._engine.cancel(task_id)
+
+    def resubmit(self, task_id: str) -> bool:
+        """Queues a FAILED, CRASHED, LOST, CANCELLED or TIMED_OUT task again."""
+        return self._engine.resubmit(task_id)
+
+    def restart_worker(self, requeue_lost: bool = True) -> int:
+        """Replaces dead workers; LOST tasks go back to PENDING. Returns how many started."""
+        return self._engine.restart_workers(requeue_lost)
+
+    def worker_info(self) -> list[WorkerInfo]:
+        """One snapshot per worker slot."""
+        return self._engine.worker_info()
+
+    def task(self, task_id: str) -> Task:
+        """The recorded task with this ID (KeyError if there is none)."""
+        return self._engine.task(task_id)
+
+    def tasks_from(self, start: int) -> list[Task]:
+        """The recorded tasks from position ``start`` on, in submission order: a viewer
+        that knows the first ``start`` fetches only the new ones, in one call."""
+        return self._engine.tasks_from(start)
+
+    @property
+    def tasks(self) -> list[Task]:
+        """A snapshot of every recorded task, in submission order."""
+        return self._engine.snapshot()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Collects at the end of the block; closes at once on an exception."""
+        if exc_type is None:
+            self.collect_tasks()
+        else:
+            self.close()
+
+    # -- concurrent.futures.Executor --------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Runs ``fn(*args, **kwargs)`` in a worker, as a task with ID ``<name>-<n>``.
+
+        The future resolves to the return value or the call's own exception (with the
+        worker's traceback as ``__cause__``); a dead worker fails it with
+        ``TaskCrashedError`` (exit code included), no worker left with ``TaskLostError``.
+        A call that cannot be pickled gets a future that has already failed.
+        """
+        if not callable(fn):
+            raise TypeError(f"submit expects a callable, got {type(fn).__name__}")
+        engine = self._engine
+        reason = "after shutdown" if self._shutdown_called else engine.closing_reason
+        if reason is not None:
+            raise RuntimeError(f"cannot schedule new futures: {reason}")
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        task = CallTask(engine.unused_id(name), fn, args, kwargs)
+        future = TaskFuture(task.ID, self)
+        if not engine.submit(task, future) and task.state is TaskState.REJECTED:
+            future._owner = None
+            future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Ends the job, as ``ProcessPoolExecutor.shutdown`` does.
+
+        ``cancel_futures`` first cancels whatever has not started; ``wait=False`` returns
+        at once while a thread collects the rest (the interpreter waits for it at exit).
+        """
+        self._shutdown_called = True
+        if cancel_futures:
+            self._engine.cancel_pending()
+        if wait:
+            self.collect_tasks()
+        else:
+            threading.Thread(target=self.collect_tasks, name="facade-shutdown").start()
