@@ -216,6 +216,14 @@ class MainWindow(QMainWindow):
             action.triggered.connect(partial(self.scenario_player.start, name))
             scenarios.addAction(action)
         scenarios.setToolTipsVisible(True)
+        if self.backend.dask:
+            # Each scenario documents the local facade's rules (blame at once, LOST when
+            # no worker is left); on Dask the same steps end otherwise, by design.
+            scenarios.setEnabled(False)
+            scenarios.setToolTip(
+                "The scenarios show the local facade; for Dask's rules side by side: "
+                "python -m app demo --scenario local-vs-dask"
+            )
         view = self.menuBar().addMenu("&View")
         self.dark_action = QAction("&Dark palette", self)
         self.dark_action.setCheckable(True)

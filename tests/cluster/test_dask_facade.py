@@ -201,3 +201,20 @@ def test_an_unreachable_scheduler_is_a_clear_error_at_once() -> None:
     with pytest.raises(OSError, match="connect"):
         DaskFacade("tcp://127.0.0.1:9", connect_timeout=1.0)
     assert time.monotonic() - started < 10
+
+
+def test_by_scheduler_address_as_for_a_remote_cluster(make_dask: DaskFactory) -> None:
+    """``--dask tcp://host:8786``: the facade neither owns nor resizes the cluster."""
+    from app.cluster.facade import DaskFacade
+
+    owner = make_dask()
+    address = owner.client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    remote = DaskFacade(address)
+    try:
+        assert remote.submit(square, 12).result(DEADLINE) == 144
+        assert len([i for i in remote.worker_info() if i.alive]) == 2
+        assert remote.restart_worker() == 0  # nothing of its own to resize
+    finally:
+        remote.close()
+    assert owner.submit(square, 3).result(DEADLINE) == 9  # the cluster lives on

@@ -57,3 +57,12 @@ def test_an_uncaught_exception_is_logged_and_shown_and_the_app_lives_on(
     window.controls.duration.setValue(0.0)
     window.controls.submit.click()
     qtbot.waitUntil(lambda: window.facade.task("after").state.is_final, timeout=20_000)
+
+
+def test_dask_without_distributed_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.gui import app as gui_app
+
+    monkeypatch.setattr(gui_app, "dask_available", lambda: False)
+    message = gui_app.choose_backend("")
+    assert isinstance(message, str) and "pip install" in message and "[dask]" in message
+    assert gui_app.main(["--dask"]) == 2
