@@ -4,16 +4,22 @@ Data flow::
 
     process_task ── pickle now ──► client.submit(run_task) ──► scheduler ──► worker
                                                                                │
-    poll_events ◄── events ◄── records ◄── future done-callbacks ◄─────────────┤
-                                       ◄── topic handlers: began, progress,    │
-                                           lines (from run_task), workers      │
-                                           joined/left (scheduler plugin),     │
-                                           exit codes (nanny plugin) ◄─────────┘
+    poll_events ◄── events ◄── records ◄── applier thread ◄── _inbox ◄─────────┤
+                                              │    ▲          ended futures,   │
+                                              ▼    │          topic events:    │
+                                           fetcher thread     began, progress, │
+                                           (gather results)   lines, ended     │
+                                                              (run_task);      │
+                                                              workers joined / │
+                                                              left, exit codes │
+                                                              (plugins) ◄──────┘
 
 Dask owns scheduling, retries and restarts; this keeps the same records as the local
-engine and turns what Dask reports into the same events. Handlers run on the client's
-I/O loop and its callback thread: they only touch memory under ``_lock``, and never
-call back into the client (that would wait on the loop they run on).
+engine and turns what Dask reports into the same events. Dask's handlers run on the
+client's I/O loop (for a LocalCluster, the scheduler's loop too) and its callback
+thread: they only queue what they are told. One applier thread updates the records
+under ``_lock``; a fetcher thread waits on the cluster for results. Nothing holding
+``_lock`` ever waits on the cluster.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import pickle
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -143,10 +150,9 @@ class DaskEngine(TaskBook):
             if not self._accepting:
                 task.error = f"not resubmitted: {self._closing_reason}"
                 return False
-            try:
-                payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:
-                task.error = f"the task cannot be pickled any more: {describe(exc)}"
+            payload, error = pickled(task)
+            if error is not None:
+                task.error = f"not resubmitted: {error}"
                 return False
             now = time.time()
             self._again(task, now)
@@ -398,6 +404,8 @@ class DaskEngine(TaskBook):
                         log.warning("could not fetch %d result(s): %s", len(futures), exc)
                         break
                     time.sleep(0.1 * (attempt + 1))
+            # Unpickled here, not under the lock: a result may be large.
+            values = {key: _decoded(value) for key, value in values.items()}
             self._inbox.put(("fetched", (futures, values)))
 
     def _settle(self, future: Any, value: Any) -> None:
@@ -454,29 +462,23 @@ class DaskEngine(TaskBook):
             self._emit(task, task.error)
 
     def _finished(self, task: Task, value: tuple[Any, ...], now: float) -> None:
+        """``value`` is what ``run_task`` returned, as ``_decoded`` left it."""
         started, finished, pid = value[-3:]
         task.started_at, task.finished_at, task.worker_pid = started, finished, pid
         slot = next((s for s in self._slots if s.pid == pid), None)
         if slot is not None:
             slot.tasks_done += 1
         if value[0] == "R":
-            try:
-                task.result = pickle.loads(value[1])
-            except BaseException as exc:
-                value = ("F", f"the result could not be unpickled here: {describe(exc)}", None)
-                value += (None, started, finished, pid)
-            else:
-                task.state = TaskState.DONE
-                task.progress = 1.0
-                self._emit(task, "", now)
-                return
-        _, error, tb, pickled = value[:4]
+            task.state = TaskState.DONE
+            task.result = value[1]
+            task.progress = 1.0
+            self._emit(task, "", now)
+            return
+        _, error, tb, exception = value[:4]
         task.state = TaskState.FAILED
         task.error = error
         task.traceback = tb
-        if pickled is not None:
-            with contextlib.suppress(BaseException):
-                task.exception = pickle.loads(pickled)
+        task.exception = exception
         self._emit(task, error, now)
 
     def _killed_workers(self, task: Task, error: Any, now: float) -> None:
@@ -687,6 +689,24 @@ class DaskEngine(TaskBook):
         if self._owns and self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+
+
+def _decoded(value: Any) -> Any:
+    """``run_task``'s answer with the result (or the task's exception) unpickled."""
+    if not isinstance(value, tuple):
+        return value
+    if value[0] == "R":
+        try:
+            return ("R", pickle.loads(value[1]), *value[2:])
+        except BaseException as exc:
+            error = f"the result could not be unpickled here: {describe(exc)}"
+            return ("F", error, traceback.format_exc(), None, *value[2:])
+    kind, error, tb, pickled_exc, *times = value
+    exception = None
+    if pickled_exc is not None:
+        with contextlib.suppress(BaseException):
+            exception = pickle.loads(pickled_exc)
+    return (kind, error, tb, exception if isinstance(exception, BaseException) else None, *times)
 
 
 def _post(inbox: SimpleQueue[tuple[str, Any]], topic: str, event: tuple[float, Any]) -> None:

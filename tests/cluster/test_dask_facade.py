@@ -218,3 +218,17 @@ def test_by_scheduler_address_as_for_a_remote_cluster(make_dask: DaskFactory) ->
     finally:
         remote.close()
     assert owner.submit(square, 3).result(DEADLINE) == 9  # the cluster lives on
+
+
+def test_results_that_cannot_travel_fail_their_task(make_dask: DaskFactory) -> None:
+    from tests.core.tasks_for_tests import LambdaResultTask, ParentBombResultTask
+
+    facade = make_dask()
+    lam = LambdaResultTask("lam")
+    bomb = ParentBombResultTask("bomb")
+    facade.process_task(lam)
+    facade.process_task(bomb)
+    poll_until(facade, lambda _: lam.state.is_final and bomb.state.is_final, "both final")
+    assert lam.state is TaskState.FAILED and "could not be pickled" in (lam.error or "")
+    assert bomb.state is TaskState.FAILED and "unpickled here" in (bomb.error or "")
+    assert "refuses to be unpickled in the parent" in (bomb.error or "")
