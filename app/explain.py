@@ -184,12 +184,13 @@ def explain_dask(death: Death) -> str:
     lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, False), ""]
     if death.retried:
         lines.append(
-            f"Retried: {_ids(death.retried)} was running on it. Dask counts this death "
-            "against it and runs it again on another worker; if it keeps killing workers it "
-            "ends CRASHED with KilledWorker."
+            f"Retried: {_ids(death.retried)}: the scheduler had given it to this worker "
+            "(running, or next in line). Dask counts this death against each of them and "
+            "runs them on other workers; a task that keeps killing workers ends CRASHED "
+            "with KilledWorker, and so may a harmless one that kept it company."
         )
     else:
-        lines.append("It was running none of this facade's tasks (as far as the client saw).")
+        lines.append("It held none of this facade's tasks.")
     lines += ["Its nanny starts a replacement under the same name.", "", DASK_DIFFERENCES]
     return "\n".join(lines)
 

@@ -31,13 +31,19 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from queue import SimpleQueue
 from typing import Any
 
-from app.cluster.plugins import EXITS_TOPIC, WORKERS_TOPIC, ExitCodes, WorkerMembership
-from app.cluster.plugins import workers_now as _workers_now
+from app.cluster.plugins import (
+    EXITS_TOPIC,
+    WORKERS_TOPIC,
+    ExitCodes,
+    WorkerMembership,
+    scheduler_now,
+)
 from app.cluster.runner import TOPIC, run_task
 from app.core import console
 from app.core.book import TaskBook, pickled
@@ -87,6 +93,7 @@ class DaskEngine(TaskBook):
         self._slots: list[_Slot] = []
         self._exit_codes: dict[int, int] = {}  # pid -> exit code, from the nannies
         self._attempt = 0
+        self._allowed_failures: int | None = None  # the scheduler's, read at start
         self._collecting = False
         self._kill_now = False
         self._watch_stop = False
@@ -108,7 +115,8 @@ class DaskEngine(TaskBook):
             client.subscribe_topic(topic, partial(_post, self._inbox, topic))
         client.register_plugin(WorkerMembership())
         client.register_plugin(ExitCodes())
-        known = client.run_on_scheduler(_workers_now)
+        known, allowed = client.run_on_scheduler(scheduler_now)
+        self._allowed_failures = allowed
         with self._lock:
             for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
                 self._joined(address, pid, name, time.time())
@@ -357,28 +365,34 @@ class DaskEngine(TaskBook):
             batch = [self._inbox.get()]
             while len(batch) < _BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get())
-            to_fetch = []
+            to_fetch: list[Any] = []
             for kind, item in batch:
-                if kind == "done":
-                    if item.status == "finished":
-                        to_fetch.append(item)
-                    else:
-                        self._settle(item, None)
-                elif kind == "fetched":
-                    futures, values = item
-                    for future in futures:
-                        self._settle(future, values.get(future.key))
-                elif kind == TOPIC:
-                    self._task_event(item[1])
-                elif kind == WORKERS_TOPIC:
-                    self._membership(item[1])
-                elif kind == EXITS_TOPIC:
-                    self._exit_code(item[1])
-                else:
+                if kind == "stop":
                     self._to_fetch.put(None)
                     return
+                try:
+                    self._apply_one(kind, item, to_fetch)
+                except Exception:  # one bad report must not silence all the next ones
+                    log.exception("could not apply a %s report from Dask", kind)
             if to_fetch:
                 self._to_fetch.put(to_fetch)
+
+    def _apply_one(self, kind: str, item: Any, to_fetch: list[Any]) -> None:
+        if kind == "done":
+            if item.status == "finished":
+                to_fetch.append(item)
+            else:
+                self._settle(item, None)
+        elif kind == "fetched":
+            futures, values = item
+            for future in futures:
+                self._settle(future, values.get(future.key))
+        elif kind == TOPIC:
+            self._task_event(item[1])
+        elif kind == WORKERS_TOPIC:
+            self._membership(item[1])
+        elif kind == EXITS_TOPIC:
+            self._exit_code(item[1])
 
     def _fetch_loop(self) -> None:
         """Fetches results: one ``gather`` per batch of ended futures, not one ``result()``
@@ -561,7 +575,7 @@ class DaskEngine(TaskBook):
             if msg["action"] == "add":
                 self._joined(msg["address"], msg["pid"], msg["name"], now)
             else:
-                self._left(msg["address"], now)
+                self._left(msg["address"], now, msg.get("processing", ()), msg.get("lost", ()))
 
     def _joined(self, address: str, pid: int | None, name: Any, now: float) -> None:
         slot = next((s for s in self._slots if s.name == name), None)
@@ -577,7 +591,12 @@ class DaskEngine(TaskBook):
         self._events.append(WorkerStarted(slot.index, pid or 0, now))
         self._changed.notify_all()
 
-    def _left(self, address: str, now: float) -> None:
+    def _left(
+        self, address: str, now: float, processing: Iterable[str], lost: Iterable[str]
+    ) -> None:
+        """A worker left. ``processing`` and ``lost`` are the scheduler's own lists (the
+        tasks it held, and the results that lived only there); what this client saw
+        (began and ended messages) fills in, in case a worker's last words were lost."""
         slot = self._slot_at(address)
         if slot is None or not slot.alive:
             return
@@ -591,37 +610,41 @@ class DaskEngine(TaskBook):
             self._changed.notify_all()
             return
         how = describe_exit(code) if code is not None else "left the cluster"
-        held = [t for t in self._order if self._held_on.get(t.ID) == address]
-        for task in held:
-            # It ran, but its outcome died with the worker before we fetched it: Dask
-            # computes it again (a death does not count against it this time).
-            del self._held_on[task.ID]
-            task.state = TaskState.PENDING
-            task.started_at = task.progress = task.worker_pid = None
-            self._emit(
-                task,
-                f"its outcome was lost with worker-{slot.index} (pid {slot.pid}) before it "
-                "was fetched; Dask computes it again",
-                now,
-            )
-        running = [
-            t for t in self._order if self._running_on.get(t.ID) == address and not t.state.is_final
-        ]
-        for task in running:
+        who = f"worker-{slot.index} (pid {slot.pid})"
+        held = {t.ID for t in (self._current(k) for k in processing) if t is not None}
+        held |= {i for i, a in self._running_on.items() if a == address}
+        gone = {t.ID for t in (self._current(k) for k in lost) if t is not None}
+        gone |= {i for i, a in self._held_on.items() if a == address}
+        blamed = []
+        for task in self._order:
+            if task.state.is_final or (task.ID not in held and task.ID not in gone):
+                continue
             self._running_on.pop(task.ID, None)
-            self._deaths.setdefault(task.ID, []).append(slot.pid)
+            self._held_on.pop(task.ID, None)
+            self._timed.pop(task.ID, None)
+            task._deadline = 0.0
+            if task.ID in held:
+                # Dask counts the death against every task the worker was processing.
+                blamed.append(task)
+                deaths = self._deaths.setdefault(task.ID, [])
+                deaths.append(slot.pid)
+                doing = "running it" if task.state is TaskState.RUNNING else "holding it"
+                allowed = self._allowed_failures
+                then = (
+                    f"past allowed-failures={allowed}, Dask gives up on it (KilledWorker)"
+                    if allowed is not None and len(deaths) > allowed
+                    else "Dask retries it on another worker"
+                )
+                message = f"{who} {how} while {doing}; {then} (death {len(deaths)} for this task)"
+            else:
+                message = f"its outcome was lost with {who} before it was fetched; Dask " + (
+                    "computes it again"
+                )
             task.state = TaskState.PENDING
             task.started_at = task.progress = task.worker_pid = None
-            task._deadline = 0.0
-            self._timed.pop(task.ID, None)
-            self._emit(
-                task,
-                f"worker-{slot.index} (pid {slot.pid}) {how} while running it; Dask retries it "
-                f"on another worker (death {len(self._deaths[task.ID])} for this task)",
-                now,
-            )
-        names = f" while running {', '.join(repr(t.ID) for t in running)}" if running else ""
-        log.warning("worker-%d (pid %s) %s%s", slot.index, slot.pid, how, names)
+            self._emit(task, message, now)
+        names = f" while holding {', '.join(repr(t.ID) for t in blamed)}" if blamed else ""
+        log.warning("%s %s%s", who, how, names)
         self._changed.notify_all()
 
     def _exit_code(self, msg: dict[str, Any]) -> None:

@@ -28,9 +28,20 @@ class WorkerMembership(SchedulerPlugin):
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[int | None, Any]] = {}
+        self._fates: dict[str, tuple[list[str], list[str]]] = {}
 
     async def start(self, scheduler: Any) -> None:
         self._known = {addr: (ws.pid, ws.name) for addr, ws in scheduler.workers.items()}
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        """The scheduler's own account of a removal, published just before
+        ``remove_worker``: which tasks the worker was processing (Dask counts the death
+        against each) and which results died with it (Dask computes them again)."""
+        if topic == "all" and isinstance(msg, dict) and msg.get("action") == "remove-worker":
+            self._fates[msg.get("worker", "")] = (
+                [str(k) for k in msg.get("processing-tasks", ())],
+                [str(k) for k in msg.get("lost-computed-tasks", ())],
+            )
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
         ws = scheduler.workers[worker]
@@ -41,15 +52,25 @@ class WorkerMembership(SchedulerPlugin):
 
     def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kw: Any) -> None:
         pid, name = self._known.pop(worker, (None, None))
+        processing, lost = self._fates.pop(worker, ([], []))
         scheduler.log_event(
             WORKERS_TOPIC,
-            {"action": "remove", "address": worker, "pid": pid, "name": name},
+            {
+                "action": "remove",
+                "address": worker,
+                "pid": pid,
+                "name": name,
+                "processing": processing,
+                "lost": lost,
+            },
         )
 
 
-def workers_now(dask_scheduler: Any) -> dict[str, tuple[int | None, Any]]:
-    """Run on the scheduler: every worker's address, pid and name, right now."""
-    return {addr: (ws.pid, ws.name) for addr, ws in dask_scheduler.workers.items()}
+def scheduler_now(dask_scheduler: Any) -> tuple[dict[str, tuple[int | None, Any]], int | None]:
+    """Run on the scheduler: every worker's address, pid and name, right now, and how
+    many worker deaths a task may cause before Dask gives up on it."""
+    workers = {addr: (ws.pid, ws.name) for addr, ws in dask_scheduler.workers.items()}
+    return workers, getattr(dask_scheduler, "allowed_failures", None)
 
 
 class ExitCodes(NannyPlugin):
