@@ -36,6 +36,7 @@ class Death:
     blamed: list[tuple[str, TaskState, str]] = field(default_factory=list)  # ID, state, error
     requeued: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)  # Dask runs them again elsewhere
+    given_up: list[str] = field(default_factory=list)  # Dask stops: KilledWorker
     lost: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
 
@@ -60,6 +61,10 @@ def deaths_in(events: list[object]) -> list[Death]:
                 current.requeued.append(event.task_id)
             elif state is TaskState.PENDING and "Dask retries it" in event.message:
                 current.retried.append(event.task_id)
+            elif state is TaskState.PENDING and "Dask gives up" in event.message:
+                current.given_up.append(event.task_id)
+            elif state is TaskState.PENDING and "Dask computes it again" in event.message:
+                current.requeued.append(event.task_id)
             elif state is TaskState.LOST:
                 current.lost.append(event.task_id)
             elif state is TaskState.CANCELLED:
@@ -189,7 +194,17 @@ def explain_dask(death: Death) -> str:
             "runs them on other workers; a task that keeps killing workers ends CRASHED "
             "with KilledWorker, and so may a harmless one that kept it company."
         )
-    else:
+    if death.given_up:
+        lines.append(
+            f"Given up: {_ids(death.given_up)}: one death past allowed-failures; Dask stops "
+            "trying and it ends CRASHED with KilledWorker."
+        )
+    if death.requeued:
+        lines.append(
+            f"Recomputed: {_ids(death.requeued)} had finished, but their results lived only "
+            "on this worker: Dask runs them again."
+        )
+    if not (death.retried or death.given_up or death.requeued):
         lines.append("It held none of this facade's tasks.")
     lines += ["Its nanny starts a replacement under the same name.", "", DASK_DIFFERENCES]
     return "\n".join(lines)

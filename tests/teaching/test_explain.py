@@ -72,3 +72,30 @@ def test_explainer_for_a_worker_killed_while_idle_with_a_survivor() -> None:
     text = explain(death, workers_left=True, restart=False)
     assert "nothing is blamed" in text and "SIGKILL" in text
     assert "No worker is alive" not in text
+
+
+def test_a_dask_death_is_told_in_dasks_terms() -> None:
+    from app.core import TaskChanged, TaskState, WorkerDied
+    from app.explain import explain_dask
+
+    who = "worker-1 (pid 7) exited with code 3"
+    events = [
+        WorkerDied(1, 7, None, None, 1.0),
+        TaskChanged(
+            "poison",
+            TaskState.PENDING,
+            None,
+            f"{who} while holding it; past allowed-failures=3, Dask gives up on it "
+            "(KilledWorker) (death 4 for this task)",
+            1.0,
+        ),
+        TaskChanged("a", TaskState.PENDING, None, f"{who} while running it; Dask retries it", 1.0),
+        TaskChanged(
+            "b", TaskState.PENDING, None, "its outcome was lost; Dask computes it again", 1.0
+        ),
+    ]
+    (death,) = deaths_in(events)
+    text = explain_dask(death)
+    assert "Given up: 'poison'" in text and "Retried: 'a'" in text
+    assert "Recomputed: 'b'" in text and "not reported its exit code" in text
+    assert "cloudpickle" in text and "nanny" in text
