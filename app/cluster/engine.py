@@ -695,15 +695,29 @@ class DaskEngine(TaskBook):
             self.client.restart_workers(addresses, timeout=30, raise_for_error=False)
 
     def _shut_down(self, busy: list[str]) -> None:
-        """Stops listening, frees workers still busy with our tasks, closes what we made."""
+        """Stops listening and closes what this engine made.
+
+        Workers of a shared cluster still busy with our abandoned tasks are restarted so
+        they stop; that takes seconds (a new process per worker), so it happens on a
+        thread of its own, which then disconnects: ``collect`` and ``close`` return at
+        once. The interpreter waits for that thread at exit.
+        """
         with self._lock:
             self._watch_stop = True
             self._timer.notify_all()
         self._inbox.put(("stop", None))
+        if busy and not self._owns:
+            threading.Thread(
+                target=self._disconnect, args=(sorted(set(busy)),), name="DaskFacade-close"
+            ).start()
+        else:
+            self._disconnect([])
+
+    def _disconnect(self, busy: list[str]) -> None:
         client = self.client
         with contextlib.suppress(Exception):
-            if busy and not self._owns:
-                client.restart_workers(sorted(set(busy)), timeout=30, raise_for_error=False)
+            if busy:
+                client.restart_workers(busy, timeout=30, raise_for_error=False)
         for topic in _TOPICS:
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(topic)

@@ -78,7 +78,7 @@ class DaskFacade(FacadeFront):
                 target, set_as_default=False, timeout=connect_timeout
             )
             local = made if owns else None if isinstance(cluster, str) else cluster
-            if local is not None:  # a cluster of ours: have it whole before the first task
+            if owns:  # a cluster of its own: whole before the first task
                 client.wait_for_workers(workers, timeout=60)
             self._engine = DaskEngine(client, local, owns, task_timeout)
         except BaseException:
