@@ -100,7 +100,6 @@ class DaskEngine(TaskBook):
         self._timer = threading.Condition(self._lock)  # wakes the timeout watcher
         self._timed: dict[str, Task] = {}  # running tasks that have a deadline
         self._live: set[str] = set()  # IDs of tasks not yet final: collect waits on them
-        self._held_on: dict[str, str] = {}  # task ID -> worker holding its unfetched outcome
         # What Dask reports (on its I/O loop and callback thread) only goes into _inbox;
         # one thread applies it under _lock (see _apply_loop).
         self._inbox: SimpleQueue[tuple[str, Any]] = SimpleQueue()
@@ -281,7 +280,6 @@ class DaskEngine(TaskBook):
     def _forget(self, task: Task) -> Any:
         """Unlinks a task's current attempt; returns its Dask future for release."""
         self._timed.pop(task.ID, None)
-        self._held_on.pop(task.ID, None)
         key = self._key_of.pop(task.ID, None)
         if key is not None:
             self._by_key.pop(key, None)
@@ -442,7 +440,6 @@ class DaskEngine(TaskBook):
                 # Its result died with its worker before it reached us: Dask runs it again.
                 self._refetches[key] = tries + 1
                 self._running_on.pop(task.ID, None)
-                self._held_on.pop(task.ID, None)
                 task.state = TaskState.PENDING
                 task.started_at = None
                 self._emit(task, "its result was lost with its worker; Dask computes it again")
@@ -561,8 +558,6 @@ class DaskEngine(TaskBook):
     def _ended(self, task: Task) -> None:
         """The worker is done with it; its outcome waits there until it is fetched."""
         address = self._running_on.pop(task.ID, None)
-        if address is not None:
-            self._held_on[task.ID] = address
         slot = self._slot_at(address)
         if slot is not None and slot.task_id == task.ID:
             slot.task_id = None
@@ -575,7 +570,13 @@ class DaskEngine(TaskBook):
             if msg["action"] == "add":
                 self._joined(msg["address"], msg["pid"], msg["name"], now)
             else:
-                self._left(msg["address"], now, msg.get("processing", ()), msg.get("lost", ()))
+                self._left(
+                    msg["address"],
+                    now,
+                    msg.get("processing", ()),
+                    msg.get("lost", ()),
+                    bool(msg.get("expected")),
+                )
 
     def _joined(self, address: str, pid: int | None, name: Any, now: float) -> None:
         slot = next((s for s in self._slots if s.name == name), None)
@@ -592,11 +593,17 @@ class DaskEngine(TaskBook):
         self._changed.notify_all()
 
     def _left(
-        self, address: str, now: float, processing: Iterable[str], lost: Iterable[str]
+        self,
+        address: str,
+        now: float,
+        processing: Iterable[str],
+        lost: Iterable[str],
+        expected: bool,
     ) -> None:
-        """A worker left. ``processing`` and ``lost`` are the scheduler's own lists (the
-        tasks it held, and the results that lived only there); what this client saw
-        (began and ended messages) fills in, in case a worker's last words were lost."""
+        """A worker left. ``processing`` and ``lost`` are the scheduler's own lists: the
+        tasks it had given the worker (Dask counts an unexpected death against each) and
+        the results that lived only there (Dask computes them again). Going by them, not
+        by what the worker managed to say before it died, keeps the count Dask's."""
         slot = self._slot_at(address)
         if slot is None or not slot.alive:
             return
@@ -606,46 +613,49 @@ class DaskEngine(TaskBook):
             slot.exitcode = self._exit_codes.get(slot.pid, slot.exitcode)
         code = slot.exitcode
         self._events.append(WorkerDied(slot.index, slot.pid or 0, code, signal_name(code), now))
+        for task_id in [i for i, a in self._running_on.items() if a == address]:
+            del self._running_on[task_id]  # it cannot be running there any more
         if self._collecting:
             self._changed.notify_all()
             return
-        how = describe_exit(code) if code is not None else "left the cluster"
+        how = "was retired" if expected else describe_exit(code) if code is not None else "left"
         who = f"worker-{slot.index} (pid {slot.pid})"
-        held = {t.ID for t in (self._current(k) for k in processing) if t is not None}
-        held |= {i for i, a in self._running_on.items() if a == address}
-        gone = {t.ID for t in (self._current(k) for k in lost) if t is not None}
-        gone |= {i for i, a in self._held_on.items() if a == address}
-        blamed = []
-        for task in self._order:
-            if task.state.is_final or (task.ID not in held and task.ID not in gone):
-                continue
-            self._running_on.pop(task.ID, None)
-            self._held_on.pop(task.ID, None)
-            self._timed.pop(task.ID, None)
-            task._deadline = 0.0
-            if task.ID in held:
-                # Dask counts the death against every task the worker was processing.
-                blamed.append(task)
+        held = [t for t in map(self._current, processing) if t is not None]
+        gone = [t for t in map(self._current, lost) if t is not None and t not in held]
+        for task in held:
+            if expected:
+                message = f"{who} was retired while holding it; Dask runs it elsewhere"
+            else:
                 deaths = self._deaths.setdefault(task.ID, [])
                 deaths.append(slot.pid)
-                doing = "running it" if task.state is TaskState.RUNNING else "holding it"
                 allowed = self._allowed_failures
                 then = (
                     f"past allowed-failures={allowed}, Dask gives up on it (KilledWorker)"
                     if allowed is not None and len(deaths) > allowed
                     else "Dask retries it on another worker"
                 )
+                doing = "running it" if task.state is TaskState.RUNNING else "holding it"
                 message = f"{who} {how} while {doing}; {then} (death {len(deaths)} for this task)"
-            else:
-                message = f"its outcome was lost with {who} before it was fetched; Dask " + (
-                    "computes it again"
-                )
-            task.state = TaskState.PENDING
-            task.started_at = task.progress = task.worker_pid = None
-            self._emit(task, message, now)
-        names = f" while holding {', '.join(repr(t.ID) for t in blamed)}" if blamed else ""
+            self._requeued(task, message, now)
+        for task in gone:
+            self._requeued(
+                task,
+                f"its outcome was lost with {who} before it was fetched; Dask computes it again",
+                now,
+            )
+        names = f" while holding {', '.join(repr(t.ID) for t in held)}" if held else ""
         log.warning("%s %s%s", who, how, names)
         self._changed.notify_all()
+
+    def _requeued(self, task: Task, message: str, now: float) -> None:
+        """Back to PENDING: Dask runs it again, on a worker of its choosing."""
+        if task.state.is_final:
+            return
+        self._timed.pop(task.ID, None)
+        task._deadline = 0.0
+        task.state = TaskState.PENDING
+        task.started_at = task.progress = task.worker_pid = None
+        self._emit(task, message, now)
 
     def _exit_code(self, msg: dict[str, Any]) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ class WorkerMembership(SchedulerPlugin):
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[int | None, Any]] = {}
-        self._fates: dict[str, tuple[list[str], list[str]]] = {}
+        self._fates: dict[str, tuple[list[str], list[str], bool]] = {}
 
     async def start(self, scheduler: Any) -> None:
         self._known = {addr: (ws.pid, ws.name) for addr, ws in scheduler.workers.items()}
@@ -41,6 +41,7 @@ class WorkerMembership(SchedulerPlugin):
             self._fates[msg.get("worker", "")] = (
                 [str(k) for k in msg.get("processing-tasks", ())],
                 [str(k) for k in msg.get("lost-computed-tasks", ())],
+                bool(msg.get("expected")),
             )
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
@@ -52,7 +53,7 @@ class WorkerMembership(SchedulerPlugin):
 
     def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kw: Any) -> None:
         pid, name = self._known.pop(worker, (None, None))
-        processing, lost = self._fates.pop(worker, ([], []))
+        processing, lost, expected = self._fates.pop(worker, ([], [], False))
         scheduler.log_event(
             WORKERS_TOPIC,
             {
@@ -62,6 +63,7 @@ class WorkerMembership(SchedulerPlugin):
                 "name": name,
                 "processing": processing,
                 "lost": lost,
+                "expected": expected,
             },
         )
 
