@@ -28,8 +28,9 @@ from app.core.task import Task, WorkerCrash
 TOPIC = "worker-monitor"
 """The event topic the runner logs to and the client subscribes to."""
 
-WORKER_CRASH_EXIT = 70
-"""Exit code of a Dask worker that a task ended with ``WorkerCrash``."""
+WORKER_CRASH_EXIT = 1
+"""Exit code of a Dask worker that a task ended with ``WorkerCrash``: 1, as a local
+worker whose loop an exception escapes."""
 
 _here = threading.local()  # .key: the Dask key of the task this thread runs
 _install_lock = threading.Lock()

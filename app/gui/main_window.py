@@ -217,6 +217,11 @@ class MainWindow(QMainWindow):
             scenarios.addAction(action)
         scenarios.setToolTipsVisible(True)
         if self.backend.dask:
+            self.controls.auto_restart.setEnabled(False)
+            self.controls.auto_restart.setToolTip(
+                "On Dask every worker runs under a nanny, which always starts a new worker "
+                "when one dies."
+            )
             # Each scenario documents the local facade's rules (blame at once, LOST when
             # no worker is left); on Dask the same steps end otherwise, by design.
             scenarios.setEnabled(False)

@@ -32,6 +32,7 @@ def test_submit_crash_kill_and_collect_on_the_cluster(
     assert "Dask" in window.windowTitle()
     menus = {a.text(): a for a in window.menuBar().actions()}
     assert not menus["&Scenarios"].isEnabled()  # they document the local facade's rules
+    assert not window.controls.auto_restart.isEnabled()  # nannies always restart
     qtbot.waitUntil(lambda: worker_states(window)[:2] == ["idle", "idle"], timeout=DEADLINE_MS)
     code = child(window, type(window.controls.code), "codeView")
     assert "DaskFacade(LocalCluster(n_workers=2)" in code.text()
