@@ -63,10 +63,11 @@ _FETCH_TRIES = 8  # gathers tried, with a growing pause, before results count as
 
 @dataclass(slots=True)
 class _Slot:
-    """One Dask worker name: the nanny restarts it under the same name, with a new pid."""
+    """One row of workers: a nanny and the worker processes it starts, one after another."""
 
     index: int
     name: Any
+    key: Any  # what stays the same across restarts: its nanny's address, or its name
     address: str | None = None
     pid: int | None = None
     alive: bool = False
@@ -117,8 +118,8 @@ class DaskEngine(TaskBook):
         known, allowed = client.run_on_scheduler(scheduler_now)
         self._allowed_failures = allowed
         with self._lock:
-            for address, (pid, name) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
-                self._joined(address, pid, name, time.time())
+            for address, (pid, name, slot) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
+                self._joined(address, pid, name, slot, time.time())
         self._watcher = threading.Thread(
             target=self._watch, name="DaskFacade-timeouts", daemon=True
         )
@@ -568,7 +569,7 @@ class DaskEngine(TaskBook):
         now = time.time()
         with self._lock:
             if msg["action"] == "add":
-                self._joined(msg["address"], msg["pid"], msg["name"], now)
+                self._joined(msg["address"], msg["pid"], msg["name"], msg["slot"], now)
             else:
                 self._left(
                     msg["address"],
@@ -578,10 +579,11 @@ class DaskEngine(TaskBook):
                     bool(msg.get("expected")),
                 )
 
-    def _joined(self, address: str, pid: int | None, name: Any, now: float) -> None:
-        slot = next((s for s in self._slots if s.name == name), None)
+    def _joined(self, address: str, pid: int | None, name: Any, key: Any, now: float) -> None:
+        """A worker joined: into the row of the nanny that restarted it, or a new one."""
+        slot = next((s for s in self._slots if s.key == key), None)
         if slot is None:
-            slot = _Slot(len(self._slots), name)
+            slot = _Slot(len(self._slots), name, key)
             self._slots.append(slot)
         elif slot.alive and slot.address == address:
             return

@@ -27,11 +27,11 @@ class WorkerMembership(SchedulerPlugin):
     idempotent = True  # one per scheduler, however many facades share it
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[int | None, Any]] = {}
+        self._known: dict[str, tuple[int | None, Any, Any]] = {}
         self._fates: dict[str, tuple[list[str], list[str], bool]] = {}
 
     async def start(self, scheduler: Any) -> None:
-        self._known = {addr: (ws.pid, ws.name) for addr, ws in scheduler.workers.items()}
+        self._known = {addr: _identity(ws) for addr, ws in scheduler.workers.items()}
 
     def log_event(self, topic: str, msg: Any) -> None:
         """The scheduler's own account of a removal, published just before
@@ -45,14 +45,14 @@ class WorkerMembership(SchedulerPlugin):
             )
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
-        ws = scheduler.workers[worker]
-        self._known[worker] = (ws.pid, ws.name)
+        pid, name, slot = self._known[worker] = _identity(scheduler.workers[worker])
         scheduler.log_event(
-            WORKERS_TOPIC, {"action": "add", "address": worker, "pid": ws.pid, "name": ws.name}
+            WORKERS_TOPIC,
+            {"action": "add", "address": worker, "pid": pid, "name": name, "slot": slot},
         )
 
     def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kw: Any) -> None:
-        pid, name = self._known.pop(worker, (None, None))
+        pid, name, slot = self._known.pop(worker, (None, None, None))
         processing, lost, expected = self._fates.pop(worker, ([], [], False))
         scheduler.log_event(
             WORKERS_TOPIC,
@@ -61,6 +61,7 @@ class WorkerMembership(SchedulerPlugin):
                 "address": worker,
                 "pid": pid,
                 "name": name,
+                "slot": slot,
                 "processing": processing,
                 "lost": lost,
                 "expected": expected,
@@ -68,10 +69,19 @@ class WorkerMembership(SchedulerPlugin):
         )
 
 
-def scheduler_now(dask_scheduler: Any) -> tuple[dict[str, tuple[int | None, Any]], int | None]:
-    """Run on the scheduler: every worker's address, pid and name, right now, and how
-    many worker deaths a task may cause before Dask gives up on it."""
-    workers = {addr: (ws.pid, ws.name) for addr, ws in dask_scheduler.workers.items()}
+def _identity(ws: Any) -> tuple[int | None, Any, Any]:
+    """A worker's pid, name, and what stays the same when its nanny restarts it: the
+    nanny's address (a worker started without a name is named after its own address,
+    which changes), else its name."""
+    return ws.pid, ws.name, getattr(ws, "nanny", None) or ws.name
+
+
+def scheduler_now(
+    dask_scheduler: Any,
+) -> tuple[dict[str, tuple[int | None, Any, Any]], int | None]:
+    """Run on the scheduler: every worker's address, pid, name and slot, right now, and
+    how many worker deaths a task may cause before Dask gives up on it."""
+    workers = {addr: _identity(ws) for addr, ws in dask_scheduler.workers.items()}
     return workers, getattr(dask_scheduler, "allowed_failures", None)
 
 
