@@ -16,8 +16,9 @@ def dask_available() -> bool:
 
 
 def quiet_dask_logs() -> None:
-    """Keeps Dask's INFO chatter (every connection, every registration) out of the shared
-    console: an application's choice, made by this project's entry points."""
+    """Dask's warnings and errors go to the shared console, in its format; its INFO
+    chatter (every connection, every registration) does not. An application's choice,
+    made by this project's entry points, never by the library."""
     import logging
 
     import distributed  # noqa: F401  (its logging configuration, applied at import)
@@ -25,5 +26,7 @@ def quiet_dask_logs() -> None:
     for name in ["distributed", *logging.root.manager.loggerDict]:
         if name.startswith("distributed"):
             logger = logging.getLogger(name)
+            logger.handlers.clear()  # its own stderr handlers: the console prints instead
+            logger.propagate = True
             if logger.getEffectiveLevel() < logging.WARNING:
                 logger.setLevel(logging.WARNING)
