@@ -22,8 +22,8 @@ from typing import Any
 
 from app.core import task as task_module
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
-from app.core.errors import describe
-from app.core.task import Task, WorkerCrash
+from app.core.errors import describe, pickled_exception
+from app.core.task import Task, WorkerCrash, load_task, why_not_valid
 
 TOPIC = "worker-monitor"
 """The event topic the runner logs to and the client subscribes to."""
@@ -125,16 +125,14 @@ def run_task(payload: bytes, key: str) -> tuple[Any, ...]:
     _tell("began", key=key, time=started)
     try:
         try:
-            task = pickle.loads(payload)
-            if not isinstance(task, Task):
-                raise TypeError(f"expected a Task, got {type(task).__name__}")
+            task = load_task(payload)
         except WorkerCrash:
             raise
         except BaseException as exc:
             error = f"could not unpickle the task on the worker: {describe(exc)}"
             return _failed(error, started)
-        if not task.is_valid():
-            reason = task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
+        reason = why_not_valid(task)
+        if reason is not None:
             error = f"invalid on the worker: {reason}"
             return ("F", error, None, None, started, time.time(), os.getpid())
         try:
@@ -166,9 +164,5 @@ def run_task(payload: bytes, key: str) -> tuple[Any, ...]:
 
 
 def _failed(error: str, started: float) -> tuple[Any, ...]:
-    exc = sys.exc_info()[1]
-    try:
-        pickled = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL) if exc else None
-    except BaseException:
-        pickled = None
-    return ("F", error, traceback.format_exc(), pickled, started, time.time(), os.getpid())
+    tb = traceback.format_exc()
+    return ("F", error, tb, pickled_exception(), started, time.time(), os.getpid())

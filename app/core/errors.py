@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import signal
+import sys
 import traceback
 
 
@@ -30,3 +32,15 @@ def describe_exit(exitcode: int | None) -> str:
     if exitcode is None:
         return "ended with an unknown exit code"
     return f"exited with code {exitcode}"
+
+
+def pickled_exception() -> bytes | None:
+    """The exception being handled, pickled to travel back (a future re-raises it), or
+    None when it cannot travel: its text and traceback still do."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return None
+    try:
+        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable
@@ -130,6 +131,21 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.ID!r} {self.state.name}>"
+
+
+def load_task(payload: bytes | memoryview) -> Task:
+    """Unpickles a task where it runs; a payload that is not a Task is a TypeError."""
+    task = pickle.loads(payload)
+    if not isinstance(task, Task):
+        raise TypeError(f"expected a Task, got {type(task).__name__}")
+    return task
+
+
+def why_not_valid(task: Task) -> str | None:
+    """None when the task may run, else why: its ``why_invalid()``, or a generic line."""
+    if task.is_valid():
+        return None
+    return task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
 
 
 class SimpleTask(Task):

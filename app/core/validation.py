@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from app.core.errors import describe
-from app.core.task import Task
+from app.core.task import Task, why_not_valid
 
 
 def why_refused(task: Task) -> str | None:
@@ -24,8 +24,6 @@ def why_refused(task: Task) -> str | None:
     ):
         return f"invalid timeout {timeout!r}: expected a positive number of seconds or None"
     try:
-        if task.is_valid():
-            return None
-        return task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
+        return why_not_valid(task)
     except Exception as exc:
         return f"is_valid() raised {describe(exc)}"

@@ -24,8 +24,8 @@ from typing import Any
 from app.core import task as task_module
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
-from app.core.errors import describe
-from app.core.task import Task, WorkerCrash
+from app.core.errors import describe, pickled_exception
+from app.core.task import Task, WorkerCrash, load_task, why_not_valid
 
 # The shared slot layout: [claimed seq, cancel ring of RING entries].
 RING = 1024
@@ -92,18 +92,6 @@ class _LineStream(io.TextIOBase):
             self._outbox.log(self._level, self._name, line, time.time())
 
 
-def _pickled_exception() -> bytes | None:
-    """The exception being handled, pickled for the parent (a future re-raises it), or
-    None when it cannot travel: the error text and traceback still do."""
-    exc = sys.exc_info()[1]
-    if exc is None:
-        return None
-    try:
-        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException:
-        return None
-
-
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
     """Exits the worker soon after its parent dies, even in the middle of a task."""
     while True:
@@ -152,9 +140,7 @@ class _Runner:
         started = time.time()
         self._current = (seq, None)
         try:
-            task = pickle.loads(payload)
-            if not isinstance(task, Task):
-                raise TypeError(f"expected a Task, got {type(task).__name__}")
+            task = load_task(payload)
         except WorkerCrash:
             raise
         except BaseException as exc:
@@ -162,8 +148,8 @@ class _Runner:
             return
         self._current = (seq, task)
         try:
-            if not task.is_valid():
-                reason = task.why_invalid() or f"{type(task).__name__}.is_valid() returned False"
+            reason = why_not_valid(task)
+            if reason is not None:
                 self._fail(seq, started, f"invalid in the worker: {reason}", with_tb=False)
                 return
             value = task.do_task()
@@ -184,7 +170,7 @@ class _Runner:
 
     def _fail(self, seq: int, started: float, error: str, *, with_tb: bool = True) -> None:
         tb = traceback.format_exc() if with_tb else None
-        detail = pickle.dumps((error, tb, _pickled_exception()), protocol=pickle.HIGHEST_PROTOCOL)
+        detail = pickle.dumps((error, tb, pickled_exception()), protocol=pickle.HIGHEST_PROTOCOL)
         self._outbox.send(b"F" + wire.OUTCOME.pack(seq, started, time.time()) + detail)
 
     def report_progress(self, task: Task, fraction: float, message: str) -> None:
