@@ -48,6 +48,7 @@ from app.core import (
     WorkerStarted,
     WorkingProcessFacade,
 )
+from app.core.front import FacadeFront
 
 CTX = multiprocessing.get_context("spawn")
 POLL = 0.05  # the poll_events wait a GUI poller would use
@@ -107,14 +108,14 @@ def _check(deadline: float, what: str) -> None:
 # -- waiting on the facade, always on its events (never a fixed sleep) --------------------------
 
 
-def _wait_ready(facade: WorkingProcessFacade, deadline: float) -> None:
+def _wait_ready(facade: FacadeFront, deadline: float) -> None:
     """Wait until every worker is up and ready, so spawn time stays out of the figures."""
     while not all(w.alive and w.ready for w in facade.worker_info()):
         _check(deadline, f"worker never became ready: {facade.worker_info()!r}")
         facade.poll_events(POLL)
 
 
-def _wait_done(facade: WorkingProcessFacade, expected: int, deadline: float) -> None:
+def _wait_done(facade: FacadeFront, expected: int, deadline: float) -> None:
     """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails."""
     done = 0
     while done < expected:
@@ -127,7 +128,7 @@ def _wait_done(facade: WorkingProcessFacade, expected: int, deadline: float) -> 
         _check(deadline, f"only {done} of {expected} tasks reported DONE")
 
 
-def _wait_died(facade: WorkingProcessFacade, pid: int, deadline: float) -> list[Any]:
+def _wait_died(facade: FacadeFront, pid: int, deadline: float) -> list[Any]:
     """Poll until the WorkerDied event for ``pid`` arrives; return every event seen meanwhile."""
     seen: list[Any] = []
     while not any(isinstance(e, WorkerDied) and e.pid == pid for e in seen):
@@ -143,12 +144,12 @@ def _check_collected(tasks: list[Task], expected: int) -> None:
         raise BenchError(f"collect_tasks returned {len(tasks)} tasks, {done} DONE; {expected=}")
 
 
-def _close(facade: WorkingProcessFacade) -> None:
+def _close(facade: FacadeFront) -> None:
     """End the facade whatever happened; after a successful collect this is a no-op."""
     facade.close()
 
 
-def _submit_all(facade: WorkingProcessFacade, tasks: list[NoopTask]) -> None:
+def _submit_all(facade: FacadeFront, tasks: list[NoopTask]) -> None:
     """Submit every task; a refusal means the figure would be wrong, so it is an error."""
     submit = facade.process_task
     for task in tasks:

@@ -18,40 +18,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.bench import BenchError, NoopTask, _noop
+from app.bench import NoopTask, _noop, _submit_all, _wait_done, _wait_ready
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
-from app.core import TaskChanged, TaskState, WorkingProcessFacade
+from app.core import WorkingProcessFacade
+from app.core.front import FacadeFront
 
 
-def _drain(facade: Any, tasks: list[NoopTask], timeout: float) -> float:
-    """Submits every task and waits for every DONE event; returns the seconds it took."""
-    n = len(tasks)
+def _drain(facade: FacadeFront, n: int, timeout: float) -> float:
+    """Submits N no-op tasks and consumes events until all are DONE; returns the seconds."""
     deadline = time.monotonic() + timeout
+    tasks = [NoopTask(f"t{i}") for i in range(n)]
     start = time.perf_counter()
-    for task in tasks:
-        if not facade.process_task(task):
-            raise BenchError(f"{task.ID} refused: {task.error}")
-    done = 0
-    while done < n:
-        if time.monotonic() > deadline:
-            raise BenchError(f"only {done} of {n} tasks done after {timeout} s")
-        for event in facade.poll_events(0.05):
-            if type(event) is TaskChanged and event.state.is_final:
-                if event.state is not TaskState.DONE:
-                    raise BenchError(f"{event.task_id} ended {event.state.name}: {event.message}")
-                done += 1
+    _submit_all(facade, tasks)
+    _wait_done(facade, n, deadline)
     return time.perf_counter() - start
 
 
 def local_round(n: int, workers: int, timeout: float) -> float:
     facade = WorkingProcessFacade(workers)
     try:
-        end = time.monotonic() + timeout
-        while not all(i.ready for i in facade.worker_info()):
-            if time.monotonic() > end:
-                raise BenchError("the local workers did not start")
-            facade.poll_events(0.05)
-        return _drain(facade, [NoopTask(f"t{i}") for i in range(n)], timeout)
+        _wait_ready(facade, time.monotonic() + timeout)
+        return _drain(facade, n, timeout)
     finally:
         facade.close()
 
@@ -61,7 +48,7 @@ def dask_facade_round(n: int, cluster: Any, workers: int, timeout: float) -> flo
 
     facade = DaskFacade(cluster, workers=workers)
     try:
-        return _drain(facade, [NoopTask(f"t{i}") for i in range(n)], timeout)
+        return _drain(facade, n, timeout)
     finally:
         facade.close()
 
