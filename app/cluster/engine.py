@@ -74,7 +74,6 @@ class _Slot:
     exitcode: int | None = None
     restarts: int = 0
     tasks_done: int = 0
-    task_id: str | None = None
 
 
 class DaskEngine(TaskBook):
@@ -186,13 +185,14 @@ class DaskEngine(TaskBook):
 
     def worker_info(self) -> list[WorkerInfo]:
         with self._lock:
+            running = {address: task_id for task_id, address in self._running_on.items()}
             return [
                 WorkerInfo(
                     s.index,
                     s.pid,
                     s.alive,
                     s.exitcode,
-                    s.task_id,
+                    running.get(s.address) if s.alive and s.address else None,
                     s.tasks_done,
                     s.restarts,
                     s.alive,
@@ -284,10 +284,7 @@ class DaskEngine(TaskBook):
         key = self._key_of.pop(task.ID, None)
         if key is not None:
             self._by_key.pop(key, None)
-        address = self._running_on.pop(task.ID, None)
-        for slot in self._slots:
-            if slot.task_id == task.ID and slot.address == address:
-                slot.task_id = None
+        self._running_on.pop(task.ID, None)
         return self._dask.pop(task.ID, None)
 
     def _current(self, key: str) -> Task | None:
@@ -440,10 +437,8 @@ class DaskEngine(TaskBook):
             if status in ("lost", "pending") and tries < _REFETCHES:
                 # Its result died with its worker before it reached us: Dask runs it again.
                 self._refetches[key] = tries + 1
-                self._running_on.pop(task.ID, None)
-                task.state = TaskState.PENDING
-                task.started_at = None
-                self._emit(task, "its result was lost with its worker; Dask computes it again")
+                message = "its result was lost with its worker; Dask computes it again"
+                self._requeued(task, message, now)
             else:
                 self._apply_outcome(task, status, value, error, now)
                 task = None
@@ -546,9 +541,6 @@ class DaskEngine(TaskBook):
         task.worker_pid = msg["pid"]
         if address is not None:
             self._running_on[task.ID] = address
-            slot = self._slot_at(address)
-            if slot is not None:
-                slot.task_id = task.ID
         timeout = task.timeout if task.timeout is not None else self._task_timeout
         if timeout is not None:
             task._deadline = time.monotonic() + timeout
@@ -558,10 +550,7 @@ class DaskEngine(TaskBook):
 
     def _ended(self, task: Task) -> None:
         """The worker is done with it; its outcome waits there until it is fetched."""
-        address = self._running_on.pop(task.ID, None)
-        slot = self._slot_at(address)
-        if slot is not None and slot.task_id == task.ID:
-            slot.task_id = None
+        self._running_on.pop(task.ID, None)
         task._deadline = 0.0
         self._timed.pop(task.ID, None)
 
@@ -590,7 +579,6 @@ class DaskEngine(TaskBook):
         elif slot.pid is not None:
             slot.restarts += 1
         slot.address, slot.pid, slot.alive, slot.exitcode = address, pid, True, None
-        slot.task_id = None
         self._events.append(WorkerStarted(slot.index, pid or 0, now))
         self._changed.notify_all()
 
@@ -610,7 +598,6 @@ class DaskEngine(TaskBook):
         if slot is None or not slot.alive:
             return
         slot.alive = False
-        slot.task_id = None
         if slot.pid is not None:
             slot.exitcode = self._exit_codes.get(slot.pid, slot.exitcode)
         code = slot.exitcode
@@ -653,6 +640,7 @@ class DaskEngine(TaskBook):
         """Back to PENDING: Dask runs it again, on a worker of its choosing."""
         if task.state.is_final:
             return
+        self._running_on.pop(task.ID, None)
         self._timed.pop(task.ID, None)
         task._deadline = 0.0
         task.state = TaskState.PENDING
