@@ -579,6 +579,7 @@ class DaskEngine(TaskBook):
         elif slot.pid is not None:
             slot.restarts += 1
         slot.address, slot.pid, slot.alive, slot.exitcode = address, pid, True, None
+        log.info("worker-%d started (pid %s, %s)", slot.index, pid, address)
         self._events.append(WorkerStarted(slot.index, pid or 0, now))
         self._changed.notify_all()
 
