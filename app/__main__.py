@@ -56,17 +56,17 @@ def _run_scenario(name: str) -> int:
     import logging
 
     from app.core.console import install_console
-    from app.scenarios import SCENARIOS, run_headless
+    from app.scenarios import run_headless
 
+    names = _scenario_names()
+    if name not in names:
+        print(f"unknown scenario {name!r}; one of: {', '.join(names)}", file=sys.stderr)
+        return 2
+    install_console(logging.INFO)
     if name == "local-vs-dask":
         from app.compare import run_side_by_side
 
-        install_console(logging.INFO)
         return run_side_by_side()
-    if name not in SCENARIOS:
-        print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
-        return 2
-    install_console(logging.INFO)
     return run_headless(name)
 
 
