@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread
 
-from app.core import WorkingProcessFacade
+from app.core.front import FacadeFront
 
 
 class CollectThread(QThread):
@@ -15,7 +15,7 @@ class CollectThread(QThread):
     """
 
     def __init__(
-        self, facade: WorkingProcessFacade, timeout: float | None, parent: QObject | None = None
+        self, facade: FacadeFront, timeout: float | None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.setObjectName("collectThread")

@@ -1,4 +1,4 @@
-"""The monitor window: drives a ``WorkingProcessFacade`` and shows its whole life, live.
+"""The monitor window: drives a facade (local or Dask) and shows its whole life, live.
 
 The window never touches a pipe or a process: it calls the facade, a ``FacadePoller``
 thread listens to it, and each batch of events updates the table, the worker panel and
@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.backends import Backend, LocalBackend
-from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.core import CrashTask, SimpleTask, TaskState
+from app.core.front import FacadeFront
 from app.core.task import Task
 from app.explain import (
     Death,
@@ -83,11 +84,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.backend: Backend = backend if backend is not None else LocalBackend()
         self.setObjectName("mainWindow")
-        self.setWindowTitle(
-            "Worker monitor"
-            if backend is None or not backend.dask
-            else f"Worker monitor: {backend.name}"
-        )
+        dask = self.backend.dask
+        self.setWindowTitle(f"Worker monitor: {self.backend.name}" if dask else "Worker monitor")
         self.setWindowIcon(icon("app"))
         self._settings = settings if settings is not None else QSettings()
         self._poller: FacadePoller | None = None
@@ -99,7 +97,7 @@ class MainWindow(QMainWindow):
         self._to_submit: deque[tuple[int, float]] = deque()  # (count, duration) to submit
         self._rates: deque[tuple[float, int]] = deque(maxlen=8)
         self._auto_restart = False  # the current run's auto-restart, for the explainer
-        self.facade: WorkingProcessFacade
+        self.facade: FacadeFront  # local processes or a Dask cluster
 
         self.controls = Controls(self)
         self.model = TaskTableModel(self)
@@ -331,10 +329,9 @@ class MainWindow(QMainWindow):
             )
             self._add_story(d.died.time, story)
 
-    def _add_story(self, when: float | None, story: str) -> None:
-        """Puts a story on top of the explainer, and shows it."""
-        if when is not None:
-            story = f"{formatting.clock(when)}\n{story}"
+    def _add_story(self, when: float, story: str) -> None:
+        """Puts a story, stamped with its time, on top of the explainer, and shows it."""
+        story = f"{formatting.clock(when)}\n{story}"
         old = self.explainer.toPlainText()
         self.explainer.setPlainText(f"{story}\n\n{old}" if old else story)
         self.side.setCurrentWidget(self.explainer)
@@ -529,9 +526,7 @@ class MainWindow(QMainWindow):
     def _new_run(self) -> None:
         self.begin_run()
 
-    def begin_run(
-        self, workers: int | None = None, restart: bool | None = None
-    ) -> WorkingProcessFacade:
+    def begin_run(self, workers: int | None = None, restart: bool | None = None) -> FacadeFront:
         """Ends the current run at once, whatever it is doing, and starts a fresh one."""
         self._to_submit.clear()
         self._quit_after_collect = False

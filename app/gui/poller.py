@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.core import WorkingProcessFacade
+from app.core.front import FacadeFront
 
 POLL_SECONDS = 0.1  # longest wait for an event; bounds how long stop() takes
 PACE_MS = 40  # at most ~25 batches a second reach the GUI, however fast results come
@@ -19,7 +19,7 @@ class FacadePoller(QThread):
 
     events_polled = Signal(list)
 
-    def __init__(self, facade: WorkingProcessFacade, parent: QObject | None = None) -> None:
+    def __init__(self, facade: FacadeFront, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._facade = facade
         self.setObjectName("facadePoller")

@@ -26,7 +26,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from app.core import TaskChanged, TaskState, WorkingProcessFacade
+from app.core import TaskChanged, TaskState
+from app.core.front import FacadeFront
 from app.core.task import Task
 from app.gui import formatting
 from app.gui.resources import state_icon
@@ -76,7 +77,7 @@ class TaskTableModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._facade: WorkingProcessFacade | None = None
+        self._facade: FacadeFront | None = None
         self._tasks: list[Task] = []
         self._row_of: dict[str, int] = {}
         self._states: list[TaskState] = []  # per row, as the events said: for the counts
@@ -92,7 +93,7 @@ class TaskTableModel(QAbstractTableModel):
         self._flush_timer.timeout.connect(self.flush)
 
     # -- feeding ----------------------------------------------------------------------
-    def set_facade(self, facade: WorkingProcessFacade | None) -> None:
+    def set_facade(self, facade: FacadeFront | None) -> None:
         """Shows another facade's tasks (a new run): the table starts empty."""
         self.beginResetModel()
         self._flush_timer.stop()

@@ -14,8 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import WorkerDied, WorkerStarted, WorkingProcessFacade
+from app.core import WorkerDied, WorkerStarted
 from app.core.errors import signal_name
+from app.core.front import FacadeFront
 from app.gui import formatting
 
 _COLUMNS = ("Worker", "PID", "State", "Done", "Uptime", "Restarts")
@@ -30,7 +31,7 @@ class WorkerPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("workerPanel")
-        self._facade: WorkingProcessFacade | None = None
+        self._facade: FacadeFront | None = None
         self._started: dict[int, float] = {}  # slot -> when its current process started
         self._deaths: dict[int, WorkerDied] = {}  # slot -> how its last process died
         self.table = QTableWidget(0, len(_COLUMNS), self)
@@ -49,7 +50,7 @@ class WorkerPanel(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(self.queued)
 
-    def set_facade(self, facade: WorkingProcessFacade | None) -> None:
+    def set_facade(self, facade: FacadeFront | None) -> None:
         self._facade = facade
         self._started.clear()
         self._deaths.clear()
