@@ -8,10 +8,12 @@ crash mid-write leaves the old file or none, never half of one.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -93,18 +95,52 @@ def rows_as_text(tasks: Iterable[Task]) -> str:
 
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Writes ``text`` (UTF-8) so that ``path`` is either the old file or the whole new one."""
+    """Writes ``text`` (UTF-8) so that ``path`` is either the old file or the whole new one.
+
+    The new file gets the mode a plain ``open(path, "w")`` would give it: the old file's,
+    or 0o666 less the umask (and the folder's default ACL) for a new one. An error names
+    the folder or the file the user chose, never the temporary file.
+    """
     target = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        old_mode = None  # none yet (or unreadable: os.replace will say why)
+    try:
+        fd, temp = _create_beside(target)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target.parent)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            if old_mode is not None:
+                os.fchmod(handle.fileno(), old_mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, target)
+        try:
+            os.replace(temp, target)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+
+
+def _create_beside(target: Path) -> tuple[int, Path]:
+    """A new, empty hidden file in ``target``'s folder, opened for writing.
+
+    Created by ``os.open`` with mode 0o666, so the kernel applies the umask and any default
+    ACL exactly as for ``open()``; ``tempfile.mkstemp`` would force 0o600.
+    """
+    stem = target.name if len(os.fsencode(target.name)) <= 200 else "export"  # NAME_MAX
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = target.parent / f".{stem}.{secrets.token_hex(4)}"
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
 def export(tasks: Iterable[Task], path: str | os.PathLike[str]) -> None:

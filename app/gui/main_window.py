@@ -588,19 +588,30 @@ class MainWindow(QMainWindow):
         export(tasks, path)
         self._say(f"exported {len(tasks)} task(s) to {path}")
 
-    @Slot()
-    def _export_dialog(self) -> None:
+    def ask_export_path(self) -> str:
+        """The file to export to, with a .csv or .json suffix; "" if none (tests replace this)."""
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export tasks", "tasks.csv", "CSV (*.csv);;JSON (*.json)"
         )
+        if path and not path.lower().endswith((".csv", ".json")):
+            path += ".json" if "json" in chosen.lower() else ".csv"
+        return path
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        path = self.ask_export_path()
         if not path:
             return
-        if not path.lower().endswith((".csv", ".json")):
-            path += ".json" if "json" in chosen.lower() else ".csv"
         try:
             self.export_tasks(path)
         except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
+            # "No such file or directory: /the/folder", not Python's repr of the error
+            why = (
+                f"{exc.strerror}: {exc.filename}"
+                if isinstance(exc, OSError) and exc.strerror and exc.filename
+                else str(exc)
+            )
+            QMessageBox.warning(self, "Export failed", f"Could not export to {path}\n{why}")
 
     @Slot(int)
     def _filter_states(self, _index: int) -> None:

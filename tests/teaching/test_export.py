@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,71 @@ def test_a_failed_write_leaves_the_old_file_whole(
 def test_unknown_suffix_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.csv or \.json"):
         export(finished_tasks(), tmp_path / "tasks.txt")
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """``os.umask`` for one test: the process's own umask is put back after it."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077, 0o027], ids=oct)
+def test_a_new_file_gets_the_mode_open_would_give(
+    tmp_path: Path, umask: Callable[[int], int], mask: int
+) -> None:
+    umask(mask)
+    plain = tmp_path / "plain.csv"
+    with open(plain, "w"):
+        pass
+    path = tmp_path / "tasks.csv"
+    export(finished_tasks(), path)
+    assert mode_of(path) == 0o666 & ~mask == mode_of(plain)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o755, 0o400], ids=oct)
+def test_a_replaced_file_keeps_its_mode(
+    tmp_path: Path, umask: Callable[[int], int], mode: int
+) -> None:
+    umask(0o077)  # would give 0o600 to a new file: the old file's mode must win
+    path = tmp_path / "tasks.json"
+    path.write_text("old", encoding="utf-8")
+    path.chmod(mode)
+    export(finished_tasks(), path)
+    assert mode_of(path) == mode
+    assert json.loads(path.read_text(encoding="utf-8"))[0]["ID"] == "plain"
+    assert [p.name for p in tmp_path.iterdir()] == ["tasks.json"]
+
+
+def test_a_missing_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    folder = tmp_path / "no" / "such"
+    with pytest.raises(FileNotFoundError) as caught:
+        export(finished_tasks(), folder / "tasks.csv")
+    assert caught.value.filename == str(folder)
+    assert str(folder) in str(caught.value)
+    assert ".tasks.csv." not in str(caught.value)  # not the temporary file
+
+
+def test_a_file_in_place_of_the_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("", encoding="utf-8")
+    with pytest.raises(NotADirectoryError) as caught:
+        export(finished_tasks(), not_a_folder / "tasks.csv")
+    assert caught.value.filename == str(not_a_folder)
+    assert ".tasks.csv." not in str(caught.value)
+
+
+def test_a_folder_in_place_of_the_file_is_named_in_the_error(tmp_path: Path) -> None:
+    target = tmp_path / "tasks.csv"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError) as caught:
+        export(finished_tasks(), target)
+    assert caught.value.filename == str(target)
+    assert ".tasks.csv." not in str(caught.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["tasks.csv"]  # no temp file left
