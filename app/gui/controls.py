@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QKeySequence
+import re
+from decimal import Decimal
+
+from PySide6.QtCore import QLocale, Qt
+from PySide6.QtGui import QFocusEvent, QFontDatabase, QKeyEvent, QKeySequence, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,8 +46,133 @@ def _button(text: str, icon_name: str, tip: str, shortcut: str = "") -> QPushBut
     return button
 
 
-def _seconds_spin(name: str, maximum: float, special: str = "") -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
+class SecondsSpin(QDoubleSpinBox):
+    """A box of seconds that reads plain numbers only, exactly, and keeps any other text
+    as typed, with ``problem()`` saying why it is refused.
+
+    QDoubleSpinBox drops the keys its validator refuses ("1e308" becomes 1308), reads a
+    misplaced group separator as nothing ("1,5" becomes 15 where ',' groups thousands), cuts
+    what it cannot hold ("1.234" becomes 1.23, "12345678" 123456), and on Enter or focus-out
+    writes its previous value over text it cannot read: a click on Submit would send a number
+    nobody typed. Here every key stays, ``value()`` follows only text that parses exactly,
+    and the text it cannot take stays in the box until the user changes it.
+    """
+
+    def typed(self) -> str:
+        """The text the user typed, without prefix and suffix."""
+        return self._number_part(self.lineEdit().text())
+
+    def seconds(self) -> Decimal:
+        """The typed seconds, exactly, whatever the box's range; ValueError says why not."""
+        text = self.lineEdit().text()
+        if self.specialValueText() and text == self.specialValueText():
+            return Decimal(0)
+        return parse_seconds(self._number_part(text), self.locale(), self.decimals())
+
+    def problem(self) -> str | None:
+        """Why the text cannot stand for a value of this box, or None if it can."""
+        try:
+            seconds = self.seconds()
+        except ValueError as exc:
+            return str(exc)
+        if seconds > Decimal(self.maximum()):
+            return f"{shorten(self.typed())} s is more than {self.maximum():g} s"
+        return None
+
+    # -- QAbstractSpinBox's hooks ---------------------------------------------------------
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        """Acceptable for a number it can hold; Intermediate for anything else, never Invalid,
+        so no key is silently dropped."""
+        if self.specialValueText() and text == self.specialValueText():
+            return QValidator.State.Acceptable, text, pos
+        try:
+            seconds = parse_seconds(self._number_part(text), self.locale(), self.decimals())
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        in_range = Decimal(self.minimum()) <= seconds <= Decimal(self.maximum())
+        state = QValidator.State.Acceptable if in_range else QValidator.State.Intermediate
+        return state, text, pos
+
+    def valueFromText(self, text: str) -> float:
+        if self.specialValueText() and text == self.specialValueText():
+            return self.minimum()
+        try:
+            return float(parse_seconds(self._number_part(text), self.locale(), self.decimals()))
+        except ValueError:
+            return self.value()
+
+    def fixup(self, text: str) -> str:
+        """Changes nothing: QDoubleSpinBox's fixup removes group separators, so "1,5"
+        would be read as 15."""
+        return text
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        kept = self._refused_text()
+        super().focusOutEvent(event)  # puts the previous value's text back
+        self._restore(kept)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        kept = (
+            self._refused_text() if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) else None
+        )
+        super().keyPressEvent(event)  # Enter, too, puts the previous value's text back
+        self._restore(kept)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _number_part(self, text: str) -> str:
+        if self.prefix() and text.startswith(self.prefix()):
+            text = text[len(self.prefix()) :]
+        if self.suffix() and text.endswith(self.suffix()):
+            text = text[: -len(self.suffix())]
+        return text.strip()
+
+    def _refused_text(self) -> str | None:
+        text = self.lineEdit().text()
+        return text if self.validate(text, 0)[0] is not QValidator.State.Acceptable else None
+
+    def _restore(self, kept: str | None) -> None:
+        if kept is not None and self.lineEdit().text() != kept:
+            self.lineEdit().setText(kept)
+
+
+def parse_seconds(text: str, locale: QLocale, decimals: int) -> Decimal:
+    """``text`` as seconds, exactly: digits and at most one of the locale's decimal point,
+    with at most ``decimals`` decimals. Anything else raises ValueError with the reason, for
+    the user: an exponent, a sign, a thousands separator or the other decimal mark is never
+    guessed at."""
+    shown = shorten(text)
+    dp = locale.decimalPoint()
+    zero = locale.zeroDigit()
+    if zero != "0" and len(zero) == 1:  # a locale with its own digits: read them as 0-9
+        text = text.translate({ord(zero) + n: str(n) for n in range(10)})
+    number = re.fullmatch(rf"([0-9]*)(?:{re.escape(dp)}([0-9]*))?", text)
+    if text and number is not None and (number[1] or number[2]):
+        if len(number[2] or "") > decimals:
+            raise ValueError(f"'{shown}' is not a number of seconds: {decimals} decimals at most")
+        return Decimal(f"{number[1] or 0}.{number[2] or 0}")
+    if not text:
+        raise ValueError("type a number of seconds")
+    if text.lstrip().startswith(("-", "\u2212", locale.negativeSign())):
+        why = "a duration cannot be negative"
+    elif re.fullmatch(r"[0-9]*[.,]?[0-9]*[eE][+-]?[0-9]+", text):
+        why = "no exponents: type the seconds in full"
+    else:
+        marks = {",", ".", "'", locale.groupSeparator()} - {dp}
+        wrong = next((m for m in sorted(marks) if m in text), None)
+        if wrong is not None and re.fullmatch(r"[0-9]+", text.replace(wrong, "")):
+            why = f"'{wrong}' is not the decimal point here: use '{dp}' (1{dp}5), no separators"
+        else:
+            why = f"type digits, with '{dp}' for a fraction"
+    raise ValueError(f"'{shown}' is not a number of seconds: {why}")
+
+
+def shorten(text: str, limit: int = 24) -> str:
+    """``text`` cut to ``limit`` characters, for a message that must stay on one line."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _seconds_spin(name: str, maximum: float, special: str = "") -> SecondsSpin:
+    spin = SecondsSpin()
     spin.setObjectName(name)
     spin.setRange(0.0, maximum)
     spin.setDecimals(2)

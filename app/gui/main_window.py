@@ -49,7 +49,15 @@ from app.export import export, rows_as_text
 from app.gui import formatting, palette
 from app.gui.collector import CollectThread
 from app.gui.console_view import ConsoleView, LogBridge
-from app.gui.controls import MAX_DURATION, Controls, TableBar, details_view, explainer_view
+from app.gui.controls import (
+    MAX_DURATION,
+    Controls,
+    SecondsSpin,
+    TableBar,
+    details_view,
+    explainer_view,
+    shorten,
+)
 from app.gui.poller import FacadePoller
 from app.gui.resources import icon, stylesheet
 from app.gui.scenario_player import ScenarioPlayer
@@ -239,7 +247,7 @@ class MainWindow(QMainWindow):
         c.task_id.returnPressed.connect(self._submit_one)
         c.submit_many.clicked.connect(self._submit_many_clicked)
         c.crash.clicked.connect(self._crash)
-        c.collect.clicked.connect(self._collect)
+        c.collect.clicked.connect(self._collect_clicked)
         c.kill_now.clicked.connect(self._kill_now)
         c.restart.clicked.connect(self._restart)
         c.new_run.clicked.connect(self._new_run)
@@ -376,12 +384,16 @@ class MainWindow(QMainWindow):
     def _say(self, message: str) -> None:
         self.controls.message.setText(message)
 
-    @Slot()
     def _duration_problem(self) -> str | None:
-        """A duration no demo means: said next to the field instead of queueing the task."""
-        seconds = self.controls.duration.value()
+        """Text that is no duration, or a duration no demo means: said next to the field
+        instead of queueing the task."""
+        duration = self.controls.duration
+        try:
+            seconds = duration.seconds()  # exactly as typed, even beyond the box's maximum
+        except ValueError as exc:
+            return str(exc)
         if seconds > MAX_DURATION:
-            return f"{seconds:g} s is more than an hour: {MAX_DURATION:g} s at most"
+            return f"{shorten(duration.typed())} s is more than an hour: {MAX_DURATION:g} s at most"
         return None
 
     def _submit_one(self) -> None:
@@ -483,6 +495,17 @@ class MainWindow(QMainWindow):
         )
 
     @Slot()
+    def _collect_clicked(self) -> None:
+        if not self._refused(self.controls.collect_timeout, "collect timeout"):
+            self._collect()
+
+    def _refused(self, box: SecondsSpin, what: str) -> bool:
+        """True, and says why next to the fields, if ``box`` holds text that is no value."""
+        problem = box.problem()
+        if problem:
+            self._say(f"{what}: {problem}")
+        return problem is not None
+
     def _collect(self) -> None:
         if self._collector is not None:
             return
@@ -524,7 +547,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _new_run(self) -> None:
-        self.begin_run()
+        if not self._refused(self.controls.task_timeout, "task timeout"):
+            self.begin_run()
 
     def begin_run(self, workers: int | None = None, restart: bool | None = None) -> FacadeFront:
         """Ends the current run at once, whatever it is doing, and starts a fresh one."""
