@@ -45,7 +45,7 @@ from app.cluster.plugins import (
     scheduler_now,
 )
 from app.cluster.runner import TOPIC, run_task
-from app.core import console
+from app.core import console, timeouts
 from app.core.book import TaskBook, pickled
 from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
@@ -216,14 +216,14 @@ class DaskEngine(TaskBook):
             self._closing_reason = (
                 "the facade was closed" if closing else "the facade is collecting"
             )
-            deadline = None if timeout is None else time.monotonic() + timeout
+            until = timeouts.deadline(timeout)
 
             def settled() -> bool:
                 return self._kill_now or not self._live
 
             while not settled():
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                left = timeouts.remaining(until)
+                if left <= 0:
                     break
                 self._changed.wait(left)
             why = (
@@ -541,7 +541,7 @@ class DaskEngine(TaskBook):
         task.worker_pid = msg["pid"]
         if address is not None:
             self._running_on[task.ID] = address
-        timeout = task.timeout if task.timeout is not None else self._task_timeout
+        timeout = timeouts.limit(task.timeout if task.timeout is not None else self._task_timeout)
         if timeout is not None:
             task._deadline = time.monotonic() + timeout
             self._timed[task.ID] = task
@@ -668,8 +668,8 @@ class DaskEngine(TaskBook):
                 now = time.monotonic()
                 expired = [t for t in timed if t._deadline <= now]
                 if not expired:
-                    wait = min(t._deadline for t in timed) - now if timed else None
-                    self._timer.wait(wait if wait is None else max(wait, 0.01))
+                    soonest = min(t._deadline for t in timed) if timed else None
+                    self._timer.wait(max(timeouts.remaining(soonest), 0.01))
                     continue
                 dropped = []
                 addresses = []

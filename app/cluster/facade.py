@@ -8,13 +8,13 @@ the same records and events as ``WorkingProcessFacade``, so the same window show
 from __future__ import annotations
 
 import logging
-import math
 import weakref
 from typing import Any
 
 from app.cluster.engine import DaskEngine
 from app.core.front import FacadeFront
 from app.core.task import Task
+from app.core.timeouts import is_seconds, limit
 
 DEFAULT_ALLOWED_FAILURES = 3  # Dask's own default
 
@@ -58,14 +58,10 @@ class DaskFacade(FacadeFront):
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
-        if task_timeout is not None and not (
-            isinstance(task_timeout, int | float)
-            and not isinstance(task_timeout, bool)
-            and math.isfinite(task_timeout)
-            and task_timeout > 0
-        ):
+        if task_timeout is not None and not is_seconds(task_timeout):
             raise ValueError(
-                f"task_timeout must be a positive number of seconds or None, not {task_timeout!r}"
+                "task_timeout must be a positive number of seconds (inf for no limit) or "
+                f"None, not {task_timeout!r}"
             )
         from distributed import Client
 
@@ -80,7 +76,7 @@ class DaskFacade(FacadeFront):
             local = made if owns else None if isinstance(cluster, str) else cluster
             if owns:  # a cluster of its own: whole before the first task
                 client.wait_for_workers(workers, timeout=60)
-            self._engine = DaskEngine(client, local, owns, task_timeout)
+            self._engine = DaskEngine(client, local, owns, limit(task_timeout))
         except BaseException:
             if client is not None:
                 client.close()  # type: ignore[no-untyped-call]
@@ -96,8 +92,10 @@ class DaskFacade(FacadeFront):
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
         """Waits for every task's fate, then disconnects (and closes a cluster it made)."""
-        if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
-            raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
+        if timeout is not None and not is_seconds(timeout, zero=True):
+            raise ValueError(
+                f"timeout must be >= 0 seconds (inf for no limit) or None, not {timeout!r}"
+            )
         tasks = self._engine.collect(timeout, closing=False)
         self._engine.flush_futures()
         return tasks

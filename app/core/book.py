@@ -14,6 +14,7 @@ from app.core.events import Event, WorkerInfo
 from app.core.futures import Settler, TaskFuture, outcome
 from app.core.states import TaskState
 from app.core.task import Task
+from app.core.timeouts import deadline, remaining
 from app.core.validation import why_refused
 
 
@@ -64,15 +65,18 @@ class TaskBook:
 
     # == caller side ======================================================================
     def poll(self, timeout: float | None) -> list[Event]:
+        until = deadline(timeout)
+        forever = until is None
         with self._changed:
-            if timeout is None or timeout > 0:
+            if forever or timeout:
                 self._waiting += 1
                 try:
                     # Once collected nothing more happens: only "wait for ever" returns early.
-                    self._changed.wait_for(
-                        lambda: bool(self._events) or (timeout is None and self._final is not None),
-                        timeout,
-                    )
+                    while not self._events and not (forever and self._final is not None):
+                        left = remaining(until)
+                        if left <= 0:
+                            break
+                        self._changed.wait(left)
                 finally:
                     self._waiting -= 1
             events, self._events = self._events, []

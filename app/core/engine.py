@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from app.core import console, wire
+from app.core import console, timeouts, wire
 from app.core.book import TaskBook, pickled
 from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
@@ -179,9 +179,9 @@ class Engine(TaskBook):
                 "the facade is collecting" if reason == _KILL_COLLECT else "the facade was closed"
             )
             self._wake()
-            deadline = None if timeout is None else time.monotonic() + timeout
+            until = timeouts.deadline(timeout)
             self._wait(
-                lambda: not self._has_work() or not self._available() or self._kill_now, deadline
+                lambda: not self._has_work() or not self._available() or self._kill_now, until
             )
             if self._has_work():
                 self._kill_everything(_KILL_CLOSE if self._kill_now else reason, timeout)
@@ -458,7 +458,7 @@ class Engine(TaskBook):
         task.worker_pid = h.pid
         task.progress = None
         h.head_since = clock = time.monotonic()
-        timeout = task.timeout if task.timeout is not None else self._task_timeout
+        timeout = timeouts.limit(task.timeout if task.timeout is not None else self._task_timeout)
         task._deadline = clock + timeout if timeout is not None else 0.0
         self._emit_task(task, "", now)
 
@@ -713,7 +713,7 @@ class Engine(TaskBook):
                     soonest = min(soonest, deadline)
         if soonest == math.inf:
             return None
-        return max(0.0, soonest - time.monotonic())
+        return timeouts.remaining(soonest)
 
     def _handle(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
         logs: list[Any] = []

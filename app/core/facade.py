@@ -7,13 +7,13 @@ is garbage-collected and its finalizer kills the workers (GUIDE, trap 9).
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import weakref
 
 from app.core.engine import _KILL_CLOSE, _KILL_COLLECT, Engine
 from app.core.front import FacadeFront
 from app.core.task import Task
+from app.core.timeouts import is_seconds, limit
 
 
 class WorkingProcessFacade(FacadeFront):
@@ -42,11 +42,12 @@ class WorkingProcessFacade(FacadeFront):
                 f"unknown start method {start_method!r}; "
                 f"this platform has {', '.join(multiprocessing.get_all_start_methods())}"
             )
-        if task_timeout is not None and not _positive_seconds(task_timeout):
+        if task_timeout is not None and not is_seconds(task_timeout):
             raise ValueError(
-                f"task_timeout must be a positive number of seconds or None, not {task_timeout!r}"
+                "task_timeout must be a positive number of seconds (inf for no limit) or "
+                f"None, not {task_timeout!r}"
             )
-        self._engine = Engine(workers, start_method, restart, task_timeout)
+        self._engine = Engine(workers, start_method, restart, limit(task_timeout))
         self._finalizer = weakref.finalize(self, self._engine.abandon)
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
@@ -56,8 +57,10 @@ class WorkingProcessFacade(FacadeFront):
         all along; after ``timeout`` seconds kills the workers: a running task ends
         TIMED_OUT, queued ones CANCELLED. Later calls return the same tasks at once.
         """
-        if timeout is not None and not (_positive_seconds(timeout) or timeout == 0):
-            raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
+        if timeout is not None and not is_seconds(timeout, zero=True):
+            raise ValueError(
+                f"timeout must be >= 0 seconds (inf for no limit) or None, not {timeout!r}"
+            )
         tasks = self._engine.collect(timeout, _KILL_COLLECT)
         self._engine.flush_futures()
         return tasks
@@ -69,12 +72,3 @@ class WorkingProcessFacade(FacadeFront):
         """
         self._engine.collect(0, _KILL_CLOSE)
         self._engine.flush_futures()
-
-
-def _positive_seconds(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and value > 0
-    )

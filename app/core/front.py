@@ -15,6 +15,7 @@ from app.core.events import Event, WorkerInfo
 from app.core.futures import TaskFuture, TaskRejectedError
 from app.core.states import TaskState
 from app.core.task import CallTask, Task
+from app.core.timeouts import is_seconds
 
 
 class FacadeFront(Executor):
@@ -48,8 +49,8 @@ class FacadeFront(Executor):
 
     def poll_events(self, timeout: float | None = 0.0) -> list[Event]:
         """Everything that happened since the last call, waiting up to ``timeout`` for it."""
-        if timeout is not None and not (timeout >= 0):
-            raise ValueError(f"timeout must be >= 0 or None, not {timeout!r}")
+        if timeout is not None and not is_seconds(timeout, zero=True):
+            raise ValueError(f"timeout must be >= 0 seconds, inf or None, not {timeout!r}")
         return self._engine.poll(timeout)
 
     def cancel(self, task_id: str) -> bool:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures import CancelledError, Future, InvalidStateError, wait
 from concurrent.futures.process import BrokenProcessPool
 from queue import SimpleQueue
 from typing import Any, Protocol
 
 from app.core.states import TaskState
 from app.core.task import Task
+from app.core.timeouts import MAX_SLICE, deadline, remaining
 
 log = logging.getLogger("app.core")
 
@@ -87,6 +88,25 @@ class TaskFuture(Future[Any]):
             return self.cancelled()
         _resolve_cancelled(self)
         return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        return super().result(self._waited(timeout))
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return super().exception(self._waited(timeout))
+
+    def _waited(self, timeout: float | None) -> float | None:
+        """Waits out a timeout too long for one lock wait (``inf`` is no limit); returns
+        what is left for the base class to wait, which then raises or returns at once."""
+        if timeout is None or not timeout > MAX_SLICE:
+            return timeout
+        until = deadline(timeout)
+        while not self.done():
+            left = remaining(until)
+            if left <= 0:
+                break
+            wait([self], left)
+        return 0
 
     def __repr__(self) -> str:
         return f"<TaskFuture {self.task_id!r} {super().__repr__()[1:-1]}>"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from app.core.errors import describe
 from app.core.task import Task, why_not_valid
+from app.core.timeouts import is_seconds
 
 
 def why_refused(task: Task) -> str | None:
@@ -16,13 +15,11 @@ def why_refused(task: Task) -> str | None:
     if not tid.isprintable():
         return f"invalid ID {tid!r}: an ID must be printable (no newlines or control characters)"
     timeout = task.timeout
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        return f"invalid timeout {timeout!r}: expected a positive number of seconds or None"
+    if timeout is not None and not is_seconds(timeout):
+        return (
+            f"invalid timeout {timeout!r}: expected a positive number of seconds "
+            "(inf for no limit) or None"
+        )
     try:
         return why_not_valid(task)
     except Exception as exc:
