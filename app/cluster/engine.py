@@ -203,14 +203,14 @@ class DaskEngine(TaskBook):
 
     def collect(self, timeout: float | None, closing: bool) -> list[Task]:
         with self._changed:
-            if self._final is not None:
-                return list(self._final)
-            if self._collecting:
+            while self._collecting and self._final is None:
+                # Another thread collects: wait for it, or take over if it was interrupted.
                 if closing:
                     self._kill_now = True
                     self._changed.notify_all()
-                self._changed.wait_for(lambda: self._final is not None)
-                return list(self._final or [])
+                self._changed.wait(timeouts.MAX_SLICE)
+            if self._final is not None:
+                return list(self._final)
             self._collecting = True
             self._accepting = False
             self._closing_reason = (
@@ -221,11 +221,16 @@ class DaskEngine(TaskBook):
             def settled() -> bool:
                 return self._kill_now or not self._live
 
-            while not settled():
-                left = timeouts.remaining(until)
-                if left <= 0:
-                    break
-                self._changed.wait(left)
+            try:
+                while not settled():
+                    left = timeouts.remaining(until)
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            except BaseException:  # interrupted (Ctrl-C): the next collect takes over
+                self._collecting = False
+                self._changed.notify_all()
+                raise
             why = (
                 "the facade was closed"
                 if closing or self._kill_now

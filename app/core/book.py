@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import weakref
 
 from app.core.errors import describe
 from app.core.events import Event, WorkerInfo
@@ -27,6 +28,9 @@ def pickled(task: Task) -> tuple[bytes, str | None]:
         return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL), None
     except BaseException as exc:
         return b"", f"the task cannot be pickled: {describe(exc)}"
+
+
+_OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 
 class TaskBook:
@@ -128,17 +132,28 @@ class TaskBook:
 
     # == bookkeeping (under _lock) ========================================================
     def _record(self, task: Task, future: TaskFuture | None, error: str | None, now: float) -> bool:
-        """Records a task about to be queued, or marks it REJECTED with ``error``."""
-        if error is None and not self._accepting:
-            error = f"not accepted: {self._closing_reason}"
-        if error is None and task.ID in self._tasks:
-            if self._tasks[task.ID] is task:
-                raise ValueError(f"task {task.ID!r} was already submitted to this facade")
-            error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
-        if error is not None:
-            task.state = TaskState.REJECTED
-            task.error = error
-            return False
+        """Records a task about to be queued, or marks it REJECTED with ``error``.
+
+        A task object belongs to the first facade that accepts it: any later submission,
+        here or to another facade, raises ``ValueError`` and leaves the task untouched.
+        """
+        with _OWNERSHIP:  # one object raced to two facades is accepted by one of them
+            owner = getattr(task, "_owner", None)
+            if owner is not None:
+                where = "this facade" if owner() is self else "another facade"
+                raise ValueError(
+                    f"task {task.ID!r} was already submitted to {where}; its first "
+                    "submission stands (submit a new task object to run it again)"
+                )
+            if error is None and not self._accepting:
+                error = f"not accepted: {self._closing_reason}"
+            if error is None and task.ID in self._tasks:
+                error = f"duplicate ID: a task with ID {task.ID!r} was already submitted"
+            if error is not None:
+                task.state = TaskState.REJECTED
+                task.error = error
+                return False
+            task._owner = weakref.ref(self)
         task._reset_bookkeeping()
         task.submitted_at = now
         task.attempts = 1

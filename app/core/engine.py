@@ -165,45 +165,62 @@ class Engine(TaskBook):
 
     def collect(self, timeout: float | None, reason: str) -> list[Task]:
         with self._changed:
-            if self._final is not None:
-                return list(self._final)
-            if self._collecting:  # another thread is collecting: wait for its answer
-                if reason == _KILL_CLOSE:  # ...but close() means now, even then
+            while self._collecting and self._final is None:
+                # Another thread is collecting: wait for its answer, or take over if it
+                # was interrupted (Ctrl-C); close() means now, even then.
+                if reason == _KILL_CLOSE:
                     self._kill_now = True
                     self._notify()
-                self._wait(lambda: self._final is not None, None)
-                return list(self._final or [])
+                self._wait(lambda: self._final is not None or not self._collecting, None)
+            if self._final is not None:
+                return list(self._final)
             self._collecting = True
-            self._accepting = False
-            self._closing_reason = (
-                "the facade is collecting" if reason == _KILL_COLLECT else "the facade was closed"
-            )
-            self._wake()
-            until = timeouts.deadline(timeout)
-            self._wait(
-                lambda: not self._has_work() or not self._available() or self._kill_now, until
-            )
-            if self._has_work():
-                self._kill_everything(_KILL_CLOSE if self._kill_now else reason, timeout)
-            else:
-                self._stop_requested = True
-                self._wake()
-            grace = time.monotonic() + 5.0
-            if not self._wait(lambda: not self._alive_handles(), grace):
-                self._kill_everything(_KILL_STOP, timeout)
-                self._wait(lambda: not self._alive_handles(), None)
-            self._closing_reason = (
-                "the facade was already collected"
-                if reason == _KILL_COLLECT
-                else "the facade was closed"
-            )
-            self._stop = True
-            self._wake()
-        self._thread.join()
+            try:
+                self._end_job(timeout, reason)
+            except BaseException:  # interrupted: the facade stays consistent, not collecting
+                self._collecting = False
+                self._notify()
+                raise
+        try:
+            self._thread.join()
+        except BaseException:
+            with self._changed:
+                self._collecting = False
+                self._notify()
+            raise
         with self._changed:
             self._final = list(self._order)
             self._notify()
             return list(self._final)
+
+    def _end_job(self, timeout: float | None, reason: str) -> None:
+        """Waits for the work to end (or ends it), stops the workers and the I/O thread.
+
+        Each step may be interrupted and run again by the next collect.
+        """
+        self._accepting = False
+        self._closing_reason = (
+            "the facade is collecting" if reason == _KILL_COLLECT else "the facade was closed"
+        )
+        self._wake()
+        until = timeouts.deadline(timeout)
+        self._wait(lambda: not self._has_work() or not self._available() or self._kill_now, until)
+        if self._has_work():
+            self._kill_everything(_KILL_CLOSE if self._kill_now else reason, timeout)
+        else:
+            self._stop_requested = True
+            self._wake()
+        grace = time.monotonic() + 5.0
+        if not self._wait(lambda: not self._alive_handles(), grace):
+            self._kill_everything(_KILL_STOP, timeout)
+            self._wait(lambda: not self._alive_handles(), None)
+        self._closing_reason = (
+            "the facade was already collected"
+            if reason == _KILL_COLLECT
+            else "the facade was closed"
+        )
+        self._stop = True
+        self._wake()
 
     def abandon(self) -> None:
         """Runs when the facade is garbage-collected or at exit without a collect."""
@@ -780,6 +797,7 @@ class Engine(TaskBook):
                 if task._seq == seq and task.state is TaskState.PENDING:
                     self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
             self._queue.clear()
+            self._woken = True  # for good: _wake must never write to a closed, reused fd
             self._notify()
         self._selector.close()
         for fd in (self._wake_r, self._wake_w):

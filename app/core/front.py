@@ -92,11 +92,16 @@ class FacadeFront(Executor):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Collects at the end of the block; closes at once on an exception."""
-        if exc_type is None:
-            self.collect_tasks()
-        else:
+        """Collects at the end of the block; closes at once on an exception, or when the
+        collect itself is interrupted (Ctrl-C), and lets the interrupt go on."""
+        if exc_type is not None:
             self.close()
+            return
+        try:
+            self.collect_tasks()
+        except BaseException:
+            self.close()
+            raise
 
     # -- concurrent.futures.Executor --------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:

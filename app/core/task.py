@@ -37,6 +37,7 @@ _BOOKKEEPING = (
     "_payload",
     "_where",
     "_deadline",
+    "_owner",
 )
 
 
@@ -57,6 +58,7 @@ class Task:
     def __init__(self, ID: str, *, timeout: float | None = None) -> None:
         self.ID = ID
         self.timeout = timeout
+        self._owner: Any = None  # a weak reference to the facade that accepted it, once one has
         self._reset_bookkeeping()
 
     def _reset_bookkeeping(self) -> None:
@@ -111,6 +113,7 @@ class Task:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self._owner = None  # a copy belongs to nobody yet
         self._reset_bookkeeping()
         for name, value in state.items():
             object.__setattr__(self, name, value)
