@@ -271,6 +271,7 @@ class DaskEngine(TaskBook):
         else:
             self._live.add(task.ID)
         self._follow(task)
+        self._trim_events()
         self._changed.notify_all()
 
     def _queue(self, task: Task, now: float, message: str) -> str:

@@ -1,12 +1,20 @@
 """The Qt-free core: a background-worker facade that never blocks and never loses a task."""
 
-from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.events import (
+    EventsDropped,
+    TaskChanged,
+    WorkerDied,
+    WorkerInfo,
+    WorkerLog,
+    WorkerStarted,
+)
 from app.core.facade import WorkingProcessFacade
 from app.core.states import TaskState
 from app.core.task import CrashTask, SimpleTask, Task
 
 __all__ = [
     "CrashTask",
+    "EventsDropped",
     "SimpleTask",
     "Task",
     "TaskChanged",

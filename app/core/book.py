@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 import weakref
 
 from app.core.errors import describe
-from app.core.events import Event, WorkerInfo
+from app.core.events import Event, EventsDropped, WorkerInfo
 from app.core.futures import Settler, TaskFuture, outcome
 from app.core.states import TaskState
 from app.core.task import Task
@@ -30,6 +31,9 @@ def pickled(task: Task) -> tuple[bytes, str | None]:
         return b"", f"the task cannot be pickled: {describe(exc)}"
 
 
+MAX_UNPOLLED_EVENTS = 100_000
+"""Events kept for a caller that does not poll (about 10 MB); past it the oldest go."""
+
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 
@@ -42,6 +46,8 @@ class TaskBook:
         self._tasks: dict[str, Task] = {}  # every recorded task, by ID
         self._order: list[Task] = []  # the same, in submission order
         self._events: list[Event] = []
+        self._max_events = MAX_UNPOLLED_EVENTS
+        self._dropped = 0  # events dropped since the last poll
         self._waiting = 0  # threads waiting on _changed: notify only when someone listens
         self._accepting = True
         self._closing_reason: str | None = None  # why no task is accepted any more
@@ -84,6 +90,9 @@ class TaskBook:
                 finally:
                     self._waiting -= 1
             events, self._events = self._events, []
+            if self._dropped:
+                events.insert(0, EventsDropped(self._dropped, time.time()))
+                self._dropped = 0
         return events
 
     def task(self, task_id: str) -> Task:
@@ -131,6 +140,15 @@ class TaskBook:
             settler.stop()
 
     # == bookkeeping (under _lock) ========================================================
+    def _trim_events(self) -> None:
+        """Bounds what a caller that never polls keeps: drops the oldest events, a tenth
+        more than needed so that this runs rarely."""
+        excess = len(self._events) - self._max_events
+        if excess > 0:
+            drop = excess + self._max_events // 10
+            del self._events[:drop]
+            self._dropped += drop
+
     def _record(self, task: Task, future: TaskFuture | None, error: str | None, now: float) -> bool:
         """Records a task about to be queued, or marks it REJECTED with ``error``.
 

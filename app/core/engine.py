@@ -256,6 +256,7 @@ class Engine(TaskBook):
 
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
+        self._trim_events()
         if self._waiting:
             self._changed.notify_all()
 

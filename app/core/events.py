@@ -51,7 +51,17 @@ class WorkerLog(NamedTuple):
     time: float
 
 
-Event = TaskChanged | WorkerStarted | WorkerDied | WorkerLog
+@dataclass(frozen=True, slots=True)
+class EventsDropped:
+    """``count`` events were dropped, oldest first, because nobody polled for so long that
+    more than ``app.core.book.MAX_UNPOLLED_EVENTS`` piled up. Comes first in a poll's list;
+    the tasks themselves keep their whole state."""
+
+    count: int
+    time: float
+
+
+Event = TaskChanged | WorkerStarted | WorkerDied | WorkerLog | EventsDropped
 
 
 @dataclass(frozen=True, slots=True)
