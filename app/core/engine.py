@@ -22,7 +22,6 @@ started (requeued, or LOST when no worker is left).
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import multiprocessing
 import os
@@ -45,20 +44,23 @@ from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
 from app.core.worker import RING
 
-log = logging.getLogger("app.core")
+# Handled on the console thread: the I/O thread never waits for a slow terminal.
+log = console.DeferredLogger("app.core")
 
 _MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below RING
 _AHEAD_SECONDS = 0.005  # how much work to queue ahead of a worker, by its task times
 _APPLY_CHUNK = 512  # results applied per lock hold, so callers never wait long
 _CLAIM_WAIT = 1.0  # longest cancel() waits for a worker's claim lock
 
-_WAKE, _RESULTS, _SENTINEL, _WRITABLE = range(4)
+_WAKE, _RESULTS, _OUTPUT, _DEATH, _WRITABLE = range(5)
 
 # Why the parent killed a worker, and so what happens to its tasks.
 _KILL_TIMEOUT = "timeout"  # its task ran too long: TIMED_OUT, worker replaced
 _KILL_COLLECT = "collect"  # collect_tasks(timeout) ran out: TIMED_OUT / CANCELLED
 _KILL_CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELLED
 _KILL_STOP = "stop"  # asked to stop at the end of a collect; was idle
+
+_OUTCOMES = (wire.RESULT, wire.FAILED)
 
 
 class Engine(TaskBook):
@@ -697,7 +699,9 @@ class Engine(TaskBook):
         for h in self._new_handles:
             sel = self._selector
             sel.register(h.result_fd, selectors.EVENT_READ, (_RESULTS, h))
-            sel.register(h.sentinel, selectors.EVENT_READ, (_SENTINEL, h))
+            sel.register(h.death_fd, selectors.EVENT_READ, (_DEATH, h))
+            for fd in h.output:
+                sel.register(fd, selectors.EVENT_READ, (_OUTPUT, h))
         self._new_handles.clear()
 
     def _send_stops(self) -> None:
@@ -743,10 +747,15 @@ class Engine(TaskBook):
                     os.read(self._wake_r, 4096)
             elif tag == _RESULTS:
                 frames, _more = h.read()
+                # What the task wrote to fds 1 and 2 came before its outcome: show it first.
+                ended = any(frame[0] in _OUTCOMES for frame in frames)
+                self._apply_output(h, h.read_output(end=ended), logs)
                 self._apply_frames(h, frames, logs)
-                if h.eof:  # dying: stop watching the pipe, its sentinel follows at once
+                if h.eof:  # dying: stop watching the pipe, its death follows at once
                     self._unregister_fd(h.result_fd)
-            elif tag == _SENTINEL:
+            elif tag == _OUTPUT:
+                self._apply_output(h, h.read_output(key.fd), logs)
+            elif tag == _DEATH:
                 dead.append(h)
             elif tag == _WRITABLE and not h.flush():
                 self._unregister_fd(h.task_fd)
@@ -767,11 +776,27 @@ class Engine(TaskBook):
                     self._apply(h, msg, logs, now)
                 self._notify()
 
+    def _apply_output(
+        self, h: WorkerHandle, lines: list[tuple[str, int, str]], logs: list[Any]
+    ) -> None:
+        """Lines written to a worker's fds 1 and 2: events, and lines for the console."""
+        if not lines:
+            return
+        now = time.time()
+        with self._lock:
+            for name, level, text in lines:
+                self._events.append(WorkerLog(h.pid, level, text, now))
+                logs.append((h.index, h.pid, level, now, name, text))
+            self._notify()
+
     def _bury(self, h: WorkerHandle, logs: list[Any]) -> bool:
-        """A worker died: apply all it sent, reap it, decide its tasks. True to replace it."""
-        for fd in (h.result_fd, h.sentinel, h.task_fd):
+        """A worker died: apply all it sent, end what its tasks started, reap it, decide
+        its tasks. True to replace it."""
+        for fd in (h.result_fd, h.death_fd, h.task_fd, *h.output):
             self._unregister_fd(fd)
         h.write_registered = False
+        h.end_group()  # before the reap: the group's id is the worker's pid, still ours
+        self._apply_output(h, h.read_output(end=True), logs)
         self._apply_frames(h, h.drain(), logs)
         h.reap()
         with self._lock:

@@ -12,11 +12,15 @@ import fcntl
 import logging
 import os
 import select
+import signal
 from collections import deque
+from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from app.core import wire
+from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
+from app.core.lines import LineSplitter
 from app.core.task import Task
 from app.core.worker import RING, worker_main
 
@@ -49,27 +53,43 @@ class WorkerHandle:
         task_r, task_w = ctx.Pipe(duplex=False)
         result_r, result_w = ctx.Pipe(duplex=False)
         life_r, life_w = ctx.Pipe(duplex=False)
+        stdout_r, stdout_w = ctx.Pipe(duplex=False)  # the worker's fds 1 and 2, raw
+        stderr_r, stderr_w = ctx.Pipe(duplex=False)
         self.shared: Any = ctx.RawArray("q", 1 + RING)
         self.claim: Any = ctx.Lock()
         level = logging.getLogger().getEffectiveLevel()
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
-            args=(task_r, result_w, life_r, self.shared, self.claim, level, os.getpid()),
+            args=(
+                task_r,
+                result_w,
+                life_r,
+                (stdout_w, stderr_w),
+                self.shared,
+                self.claim,
+                level,
+                os.getpid(),
+            ),
             name=f"worker-{index}",
         )
         try:
             self.process.start()
         finally:
-            task_r.close()
-            result_w.close()
-            life_r.close()
+            for conn in (task_r, result_w, life_r, stdout_w, stderr_w):
+                conn.close()
         self.pid: int = self.process.pid
-        self.sentinel: int = self.process.sentinel
-        self._task_conn, self._result_conn, self._lifeline = task_w, result_r, life_w
+        self.death_fd = _death_fd(self.pid, self.process.sentinel)
+        self._conns = (task_w, result_r, life_w, stdout_r, stderr_r)
         self.task_fd = task_w.fileno()
         self.result_fd = result_r.fileno()
-        for fd in (self.task_fd, self.result_fd):
+        # What the worker and its children write to fds 1 and 2, as lines for the console.
+        self.output: dict[int, tuple[str, int, LineSplitter]] = {
+            stdout_r.fileno(): (STDOUT_LOGGER, logging.INFO, LineSplitter()),
+            stderr_r.fileno(): (STDERR_LOGGER, logging.WARNING, LineSplitter()),
+        }
+        for fd in (self.task_fd, self.result_fd, *self.output):
             os.set_blocking(fd, False)
+        for fd in (self.task_fd, self.result_fd):
             with contextlib.suppress(OSError):
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
 
@@ -113,6 +133,26 @@ class WorkerHandle:
             frames.extend(self._reader.feed(chunk))
         return frames, True
 
+    def read_output(self, fd: int | None = None, end: bool = False) -> list[tuple[str, int, str]]:
+        """Whole lines written to the worker's fds 1 and 2 so far, as (logger name, level,
+        line): from ``fd`` alone, or from both. ``end`` also takes unfinished lines (the
+        task that wrote them is over, or the worker is dead)."""
+        lines: list[tuple[str, int, str]] = []
+        for out_fd, (name, level, splitter) in self.output.items():
+            if fd is not None and out_fd != fd:
+                continue
+            for _ in range(64):
+                try:
+                    chunk = os.read(out_fd, _READ_CHUNK)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                lines.extend((name, level, line) for line in splitter.feed(chunk))
+            if end:
+                lines.extend((name, level, line) for line in splitter.rest())
+        return lines
+
     def drain(self) -> list[bytes]:
         """Every frame left in the pipe of a dead worker: nothing it sent is lost."""
         frames: list[bytes] = []
@@ -124,35 +164,64 @@ class WorkerHandle:
 
     # -- ending -----------------------------------------------------------------------
     def kill(self, reason: str) -> None:
-        """SIGKILL: the only signal a hung task cannot ignore."""
+        """SIGKILL to the worker and every process its tasks started: the only signal a
+        hung task cannot ignore."""
         if self.kill_reason is None:
             self.kill_reason = reason
         if self.exitcode is not None:
             return  # reaped: its pid may belong to another process by now
+        self.end_group()
         # Process.kill signals only a process it has not reaped; a closed one raises.
         with contextlib.suppress(ValueError, ProcessLookupError):
             self.process.kill()
 
+    def end_group(self) -> None:
+        """SIGKILLs what is left of the worker's process group: the processes its tasks
+        started (those that left the group on purpose, with setsid, are their own).
+
+        Only before the worker is reaped: its pid, and so the group's id, is still
+        ours then (a zombie's pid is never reused).
+        """
+        if self.exitcode is None and hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+
     def process_alive(self) -> bool:
         """Whether the process still runs (it may be dead before the parent noticed).
 
-        Looks at the sentinel instead of waiting for the process: only the I/O thread reaps.
+        Looks at the death fd instead of waiting for the process: only the I/O thread reaps.
         """
         if not self.alive:
             return False
         try:
-            return not select.select([self.sentinel], [], [], 0)[0]
+            return not select.select([self.death_fd], [], [], 0)[0]
         except (OSError, ValueError):
             return False
 
     def reap(self) -> int | None:
         """Waits for the dead process and releases its resources; returns its exit code."""
-        self.process.join(5.0)
-        if self.process.exitcode is None:  # not dead after all: make it so
-            self.kill(self.kill_reason or "reap")
-            self.process.join()
+        if self.process.exitcode is None and not wait([self.death_fd], 5.0):
+            self.kill(self.kill_reason or "reap")  # not dead after all: make it so
+        self.process.join()  # waitpid: whatever its children still hold
         self.exitcode = self.process.exitcode
-        for conn in (self._task_conn, self._result_conn, self._lifeline):
+        for conn in self._conns:
             conn.close()
+        if self.death_fd != self.process.sentinel:
+            os.close(self.death_fd)
         self.process.close()
         return self.exitcode
+
+
+def _death_fd(pid: int, sentinel: int) -> int:
+    """A descriptor that becomes readable when the process ends.
+
+    The sentinel of ``multiprocessing`` is a pipe that the worker holds open: a child
+    the worker forked inherits it, and would hide the worker's death while it lives.
+    A pidfd (Linux 5.3+) tells the death of the process itself.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        with contextlib.suppress(OSError):
+            fd: int = pidfd_open(pid)
+            return fd
+    return sentinel

@@ -12,23 +12,28 @@ import io
 import logging
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NoReturn
 
 from app.core import task as task_module
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
+from app.core.lines import LineSplitter
 from app.core.task import Task, WorkerCrash, load_task, why_not_valid
 
 # The shared slot layout: [claimed seq, cancel ring of RING entries].
 RING = 1024
+
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16
 
 
 class _Outbox:
@@ -60,53 +65,166 @@ class _PipeHandler(logging.Handler):
             self._outbox.log(record.levelno, record.name, self.format(record), record.created)
 
 
-class _LineStream(io.TextIOBase):
-    """sys.stdout/sys.stderr of the worker: each whole line goes to the parent's console."""
+class _LineSink(io.RawIOBase):
+    """The raw layer under the worker's ``sys.stdout`` and ``sys.stderr``.
 
-    def __init__(self, outbox: _Outbox, name: str, level: int) -> None:
+    Each whole line goes to the parent's console through the result pipe, in order with
+    the worker's log records and results. ``fileno()`` is the real fd 1 or 2 (a pipe to
+    the parent), for code that writes there directly (faulthandler, children).
+    """
+
+    def __init__(self, outbox: _Outbox, name: str, level: int, fd: int) -> None:
+        super().__init__()
         self._outbox = outbox
         self._name = name
         self._level = level
-        self._partial = ""
+        self._fd = fd
+        self._lines = LineSplitter()
         self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
-    def write(self, s: str) -> int:
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
         with self._lock:
-            lines = (self._partial + s).split("\n")
-            self._partial = lines.pop()
+            lines = self._lines.feed(bytes(data))
+        self._send(lines)
+        return size
+
+    def end_line(self) -> None:
+        """The task is over: its unfinished last line goes now."""
+        with self._lock:
+            lines = self._lines.rest()
+        self._send(lines)
+
+    def _send(self, lines: list[str]) -> None:
         for line in lines:
-            self._send(line)
-        return len(s)
+            with contextlib.suppress(Exception):  # the parent is gone: nothing left to tell
+                self._outbox.log(self._level, self._name, line, time.time())
 
-    def flush(self) -> None:
-        with self._lock:
-            line, self._partial = self._partial, ""
-        if line:
-            self._send(line)
 
-    def _send(self, line: str) -> None:
-        with contextlib.suppress(Exception):
-            self._outbox.log(self._level, self._name, line, time.time())
+class _Streams:
+    """The worker's standard streams: real text streams, their bytes to the parent."""
+
+    def __init__(self, outbox: _Outbox, fds: tuple[Connection, Connection]) -> None:
+        devnull = os.open(os.devnull, os.O_RDONLY)  # a task's child never reads the terminal
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        for fd, conn in zip((1, 2), fds, strict=True):
+            os.dup2(conn.fileno(), fd)  # fds 1 and 2: pipes the parent reads, for children
+            conn.close()
+        self._sinks = (
+            _LineSink(outbox, STDOUT_LOGGER, logging.INFO, 1),
+            _LineSink(outbox, STDERR_LOGGER, logging.WARNING, 2),
+        )
+        out, err = (
+            io.TextIOWrapper(
+                io.BufferedWriter(sink),
+                encoding="utf-8",
+                errors="backslashreplace",
+                line_buffering=True,
+                write_through=sink is self._sinks[1],
+            )
+            for sink in self._sinks
+        )
+        self._text = (out, err)
+        sys.stdout, sys.stderr = out, err  # sys.__stdout__ writes to the pipe at fd 1 too
+
+    def end_task(self) -> None:
+        """Sends what a task left unsent (a line with no newline) before its outcome."""
+        for text, sink in zip(self._text, self._sinks, strict=True):
+            with contextlib.suppress(Exception):
+                text.flush()
+            sink.end_line()
 
 
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
-    """Exits the worker soon after its parent dies, even in the middle of a task."""
+    """Exits the worker soon after its parent dies: the fallback where no watchdog
+    process can be forked (it cannot run while a task holds the GIL)."""
     while True:
         if wait([lifeline], timeout=2.0) or os.getppid() != parent_pid:
             os._exit(0)
 
 
+def _start_watchdog(lifeline: Connection, parent_pid: int) -> bool:
+    """Forks a tiny process that ends the worker's whole process group (the worker, the
+    processes its tasks started, itself) as soon as the parent dies.
+
+    A thread of the worker could not: a task that holds the GIL (one long C call)
+    stops every thread. Runs before the worker starts any thread, so the fork is safe.
+    """
+    if not hasattr(os, "fork") or not hasattr(os, "killpg"):
+        return False
+    parent_fd: int | None = None
+    if hasattr(os, "pidfd_open"):
+        with contextlib.suppress(OSError):
+            parent_fd = os.pidfd_open(parent_pid)
+    if os.getppid() != parent_pid:  # orphaned already (and the pidfd may be another's)
+        os._exit(0)
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:
+        _watchdog(lifeline.fileno(), parent_fd, parent_pid)
+    if parent_fd is not None:
+        os.close(parent_fd)
+    return True
+
+
+def _watchdog(lifeline: int, parent_fd: int | None, parent_pid: int) -> NoReturn:
+    """The watchdog process: waits for the parent's end, then SIGKILLs its group."""
+    try:
+        keep = sorted(fd for fd in (lifeline, parent_fd) if fd is not None)
+        low = 3
+        for fd in keep:  # hold nothing of the worker's: no pipe end, no sentinel
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, _MAX_FD)
+        worker = os.getppid()
+        while not select.select(keep, [], [], 1.0)[0]:
+            if os.getppid() != worker:
+                os._exit(0)  # the worker is gone, and the parent ended its group
+            if parent_fd is None and not _alive(parent_pid):
+                break
+        os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class _Runner:
     """The worker's loop: claim a task, run it, send its outcome, next."""
 
-    def __init__(self, tasks: Connection, outbox: _Outbox, shared: Any, claim: Any) -> None:
+    def __init__(
+        self,
+        tasks: Connection,
+        outbox: _Outbox,
+        shared: Any,
+        claim: Any,
+        end_output: Callable[[], None],
+    ) -> None:
         self._tasks = tasks
         self._outbox = outbox
         self._shared = shared
         self._claim = claim
+        self._end_output = end_output
         self._current: tuple[int, Task | None] = (0, None)
 
     def loop(self) -> None:
@@ -166,10 +284,12 @@ class _Runner:
         except BaseException as exc:
             self._fail(seq, started, f"the result could not be pickled: {describe(exc)}")
             return
+        self._end_output()
         self._outbox.send(b"R" + wire.OUTCOME.pack(seq, started, time.time()) + data)
 
     def _fail(self, seq: int, started: float, error: str, *, with_tb: bool = True) -> None:
         tb = traceback.format_exc() if with_tb else None
+        self._end_output()
         detail = pickle.dumps((error, tb, pickled_exception()), protocol=pickle.HIGHEST_PROTOCOL)
         self._outbox.send(b"F" + wire.OUTCOME.pack(seq, started, time.time()) + detail)
 
@@ -190,6 +310,7 @@ def worker_main(
     tasks: Connection,
     results: Connection,
     lifeline: Connection,
+    output: tuple[Connection, Connection],
     shared: Any,
     claim: Any,
     log_level: int,
@@ -198,14 +319,19 @@ def worker_main(
     """Entry point of a worker process (spawned; module level so it pickles by name)."""
     # Ctrl-C reaches the whole process group; the parent decides how to shut down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "setsid"):
+        # A process group of its own: the parent ends the worker and every process its
+        # tasks started in one killpg; and no terminal signal reaches them behind its back.
+        with contextlib.suppress(OSError):
+            os.setsid()
     outbox = _Outbox(results)
     root = logging.getLogger()
     root.handlers[:] = [_PipeHandler(outbox)]
     root.setLevel(log_level)
-    sys.stdout = _LineStream(outbox, STDOUT_LOGGER, logging.INFO)
-    sys.stderr = _LineStream(outbox, STDERR_LOGGER, logging.WARNING)
-    threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
-    runner = _Runner(tasks, outbox, shared, claim)
+    streams = _Streams(outbox, output)
+    if not _start_watchdog(lifeline, parent_pid):
+        threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
+    runner = _Runner(tasks, outbox, shared, claim, streams.end_task)
     task_module._progress_sink = runner.report_progress
     outbox.send(b"Y" + wire.SEQ.pack(os.getpid()))
     try:

@@ -1,0 +1,176 @@
+"""Tasks that abuse their worker: they fork, spawn children, write to raw file descriptors
+or hold the GIL. Module level, so a spawned worker can import them; no Qt here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.core import Task
+
+
+def _note_pid(path: str, pid: int) -> None:
+    """Writes ``pid`` where the test can read it (atomically: a rename)."""
+    tmp = f"{path}.tmp"
+    Path(tmp).write_text(str(pid))
+    os.replace(tmp, path)
+
+
+def _sleep_forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+class ForkThenDieTask(Task):
+    """Forks a child that outlives the task (it sleeps), then kills its own worker.
+
+    ``how`` is the way to make the child: ``"os.fork"``, ``"mp-fork"`` (a
+    ``multiprocessing`` fork-context Process), ``"libc-fork"`` (fork from C, behind
+    Python's back) or ``"setsid"`` (os.fork, then the child detaches into a session
+    of its own). ``then`` is ``"kill"`` (SIGKILL itself), ``"exit"`` or ``"sleep"``.
+    """
+
+    def __init__(self, ID: str, pid_file: str, how: str = "os.fork", then: str = "kill") -> None:
+        super().__init__(ID)
+        self.pid_file = pid_file
+        self.how = how
+        self.then = then
+
+    def do_task(self) -> None:
+        if self.how == "mp-fork":
+            child = multiprocessing.get_context("fork").Process(target=_sleep_forever)
+            child.start()
+            pid = child.pid
+            assert pid is not None
+        else:
+            fork = ctypes.CDLL(None).fork if self.how == "libc-fork" else os.fork
+            pid = fork()
+            if pid == 0:  # the child: keep every inherited descriptor, outlive the task
+                try:
+                    if self.how == "setsid":
+                        os.setsid()
+                    _sleep_forever()
+                finally:
+                    os._exit(0)
+        _note_pid(self.pid_file, pid)
+        if self.then == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif self.then == "exit":
+            os._exit(5)
+        else:
+            _sleep_forever()
+
+
+class ChildProcessTask(Task):
+    """Starts ``argv`` as a subprocess, writes its pid, then: ``"wait"`` for it,
+    ``"leave"`` it running and return, or ``"crash"`` the worker with it running.
+    ``detach`` starts it in a session of its own (``start_new_session``)."""
+
+    def __init__(
+        self,
+        ID: str,
+        pid_file: str,
+        argv: list[str],
+        then: str = "wait",
+        detach: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(ID, timeout=timeout)
+        self.pid_file = pid_file
+        self.argv = argv
+        self.then = then
+        self.detach = detach
+
+    def do_task(self) -> int | None:
+        child = subprocess.Popen(self.argv, start_new_session=self.detach)
+        _note_pid(self.pid_file, child.pid)
+        if self.then == "wait":
+            return child.wait()
+        if self.then == "crash":
+            os._exit(7)
+        return None
+
+
+class RawOutputTask(Task):
+    """Writes to its standard streams every way a task can."""
+
+    def do_task(self) -> dict[str, object]:
+        sys.stdout.buffer.write(b"through sys.stdout.buffer\n")
+        sys.stdout.flush()
+        os.write(1, b"through fd 1\n")
+        os.write(2, b"through fd 2\n")
+        subprocess.run(["echo", "from a child process"], check=True)
+        subprocess.run(["sh", "-c", "echo from a shell on stderr >&2"], check=True)
+        print("no newline at the end", end="")
+        return {
+            "stdout_encoding": sys.stdout.encoding,
+            "stderr_encoding": sys.stderr.encoding,
+            "stdout_fileno": sys.stdout.fileno(),
+            "stderr_fileno": sys.stderr.fileno(),
+            "isatty": sys.stdout.isatty(),
+        }
+
+
+class FaulthandlerTask(Task):
+    """Enables faulthandler (it needs a real stderr file descriptor) and dumps a traceback."""
+
+    def do_task(self) -> bool:
+        faulthandler.enable()
+        faulthandler.dump_traceback(all_threads=False)
+        return faulthandler.is_enabled()
+
+
+class PrintThenReturnTask(Task):
+    """Prints one line, then returns: the line must come before the result."""
+
+    def do_task(self) -> str:
+        print(f"line of {self.ID}")
+        return self.ID
+
+
+class LongLineTask(Task):
+    """Writes ``size`` bytes with no newline to fd 1, then one short line."""
+
+    def __init__(self, ID: str, size: int) -> None:
+        super().__init__(ID)
+        self.size = size
+
+    def do_task(self) -> int:
+        data = b"x" * self.size
+        view = memoryview(data)
+        while view:
+            view = view[os.write(1, view) :]
+        os.write(1, b"\nafter the long line\n")
+        return self.size
+
+
+class ChattyTask(Task):
+    """Prints ``lines`` lines, as fast as it can."""
+
+    def __init__(self, ID: str, lines: int) -> None:
+        super().__init__(ID)
+        self.lines = lines
+
+    def do_task(self) -> int:
+        for i in range(self.lines):
+            print(f"chatty line {i} " + "=" * 60)
+        return self.lines
+
+
+class GilHogTask(Task):
+    """Holds the GIL for a long time in one C call (no thread of the worker can run)."""
+
+    def __init__(self, ID: str, n: int = 3 * 10**9) -> None:
+        super().__init__(ID)
+        self.n = n
+
+    def do_task(self) -> int:
+        return sum(range(self.n))
