@@ -54,11 +54,16 @@ class _Printer:
                 self.dropped += 1
                 self._unsaid += 1
                 return
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="console", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # the interpreter is shutting down: too late to print
+                    self.dropped += 1
+                    return
+                self._thread = thread
             self._jobs.append((job, size))
             self._bytes += size
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="console", daemon=True)
-                self._thread.start()
             self._cond.notify()
 
     def drain(self, timeout: float) -> bool:

@@ -71,7 +71,8 @@ class ForkThenDieTask(Task):
 
 class ChildProcessTask(Task):
     """Starts ``argv`` as a subprocess, writes its pid, then: ``"wait"`` for it,
-    ``"leave"`` it running and return, or ``"crash"`` the worker with it running.
+    ``"leave"`` it running and return, ``"crash"`` the worker with it running, or
+    ``"wait-crash"``: wait for it, then crash the worker.
     ``detach`` starts it in a session of its own (``start_new_session``)."""
 
     def __init__(
@@ -94,6 +95,9 @@ class ChildProcessTask(Task):
         _note_pid(self.pid_file, child.pid)
         if self.then == "wait":
             return child.wait()
+        if self.then == "wait-crash":
+            child.wait()
+            os._exit(7)
         if self.then == "crash":
             os._exit(7)
         return None

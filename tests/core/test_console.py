@@ -37,9 +37,7 @@ def test_a_terminal_that_does_not_drain_never_blocks_the_writer(
         reader.join(10.0)
         numbers = [int(line[:4]) for line in received.decode().splitlines()]
         assert numbers == sorted(numbers) and len(numbers) == 200 - dropped
-        assert any(
-            f"{dropped} console line(s) dropped" in r.getMessage() for r in caplog.records
-        )
+        assert any(f"{dropped} console line(s) dropped" in r.getMessage() for r in caplog.records)
     finally:
         stream.close()
         os.close(read_end)

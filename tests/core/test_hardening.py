@@ -389,9 +389,9 @@ def test_a_huge_line_is_cut_not_held(make_facade: FacadeFactory) -> None:
 def test_output_of_a_worker_that_dies_is_kept(make_facade: FacadeFactory, tmp_path: Path) -> None:
     w = make_facade()
     t = ChildProcessTask(
-        "echo-then-crash", str(tmp_path / "p"), ["sh", "-c", "echo last words"], then="crash"
+        "echo-then-crash", str(tmp_path / "p"), ["sh", "-c", "echo last words"], then="wait-crash"
     )
-    # The child prints while the worker dies: its line must still arrive.
+    # The child's line is in the pipe when the worker dies: it must still arrive.
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
     events += wait_for(w, worker_dead(w))
