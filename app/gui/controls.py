@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import TaskState
+from app.gui.labels import ElidedLabel
 from app.gui.resources import icon, state_icon
 
 CRASH_MODES = (
@@ -207,9 +208,8 @@ class Controls(QWidget):
             "Ctrl+Return",
         )
         self.submit.setObjectName("submitButton")
-        self.message = QLabel()
+        self.message = ElidedLabel(lines=3)  # IDs and paths in it can be any length
         self.message.setObjectName("submitMessage")
-        self.message.setWordWrap(True)
         self.many = QSpinBox()
         self.many.setObjectName("manyCountSpin")
         self.many.setRange(1, 1_000_000)
@@ -321,7 +321,7 @@ class Controls(QWidget):
         life.addLayout(next_run, 1, 2)
         life.addWidget(self.mode, 2, 0, 1, 3)
 
-        self.code = QLabel("w = WorkingProcessFacade()")
+        self.code = ElidedLabel("w = WorkingProcessFacade()", mode=Qt.TextElideMode.ElideMiddle)
         self.code.setObjectName("codeView")
         self.code.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -110,7 +110,10 @@ class WorkerPanel(QWidget):
             for col, text in enumerate(cells):
                 item = self.table.item(row, col)
                 if item is None:
-                    self.table.setItem(row, col, QTableWidgetItem(text))
+                    item = QTableWidgetItem(text)
+                    item.setToolTip(text)  # a cell elides "busy on <a long ID>"
+                    self.table.setItem(row, col, item)
                 elif item.text() != text:
                     item.setText(text)
+                    item.setToolTip(text)
         self.queued.setText(f"Queued tasks: {queued}")
