@@ -61,6 +61,7 @@ from app.gui.controls import (
 from app.gui.poller import FacadePoller
 from app.gui.resources import icon, stylesheet
 from app.gui.scenario_player import ScenarioPlayer
+from app.gui.settings import SettingsReader
 from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
 from app.gui.timeline_view import TimelineView
@@ -135,13 +136,13 @@ class MainWindow(QMainWindow):
         self._layout()
         self._menus()
         self._connect()
+        logging.getLogger().addHandler(self._bridge.handler)  # the console shows what follows
         self._restore_settings(workers)
 
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
         self._ticker.timeout.connect(self._tick)
         self._ticker.start()
-        logging.getLogger().addHandler(self._bridge.handler)
         self._start_run(self.controls.workers.value())
 
     # == building =========================================================================
@@ -679,23 +680,28 @@ class MainWindow(QMainWindow):
 
     # == settings, palette, closing =======================================================
     def _restore_settings(self, workers: int) -> None:
-        s = self._settings
+        """The last run's geometry and choices; a value that cannot be used leaves the
+        default in place, with a warning, and never stops the window from opening."""
+        read = SettingsReader(self._settings)
         c = self.controls
-        geometry = s.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        read.restore("window/geometry", self.restoreGeometry)
         for split in (self.main_split, self.top_split, self.bottom_split, self.table_split):
-            state = s.value(f"window/{split.objectName()}")
-            if state is not None:
-                split.restoreState(state)
-        c.duration.setValue(float(s.value("run/duration", c.duration.value())))
-        c.many.setValue(int(s.value("run/many", c.many.value())))
-        c.crash_mode.setCurrentIndex(int(s.value("run/crashMode", 0)))
-        c.auto_restart.setChecked(s.value("run/autoRestart", "false") in (True, "true"))
-        c.task_timeout.setValue(float(s.value("run/taskTimeout", 0.0)))
-        c.collect_timeout.setValue(float(s.value("run/collectTimeout", 0.0)))
+            read.restore(f"window/{split.objectName()}", split.restoreState)
+        for key, spin in (
+            ("run/duration", c.duration),
+            ("run/taskTimeout", c.task_timeout),
+            ("run/collectTimeout", c.collect_timeout),
+        ):
+            spin.setValue(read.number(key, spin.value(), spin.minimum(), spin.maximum()))
+        c.many.setValue(
+            read.integer("run/many", c.many.value(), c.many.minimum(), c.many.maximum())
+        )
+        c.crash_mode.setCurrentIndex(
+            read.integer("run/crashMode", c.crash_mode.currentIndex(), 0, c.crash_mode.count() - 1)
+        )
+        c.auto_restart.setChecked(read.flag("run/autoRestart", c.auto_restart.isChecked()))
         c.workers.setValue(workers)
-        self.dark_action.setChecked(s.value("view/dark", "false") in (True, "true"))
+        self.dark_action.setChecked(read.flag("view/dark", self.dark_action.isChecked()))
 
     def _save_settings(self) -> None:
         s = self._settings
