@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import (
+    EventsDropped,
     Task,
     TaskChanged,
     TaskState,
@@ -116,15 +117,29 @@ def _wait_ready(facade: FacadeFront, deadline: float) -> None:
 
 
 def _wait_done(facade: FacadeFront, expected: int, deadline: float) -> None:
-    """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails."""
+    """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails.
+
+    A caller that submits more than the facade keeps unpolled sees ``EventsDropped``: from
+    then on it counts the tasks' own states instead.
+    """
     done = 0
+    by_state = False
     while done < expected:
-        for event in facade.poll_events(POLL):
-            if isinstance(event, TaskChanged):
-                if event.state is TaskState.DONE:
-                    done += 1
-                elif event.state in _BAD_FATES:
-                    raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
+        events = facade.poll_events(POLL)
+        if by_state or (events and isinstance(events[0], EventsDropped)):
+            by_state = True
+            tasks = facade.tasks
+            bad = [t for t in tasks if t.state in _BAD_FATES]
+            if bad:
+                raise BenchError(f"no-op task ended {bad[0].state.name}: {bad[0]!r}")
+            done = sum(t.state is TaskState.DONE for t in tasks)
+        else:
+            for event in events:
+                if isinstance(event, TaskChanged):
+                    if event.state is TaskState.DONE:
+                        done += 1
+                    elif event.state in _BAD_FATES:
+                        raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
         _check(deadline, f"only {done} of {expected} tasks reported DONE")
 
 
