@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from typing import NamedTuple
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import WorkerLog, WorkerStarted
+from app.core import EventsDropped, WorkerLog, WorkerStarted
 
 MAX_LINES = 5000
 LEVELS = (("Debug", logging.DEBUG), ("Info", logging.INFO), ("Warning", logging.WARNING))
@@ -108,6 +109,12 @@ class ConsoleView(QWidget):
             elif type(event) is WorkerLog:
                 source = self._sources.get(event.pid, "worker")
                 lines.append(Line(event.time, source, event.pid, event.level, event.message))
+            elif type(event) is EventsDropped:
+                text = (
+                    f"{event.count} facade events were dropped before this window read "
+                    "them (it fell behind); the table shows each task's own state"
+                )
+                lines.append(Line(event.time, "parent", os.getpid(), logging.WARNING, text))
         if lines:
             self.add_lines(lines)
 

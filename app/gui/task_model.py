@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from app.core import TaskChanged, TaskState
+from app.core import EventsDropped, TaskChanged, TaskState
 from app.core.front import FacadeFront
 from app.core.task import Task
 from app.gui import formatting
@@ -123,9 +123,15 @@ class TaskTableModel(QAbstractTableModel):
         # Only each task's last state in the batch matters: under load a batch holds the
         # PENDING, RUNNING and DONE of most of its tasks, so this applies a third as much.
         last: dict[str, TaskState] = {}
+        resync = False
         for event in events:
             if type(event) is TaskChanged:
                 last[event.task_id] = event.state
+            elif type(event) is EventsDropped:
+                resync = True
+        if resync:  # changes were lost: every task's own state is the truth
+            for task in facade.tasks:
+                last[task.ID] = task.state
         fresh = iter(facade.tasks_from(first_new + len(new)))  # new tasks, in order
         for task_id, state in last.items():
             row = row_of.get(task_id)

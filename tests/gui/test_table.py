@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
@@ -9,8 +11,10 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.core import SimpleTask
+from app.core import EventsDropped, SimpleTask, TaskState, WorkingProcessFacade
 from app.gui import MainWindow
+from app.gui.console_view import ConsoleView
+from app.gui.task_model import STATE, TaskTableModel
 from tests.gui.helpers import DEADLINE_MS, child, choose_crash, click, shown_ids, state
 
 
@@ -101,3 +105,34 @@ def test_model_passes_qtmodeltester(
     click(qtbot, window, "newRunButton")
     assert model.rowCount() == 0  # both testers checked the reset
     del qt_tester
+
+
+@pytest.mark.timeout(60)
+def test_the_table_resyncs_after_events_were_dropped(
+    qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
+    """A window that fell so far behind that the facade dropped events shows each task's
+    own state, and says so in the console."""
+    facade = WorkingProcessFacade()
+    try:
+        model = TaskTableModel()
+        model.set_facade(facade)
+        tasks = [SimpleTask(f"t{n}", 0.0) for n in range(5)]
+        for task in tasks:
+            facade.process_task(task)
+        end = time.monotonic() + 30
+        while not all(t.state.is_final for t in tasks) and time.monotonic() < end:
+            facade.poll_events(0.05)  # the model never hears of these
+        model.apply_events([EventsDropped(15, time.time())])
+        model.flush()
+        states = [model.index(row, STATE).data() for row in range(model.rowCount())]
+        assert states == ["DONE"] * 5
+        assert model.counts[TaskState.DONE] == 5
+        qtmodeltester.check(model)
+
+        console = ConsoleView()
+        qtbot.addWidget(console)
+        console.add_events([EventsDropped(15, time.time())])
+        assert "15 facade events were dropped" in console.text.toPlainText()
+    finally:
+        facade.close()
