@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from PySide6.QtCore import QLocale, Qt
+from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QFontDatabase, QKeyEvent, QKeySequence, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -58,6 +58,8 @@ class SecondsSpin(QDoubleSpinBox):
     nobody typed. Here every key stays, ``value()`` follows only text that parses exactly,
     and the text it cannot take stays in the box until the user changes it.
     """
+
+    return_pressed = Signal()  # Enter in the box, whatever its text: the caller decides
 
     def typed(self) -> str:
         """The text the user typed, without prefix and suffix."""
@@ -118,6 +120,8 @@ class SecondsSpin(QDoubleSpinBox):
         )
         super().keyPressEvent(event)  # Enter, too, puts the previous value's text back
         self._restore(kept)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.return_pressed.emit()
 
     # -- helpers --------------------------------------------------------------------------
     def _number_part(self, text: str) -> str:

@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
         c = self.controls
         c.submit.clicked.connect(self._submit_one)
         c.task_id.returnPressed.connect(self._submit_one)
+        c.duration.return_pressed.connect(self._submit_one)
         c.submit_many.clicked.connect(self._submit_many_clicked)
         c.crash.clicked.connect(self._crash)
         c.collect.clicked.connect(self._collect_clicked)

@@ -182,3 +182,13 @@ def test_a_refused_task_timeout_does_not_start_a_run(qtbot: QtBot, window: MainW
     click(qtbot, window, "newRunButton")
     assert window.facade is not facade
     assert "task_timeout=2.5" in child(window, QLabel, "codeView").text()
+
+
+def test_enter_in_the_duration_box_submits(qtbot: QtBot, window: MainWindow) -> None:
+    spin = type_duration(qtbot, window, "0.25")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert submitted(window) == [0.25]
+    type_duration(qtbot, window, "1,5")  # refused text: Enter explains, submits nothing
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert submitted(window) == [0.25]
+    assert message(window) != ""
