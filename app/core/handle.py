@@ -141,7 +141,7 @@ class WorkerHandle:
         for out_fd, (name, level, splitter) in self.output.items():
             if fd is not None and out_fd != fd:
                 continue
-            for _ in range(64):
+            for _ in range(64 if end else 4):  # a flood must not hold the I/O thread
                 try:
                     chunk = os.read(out_fd, _READ_CHUNK)
                 except (BlockingIOError, OSError):
