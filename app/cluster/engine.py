@@ -547,7 +547,7 @@ class DaskEngine(TaskBook):
         task.worker_pid = msg["pid"]
         if address is not None:
             self._running_on[task.ID] = address
-        timeout = timeouts.limit(task.timeout if task.timeout is not None else self._task_timeout)
+        timeout = self._timeout_of(task)
         if timeout is not None:
             task._deadline = time.monotonic() + timeout
             self._timed[task.ID] = task
@@ -680,7 +680,7 @@ class DaskEngine(TaskBook):
                 dropped = []
                 addresses = []
                 for task in expired:
-                    timeout = task.timeout if task.timeout is not None else self._task_timeout
+                    timeout = self._timeout_of(task)
                     address = self._running_on.get(task.ID)
                     slot = self._slot_at(address)
                     who = f"worker-{slot.index}" if slot is not None else "its worker"

@@ -11,12 +11,12 @@ import threading
 import time
 import weakref
 
+from app.core import timeouts
 from app.core.errors import describe
 from app.core.events import Event, EventsDropped, WorkerInfo
 from app.core.futures import Settler, TaskFuture, outcome
 from app.core.states import TaskState
 from app.core.task import Task
-from app.core.timeouts import deadline, remaining
 from app.core.validation import why_refused
 
 
@@ -39,6 +39,8 @@ _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 class TaskBook:
     """Bookkeeping shared by the engines; each adds how its tasks reach workers."""
+
+    _task_timeout: float | None = None  # the facade's, for tasks that give none
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -75,7 +77,7 @@ class TaskBook:
 
     # == caller side ======================================================================
     def poll(self, timeout: float | None) -> list[Event]:
-        until = deadline(timeout)
+        until = timeouts.deadline(timeout)
         forever = until is None
         with self._changed:
             if forever or timeout:
@@ -83,7 +85,7 @@ class TaskBook:
                 try:
                     # Once collected nothing more happens: only "wait for ever" returns early.
                     while not self._events and not (forever and self._final is not None):
-                        left = remaining(until)
+                        left = timeouts.remaining(until)
                         if left <= 0:
                             break
                         self._changed.wait(left)
@@ -173,6 +175,7 @@ class TaskBook:
                 return False
             task._owner = weakref.ref(self)
         task._reset_bookkeeping()
+        task._limit = timeouts.as_given(task.timeout)  # checked by why_refused just before
         task.submitted_at = now
         task.attempts = 1
         self._tasks[task.ID] = task
@@ -184,9 +187,17 @@ class TaskBook:
             self._called.add(task.ID)
         return True
 
+    def _timeout_of(self, task: Task) -> float | None:
+        """The seconds ``task`` may run, or None for no limit: its timeout as accepted,
+        else the facade's."""
+        given = task._limit if task._limit is not None else self._task_timeout
+        return timeouts.limit(given)
+
     @staticmethod
     def _again(task: Task, now: float) -> None:
         """Clears what the last attempt left, before a task is queued once more."""
+        if task.timeout is None or timeouts.is_seconds(task.timeout):
+            task._limit = timeouts.as_given(task.timeout)  # else the accepted one stays
         task.attempts += 1
         task.result = task.error = task.traceback = task.exception = None
         task.exitcode = task.worker_pid = None

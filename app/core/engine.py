@@ -51,6 +51,8 @@ _MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below RING
 _AHEAD_SECONDS = 0.005  # how much work to queue ahead of a worker, by its task times
 _APPLY_CHUNK = 512  # results applied per lock hold, so callers never wait long
 _CLAIM_WAIT = 1.0  # longest cancel() waits for a worker's claim lock
+_STOP_GRACE = 5.0  # longest an idle worker gets to leave cleanly at the end of a collect
+_STOP_GRACE_NOW = 0.2  # the same for close(), or a collect whose timeout has run out
 
 _WAKE, _RESULTS, _OUTPUT, _DEATH, _WRITABLE = range(5)
 
@@ -88,6 +90,7 @@ class Engine(TaskBook):
         self._stop = False
         self._woken = False
         self._new_handles: list[WorkerHandle] = []
+        self._io_closed = False  # the I/O thread has taken its last look at the workers
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -212,7 +215,12 @@ class Engine(TaskBook):
         else:
             self._stop_requested = True
             self._wake()
-        grace = time.monotonic() + 5.0
+        # Idle workers leave cleanly; one that cannot (a task left a non-daemon thread
+        # running) is killed once the grace, or what is left of the timeout, is over.
+        now = time.monotonic()
+        grace = now + _STOP_GRACE
+        if self._kill_now or until is not None:
+            grace = min(grace, max(now + _STOP_GRACE_NOW, until or now))
         if not self._wait(lambda: not self._alive_handles(), grace):
             self._kill_everything(_KILL_STOP, timeout)
             self._wait(lambda: not self._alive_handles(), None)
@@ -478,7 +486,7 @@ class Engine(TaskBook):
         task.worker_pid = h.pid
         task.progress = None
         h.head_since = clock = time.monotonic()
-        timeout = timeouts.limit(task.timeout if task.timeout is not None else self._task_timeout)
+        timeout = self._timeout_of(task)
         task._deadline = clock + timeout if timeout is not None else 0.0
         self._emit_task(task, "", now)
 
@@ -605,9 +613,10 @@ class Engine(TaskBook):
         task.worker_pid = h.pid
         task._payload = None
         if reason == _KILL_TIMEOUT:
-            timeout = task.timeout if task.timeout is not None else self._task_timeout
             task.state = TaskState.TIMED_OUT
-            task.error = f"ran past its timeout of {timeout} s; worker-{h.index} was killed"
+            task.error = (
+                f"ran past its timeout of {self._timeout_of(task)} s; worker-{h.index} was killed"
+            )
         elif reason in (_KILL_COLLECT, _KILL_CLOSE, _KILL_STOP):
             task.state = TaskState.TIMED_OUT
             task.error = f"still running when the job ended ({self._closing_reason}); killed"
@@ -646,6 +655,14 @@ class Engine(TaskBook):
         log.info("worker-%d started (pid %d)", index, h.pid)
         return h
 
+    def _replace_soon(self, old: WorkerHandle) -> None:
+        """Replaces a dead worker from a thread of its own: starting a process flushes the
+        parent's stdout and stderr (multiprocessing does), which waits as long as a
+        terminal that does not drain; the I/O thread must not."""
+        threading.Thread(
+            target=self._replace, args=(old,), name="WorkingProcessFacade-respawn", daemon=True
+        ).start()
+
     def _replace(self, old: WorkerHandle) -> bool:
         try:
             new = self._spawn(old.index, old.restarts + 1)
@@ -663,7 +680,11 @@ class Engine(TaskBook):
             old.replacing = False
             if self._ending is not None:  # the job ended while it was starting
                 new.kill(self._ending)
+            orphan = self._io_closed  # no I/O thread left to bury it: do it here
             self._notify()
+        if orphan:
+            new.end_group()
+            new.reap()
         return True
 
     def _selector_want_write(self, h: WorkerHandle) -> None:
@@ -749,7 +770,7 @@ class Engine(TaskBook):
                 frames, _more = h.read()
                 # What the task wrote to fds 1 and 2 came before its outcome: show it first.
                 ended = any(frame[0] in _OUTCOMES for frame in frames)
-                self._apply_output(h, h.read_output(end=ended), logs)
+                self._apply_output(h, h.read_output(reads=4, end=ended), logs)
                 self._apply_frames(h, frames, logs)
                 if h.eof:  # dying: stop watching the pipe, its death follows at once
                     self._unregister_fd(h.result_fd)
@@ -762,7 +783,7 @@ class Engine(TaskBook):
                 h.write_registered = False
         for h in dead:
             if self._bury(h, logs):
-                self._replace(h)
+                self._replace_soon(h)
         if logs:
             console.emit_worker_lines(logs)
 
@@ -796,7 +817,7 @@ class Engine(TaskBook):
             self._unregister_fd(fd)
         h.write_registered = False
         h.end_group()  # before the reap: the group's id is the worker's pid, still ours
-        self._apply_output(h, h.read_output(end=True), logs)
+        self._apply_output(h, h.read_output(reads=1024, end=True), logs)
         self._apply_frames(h, h.drain(), logs)
         h.reap()
         with self._lock:
@@ -811,6 +832,7 @@ class Engine(TaskBook):
         with self._lock:
             self._stop = True
             self._ending = self._ending or _KILL_CLOSE
+            self._io_closed = True
             handles = [h for h in self._workers if h.alive]
         logs: list[Any] = []
         for h in handles:

@@ -27,6 +27,7 @@ from app.core.worker import RING, worker_main
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _PIPE_SIZE = 1 << 20  # fewer wake-ups per result burst; the unprivileged maximum on Linux
 _READ_CHUNK = 1 << 20
+_OUTPUT_CHUNK = 1 << 16  # a whole default pipe: what fds 1 and 2 hold when the writer waits
 
 
 class WorkerHandle:
@@ -133,17 +134,21 @@ class WorkerHandle:
             frames.extend(self._reader.feed(chunk))
         return frames, True
 
-    def read_output(self, fd: int | None = None, end: bool = False) -> list[tuple[str, int, str]]:
-        """Whole lines written to the worker's fds 1 and 2 so far, as (logger name, level,
-        line): from ``fd`` alone, or from both. ``end`` also takes unfinished lines (the
-        task that wrote them is over, or the worker is dead)."""
+    def read_output(
+        self, fd: int | None = None, *, reads: int = 1, end: bool = False
+    ) -> list[tuple[str, int, str]]:
+        """Lines written to the worker's fds 1 and 2, as (logger name, level, line): from
+        ``fd`` alone, or from both; at most ``reads`` pipe reads of 64 KiB each, so that
+        a child that floods its output waits on the pipe instead of drowning the parent.
+        ``end`` also takes unfinished lines (the task that wrote them is over, or the
+        worker is dead)."""
         lines: list[tuple[str, int, str]] = []
         for out_fd, (name, level, splitter) in self.output.items():
             if fd is not None and out_fd != fd:
                 continue
-            for _ in range(64 if end else 4):  # a flood must not hold the I/O thread
+            for _ in range(reads):
                 try:
-                    chunk = os.read(out_fd, _READ_CHUNK)
+                    chunk = os.read(out_fd, _OUTPUT_CHUNK)
                 except (BlockingIOError, OSError):
                     break
                 if not chunk:

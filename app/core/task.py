@@ -37,6 +37,7 @@ _BOOKKEEPING = (
     "_payload",
     "_where",
     "_deadline",
+    "_limit",
     "_owner",
 )
 
@@ -78,6 +79,7 @@ class Task:
         self._payload: bytes | None = None  # pickled once, in process_task
         self._where = -1  # index of the worker whose window holds it, or -1
         self._deadline = 0.0  # monotonic time its timeout expires while running, or 0
+        self._limit: float | None = None  # its timeout as accepted: later changes do not count
 
     # -- what runs in the worker ------------------------------------------------------
     def is_valid(self) -> bool:

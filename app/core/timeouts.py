@@ -9,6 +9,7 @@ checked again after each one.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 MAX_SLICE = 3600.0
@@ -16,17 +17,42 @@ MAX_SLICE = 3600.0
 
 
 def is_seconds(value: object, *, zero: bool = False) -> bool:
-    """A number of seconds: a positive int or float (0 too when ``zero``), ``inf`` included."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    """A number of seconds: a positive real number (0 too when ``zero``), ``inf`` and
+    numbers too large for a float included; never a bool, NaN or a negative number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
-    return value >= 0 if zero else value > 0
+    if isinstance(value, int):  # exact: 10**400 is a fine (if long) timeout
+        return value >= 0 if zero else value > 0
+    try:
+        seconds = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return False
+    if math.isnan(seconds):
+        return False
+    return seconds >= 0 if zero else seconds > 0
 
 
-def limit(value: float | None) -> float | None:
-    """``None`` for no limit (``None`` or ``inf``), else the number of seconds as a float."""
-    if value is None or value == math.inf:
+def limit(value: object) -> float | None:
+    """``None`` for no limit (``None``, ``inf``, or more seconds than a float holds), else
+    the number of seconds as a float. Only for a value ``is_seconds`` accepted."""
+    if value is None:
         return None
-    return float(value)
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
+    return None if seconds == math.inf else seconds
+
+
+def as_given(value: object) -> float | None:
+    """A timeout ``is_seconds`` accepted, kept as a float: ``inf`` for more seconds than a
+    float holds; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf
 
 
 def deadline(timeout: float | None) -> float | None:

@@ -111,7 +111,10 @@ class _LineSink(io.RawIOBase):
 
 
 class _Streams:
-    """The worker's standard streams: real text streams, their bytes to the parent."""
+    """The worker's standard streams: real text streams, their bytes to the parent.
+
+    Each task starts with them as they should be, whatever the task before did to them
+    (closed them, or put its own stream in their place)."""
 
     def __init__(self, outbox: _Outbox, fds: tuple[Connection, Connection]) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)  # a task's child never reads the terminal
@@ -120,29 +123,42 @@ class _Streams:
         for fd, conn in zip((1, 2), fds, strict=True):
             os.dup2(conn.fileno(), fd)  # fds 1 and 2: pipes the parent reads, for children
             conn.close()
-        self._sinks = (
-            _LineSink(outbox, STDOUT_LOGGER, logging.INFO, 1),
-            _LineSink(outbox, STDERR_LOGGER, logging.WARNING, 2),
+        self._outbox = outbox
+        self._sinks = [self._sink(1), self._sink(2)]
+        self._text = [self._wrap(sink) for sink in self._sinks]
+        self.restore()
+
+    def _sink(self, fd: int) -> _LineSink:
+        if fd == 1:
+            return _LineSink(self._outbox, STDOUT_LOGGER, logging.INFO, 1)
+        return _LineSink(self._outbox, STDERR_LOGGER, logging.WARNING, 2)
+
+    @staticmethod
+    def _wrap(sink: _LineSink) -> io.TextIOWrapper:
+        return io.TextIOWrapper(
+            io.BufferedWriter(sink),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+            write_through=sink.fileno() == 2,
         )
-        out, err = (
-            io.TextIOWrapper(
-                io.BufferedWriter(sink),
-                encoding="utf-8",
-                errors="backslashreplace",
-                line_buffering=True,
-                write_through=sink is self._sinks[1],
-            )
-            for sink in self._sinks
-        )
-        self._text = (out, err)
-        sys.stdout, sys.stderr = out, err  # sys.__stdout__ writes to the pipe at fd 1 too
 
     def end_task(self) -> None:
-        """Sends what a task left unsent (a line with no newline) before its outcome."""
+        """Sends what a task left unsent (a line with no newline) before its outcome, and
+        puts the streams back for the next task."""
         for text, sink in zip(self._text, self._sinks, strict=True):
             with contextlib.suppress(Exception):
                 text.flush()
             sink.end_line()
+        self.restore()
+
+    def restore(self) -> None:
+        for i, fd in enumerate((1, 2)):
+            if self._text[i].closed:
+                self._sinks[i] = self._sink(fd)
+                self._text[i] = self._wrap(self._sinks[i])
+        # sys.__stdout__ and sys.__stderr__ write to the pipes at fds 1 and 2 too.
+        sys.stdout, sys.stderr = self._text
 
 
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
@@ -225,6 +241,7 @@ class _Runner:
         self._shared = shared
         self._claim = claim
         self._end_output = end_output
+        self._pid = os.getpid()
         self._current: tuple[int, Task | None] = (0, None)
 
     def loop(self) -> None:
@@ -277,6 +294,10 @@ class _Runner:
             self._fail(seq, started, describe(exc))
             return
         finally:
+            if os.getpid() != self._pid:
+                # A child the task forked came back here instead of exiting: it is not the
+                # worker, and must neither report this task nor take the next ones.
+                os._exit(0)
             self._current = (seq, None)
         result = task.result if value is None else value
         try:

@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 
 from app.core import CrashTask, SimpleTask, Task, TaskState, WorkingProcessFacade, console
-from tests.core.tasks_for_hardening import ChattyTask, ChildProcessTask, GilHogTask
+from tests.core.tasks_for_hardening import (
+    ChattyTask,
+    ChildProcessTask,
+    GilHogTask,
+    LoggingChattyTask,
+)
 
 
 def _wait(w: WorkingProcessFacade, done: list[Task], seconds: float) -> None:
@@ -48,6 +53,30 @@ def stuck_terminal(result: str, mode: str) -> None:
     os._exit(0)  # a normal exit would flush the program's own stdout: it is stuck
 
 
+def stuck_respawn(result: str) -> None:
+    """A terminal that does not drain, while a worker must be replaced: starting a process
+    flushes stderr, which waits for the terminal for ever."""
+    w = WorkingProcessFacade(restart=True)
+    tasks = [
+        LoggingChattyTask("chatty", 5000),  # through the last-resort handler, to stderr
+        SimpleTask("pause", 1.0),
+        CrashTask("die", "exit"),
+        SimpleTask("after", 0.0),
+    ]
+    for t in tasks:
+        w.process_task(t)
+    start = time.monotonic()
+    w.collect_tasks(timeout=10)
+    report = {
+        "states": {t.ID: t.state.name for t in tasks},
+        "collect_seconds": time.monotonic() - start,
+    }
+    tmp = result + ".tmp"
+    Path(tmp).write_text(json.dumps(report))
+    os.replace(tmp, result)
+    os._exit(0)
+
+
 def parent_to_kill(task: str) -> None:
     """Starts a task, prints the pids that must not outlive this program, then waits to be
     SIGKILLed."""
@@ -76,4 +105,9 @@ def parent_to_kill(task: str) -> None:
 
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
-    {"stuck_terminal": stuck_terminal, "parent_to_kill": parent_to_kill}[name](*args)
+    scripts = {
+        "stuck_terminal": stuck_terminal,
+        "stuck_respawn": stuck_respawn,
+        "parent_to_kill": parent_to_kill,
+    }
+    scripts[name](*args)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import ctypes
 import faulthandler
+import io
+import logging
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -178,3 +181,53 @@ class GilHogTask(Task):
 
     def do_task(self) -> int:
         return sum(range(self.n))
+
+
+class LoggingChattyTask(Task):
+    """Logs ``records`` warnings from the worker, as fast as it can."""
+
+    def __init__(self, ID: str, records: int) -> None:
+        super().__init__(ID)
+        self.records = records
+
+    def do_task(self) -> int:
+        log = logging.getLogger("chatty")
+        for i in range(self.records):
+            log.warning("record %d %s", i, "y" * 100)
+        return self.records
+
+
+class LeftoverThreadTask(Task):
+    """Leaves a non-daemon thread running: its worker cannot exit cleanly any more."""
+
+    def do_task(self) -> None:
+        threading.Thread(target=time.sleep, args=(300,)).start()
+
+
+class FloodTask(Task):
+    """Starts a child that writes to fd 1 as fast as it can, and returns."""
+
+    def do_task(self) -> None:
+        subprocess.Popen(["yes", "flood"])
+
+
+class StreamAbuseTask(Task):
+    """Closes ``sys.stdout``, or puts a stream of its own in its place."""
+
+    def __init__(self, ID: str, how: str) -> None:
+        super().__init__(ID)
+        self.how = how
+
+    def do_task(self) -> None:
+        if self.how == "close":
+            sys.stdout.close()
+            sys.stderr.close()
+        else:
+            sys.stdout = io.StringIO()
+
+
+class ForkAndReturnTask(Task):
+    """Forks, and the child returns from do_task as the parent does (a user's bug)."""
+
+    def do_task(self) -> int:
+        return os.fork()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +44,16 @@ from tests.core.helpers import (
 from tests.core.tasks_for_hardening import (
     ChildProcessTask,
     FaulthandlerTask,
+    FloodTask,
+    ForkAndReturnTask,
     ForkThenDieTask,
+    LeftoverThreadTask,
     LongLineTask,
     PrintThenReturnTask,
     RawOutputTask,
+    StreamAbuseTask,
 )
-from tests.core.tasks_for_tests import SquareTask
+from tests.core.tasks_for_tests import PidTask, SquareTask
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,19 +78,20 @@ def reap_strays() -> Iterator[list[int]]:
             os.kill(pid, signal.SIGKILL)
 
 
-def run_script(name: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+def run_script(
+    name: str, *args: str, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[bytes]:
     """Runs ``tests/core/hardening_scripts.py NAME ARGS`` as a program of its own."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
         [sys.executable, "-m", "tests.core.hardening_scripts", name, *args],
         cwd=ROOT,
-        env=env,
+        env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)),
         **popen,
     )
 
 
 # == 1. timeouts of any length; inf means no limit =========================================
-@pytest.mark.parametrize("task_timeout", [30 * 86400.0, 1e12, math.inf])
+@pytest.mark.parametrize("task_timeout", [30 * 86400.0, 1e12, math.inf, 10**400])
 def test_a_huge_facade_timeout_runs_tasks(make_facade: FacadeFactory, task_timeout: float) -> None:
     w = make_facade(task_timeout=task_timeout)
     tasks = [SimpleTask("a", 0.05), SimpleTask("b", 0.0)]
@@ -95,7 +102,7 @@ def test_a_huge_facade_timeout_runs_tasks(make_facade: FacadeFactory, task_timeo
     assert w.worker_info()[0].alive  # the I/O thread lives: nothing was killed
 
 
-@pytest.mark.parametrize("timeout", [1e7, 1e300, math.inf])
+@pytest.mark.parametrize("timeout", [1e7, 1e300, math.inf, 10**400, Fraction(1, 10**9) * 10**20])
 def test_a_huge_task_timeout_runs_the_task(make_facade: FacadeFactory, timeout: float) -> None:
     w = make_facade()
     t = SimpleTask("long-limit", 0.05, timeout=timeout)
@@ -110,16 +117,17 @@ def test_a_huge_task_timeout_runs_the_task(make_facade: FacadeFactory, timeout: 
 
 def test_infinite_waits_are_accepted_everywhere(make_facade: FacadeFactory) -> None:
     w = make_facade()
-    t = SimpleTask("t", 0.0)
-    assert w.process_task(t)
-    assert w.poll_events(math.inf)  # returns as soon as there are events
-    assert w.poll_events(1e300) or True  # a huge finite wait is accepted too
+    for n, wait in enumerate((math.inf, 1e300, 10**400)):  # a float cannot hold the last
+        assert w.process_task(SimpleTask(f"t{n}", 0.0))
+        assert w.poll_events(wait)  # returns as soon as there are events
+        wait_for(w, lambda: all(t.state.is_final for t in w.tasks))
     future = w.submit(pow, 2, 10)
     assert future.result(timeout=math.inf) == 1024
     assert future.exception(timeout=1e300) is None
     tasks = w.collect_tasks(timeout=math.inf)
-    assert [x.state for x in tasks] == [TaskState.DONE, TaskState.DONE]
-    assert w.poll_events(math.inf) == [] or True  # after a collect it returns at once
+    assert [x.state for x in tasks] == [TaskState.DONE] * 4
+    w.poll_events(0.0)
+    assert w.poll_events(math.inf) == []  # after a collect it returns at once
 
 
 def test_nan_and_negative_timeouts_are_still_refused(make_facade: FacadeFactory) -> None:
@@ -135,6 +143,19 @@ def test_nan_and_negative_timeouts_are_still_refused(make_facade: FacadeFactory)
             w.poll_events(bad)
         with pytest.raises(ValueError):
             w.collect_tasks(timeout=bad)
+
+
+def test_a_timeout_changed_after_acceptance_does_not_count(make_facade: FacadeFactory) -> None:
+    w = make_facade()
+    first = SimpleTask("first", 0.3)
+    changed = SimpleTask("changed", 0.2, timeout=30.0)
+    later = SimpleTask("later", 0.0)
+    for t in (first, changed, later):
+        assert w.process_task(t)
+    changed.timeout = "soon"  # type: ignore[assignment]  # its accepted 30 s stand
+    wait_for(w, all_final([first, changed, later]))
+    assert [t.state for t in (first, changed, later)] == [TaskState.DONE] * 3
+    assert w.worker_info()[0].alive  # the I/O thread did not crash on it
 
 
 # == 2. a task object belongs to the first facade that accepted it =========================
@@ -310,6 +331,42 @@ def test_a_detached_subprocess_is_its_own_business(
     assert not pid_gone(child)
 
 
+@pytest.mark.parametrize("end", ["close", "collect"])
+def test_a_worker_that_cannot_exit_cleanly_does_not_stretch_the_end(
+    make_facade: FacadeFactory, end: str
+) -> None:
+    w = make_facade()
+    t = LeftoverThreadTask("leaves-a-thread")
+    assert w.process_task(t)
+    wait_for(w, all_final([t]))
+    start = time.monotonic()
+    if end == "close":
+        w.close()
+    else:
+        w.collect_tasks(timeout=0.5)
+    assert time.monotonic() - start < 2.0  # not the 5 s grace of a collect without limit
+    assert t.state is TaskState.DONE
+
+
+def test_a_child_that_returns_into_the_worker_loop_is_ended(
+    make_facade: FacadeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = make_facade()
+    wait_for(w, worker_ready(w), deadline=30)
+    worker = w.worker_info()[0].pid
+    forker = ForkAndReturnTask("forks")
+    later = [PidTask(f"later-{n}") for n in range(50)]
+    for t in (forker, *later):
+        assert w.process_task(t)
+    start = time.monotonic()
+    w.collect_tasks(timeout=30)
+    assert time.monotonic() - start < 10
+    assert forker.state is TaskState.DONE and forker.result > 0  # the parent's return
+    assert {t.result for t in later} == {worker}  # the child took none of them
+    assert console.drain(5.0)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 # == 5. every byte written to fds 1 and 2 reaches the parent as whole, tagged lines =======
 def _lines(events: list[Any]) -> list[str]:
     return [e.message for e in events if isinstance(e, WorkerLog)]
@@ -401,6 +458,36 @@ def test_output_of_a_worker_that_dies_is_kept(make_facade: FacadeFactory, tmp_pa
     assert "last words" in _lines(events)
 
 
+@pytest.mark.parametrize("how", ["close", "replace"])
+def test_a_task_that_breaks_its_streams_does_not_break_the_next(
+    make_facade: FacadeFactory, how: str
+) -> None:
+    w = make_facade()
+    abuser = StreamAbuseTask("abuser", how)
+    printer = PrintThenReturnTask("printer")
+    assert w.process_task(abuser) and w.process_task(printer)
+    events = wait_for(w, all_final([abuser, printer]))
+    events += w.poll_events(0.0)
+    assert abuser.state is TaskState.DONE and printer.state is TaskState.DONE, printer.error
+    assert "line of printer" in _lines(events)
+
+
+def test_a_flooding_child_does_not_starve_results(make_facade: FacadeFactory) -> None:
+    w = make_facade()
+    assert w.process_task(FloodTask("flood"))
+    for n in range(3):
+        t = SquareTask(f"sq-{n}", n)
+        start = time.monotonic()
+        assert w.process_task(t)
+        while not t.state.is_final and time.monotonic() - start < 10:
+            w.poll_events(0.05)
+        assert t.state is TaskState.DONE
+        assert time.monotonic() - start < 3.0, f"{t.ID} took {time.monotonic() - start:.1f} s"
+    start = time.monotonic()
+    w.close()
+    assert time.monotonic() - start < 3.0
+
+
 # == 6. a terminal that does not drain never stalls the facade =============================
 @pytest.mark.parametrize("mode", ["stdout", "console"])
 def test_a_stuck_terminal_does_not_stall_the_facade(tmp_path: Path, mode: str) -> None:
@@ -425,6 +512,32 @@ def test_a_stuck_terminal_does_not_stall_the_facade(tmp_path: Path, mode: str) -
     }
     assert report["close_seconds"] < 3.0
     assert report["dropped"] > 0
+
+
+def test_a_stuck_terminal_does_not_stop_a_worker_replacement_from_ending(
+    tmp_path: Path,
+) -> None:
+    """Starting a process flushes stderr; with the terminal stuck, that flush never ends.
+    The facade's I/O thread and its collect must not wait for it."""
+    result = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = run_script(
+        "stuck_respawn", str(result), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        end = time.monotonic() + 40
+        while not result.exists() and proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        assert result.exists(), "collect_tasks(timeout=10) never returned"
+        report = json.loads(result.read_text())
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert report["collect_seconds"] < 15
+    states = report["states"]
+    assert states["chatty"] == "DONE" and states["pause"] == "DONE"
+    assert states["die"] == "CRASHED"
+    assert states["after"] in ("DONE", "CANCELLED")
 
 
 # == 7. Ctrl-C inside collect_tasks ========================================================
