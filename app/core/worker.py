@@ -165,7 +165,7 @@ def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
     """Exits the worker soon after its parent dies: the fallback where no watchdog
     process can be forked (it cannot run while a task holds the GIL)."""
     while True:
-        if wait([lifeline], timeout=2.0) or os.getppid() != parent_pid:
+        if wait([lifeline], timeout=2.0) or not _alive(parent_pid):
             os._exit(0)
 
 
@@ -180,10 +180,10 @@ def _start_watchdog(lifeline: Connection, parent_pid: int) -> bool:
         return False
     parent_fd: int | None = None
     if hasattr(os, "pidfd_open"):
+        # The parent may not be ours (forkserver starts workers); if it died already, the
+        # lifeline is at its end and the watchdog acts at once, whatever this fd is.
         with contextlib.suppress(OSError):
             parent_fd = os.pidfd_open(parent_pid)
-    if os.getppid() != parent_pid:  # orphaned already (and the pidfd may be another's)
-        os._exit(0)
     try:
         pid = os.fork()
     except OSError:

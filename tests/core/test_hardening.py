@@ -632,6 +632,19 @@ def test_workers_end_when_the_parent_is_sigkilled(task: str) -> None:
         proc.communicate()
 
 
+@pytest.mark.parametrize("start_method", ["forkserver", "fork"])
+def test_a_worker_whose_parent_is_not_the_facade_lives_on(
+    make_facade: FacadeFactory, start_method: str
+) -> None:
+    """A forkserver's workers are its children, not the facade's: the parent watch must
+    not take that for the parent's death (it ended them after 2 s)."""
+    w = make_facade(start_method=start_method)
+    t = SimpleTask("outlasts-the-watch", 2.5)
+    assert w.process_task(t)
+    wait_for(w, all_final([t]))
+    assert t.state is TaskState.DONE, t.error
+
+
 def test_a_facade_made_in_a_thread_that_ends_keeps_its_workers(
     make_facade: FacadeFactory,
 ) -> None:
