@@ -19,14 +19,16 @@ CHILD_POLL_INTERVAL = 0.02
 
 
 def _live_children() -> list[psutil.Process]:
-    """Children of this process that are still running (zombies and the resource tracker
-    of multiprocessing, which lives as long as the test session, do not count)."""
+    """Children of this process that are still running (zombies, and the resource tracker
+    and forkserver of multiprocessing, which live as long as the test session, do not
+    count)."""
     alive = []
     for child in psutil.Process().children(recursive=True):
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if any("resource_tracker" in part for part in child.cmdline()):
+            # multiprocessing's own services live as long as the test session.
+            if any("resource_tracker" in p or "forkserver" in p for p in child.cmdline()):
                 continue
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
