@@ -489,21 +489,29 @@ def test_a_flooding_child_does_not_starve_results(make_facade: FacadeFactory) ->
 
 
 # == 6. a terminal that does not drain never stalls the facade =============================
-@pytest.mark.parametrize("mode", ["stdout", "console"])
-def test_a_stuck_terminal_does_not_stall_the_facade(tmp_path: Path, mode: str) -> None:
+def report_with_stuck_terminal(script: str, tmp_path: Path, *args: str) -> dict[str, Any]:
+    """Runs a script whose stdout and stderr are one pipe nobody reads (it fills, as a
+    paused pager's would), with stderr buffered as on most machines; returns the report
+    it writes before it leaves."""
     result = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = run_script(
-        "stuck_terminal", str(result), mode, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        script, str(result), *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
     )
-    try:  # nobody reads the pipe: it fills, as a paused pager's would
-        end = time.monotonic() + 40
-        while not result.exists() and proc.poll() is None and time.monotonic() < end:
-            time.sleep(0.05)
-        assert result.exists(), "the program stalled on its full terminal"
-        report = json.loads(result.read_text())
+    try:
+        proc.wait(40)  # it leaves with os._exit once its report is written
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{script} stalled on its full terminal")
     finally:
         proc.kill()
         proc.communicate()
+    report: dict[str, Any] = json.loads(result.read_text())
+    return report
+
+
+@pytest.mark.parametrize("mode", ["stdout", "console"])
+def test_a_stuck_terminal_does_not_stall_the_facade(tmp_path: Path, mode: str) -> None:
+    report = report_with_stuck_terminal("stuck_terminal", tmp_path, mode)
     assert report["states"] == {
         "flood": "DONE",
         "one-second": "DONE",
@@ -519,20 +527,7 @@ def test_a_stuck_terminal_does_not_stop_a_worker_replacement_from_ending(
 ) -> None:
     """Starting a process flushes stderr; with the terminal stuck, that flush never ends.
     The facade's I/O thread and its collect must not wait for it."""
-    result = tmp_path / "result.json"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    proc = run_script(
-        "stuck_respawn", str(result), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    )
-    try:
-        end = time.monotonic() + 40
-        while not result.exists() and proc.poll() is None and time.monotonic() < end:
-            time.sleep(0.05)
-        assert result.exists(), "collect_tasks(timeout=10) never returned"
-        report = json.loads(result.read_text())
-    finally:
-        proc.kill()
-        proc.communicate()
+    report = report_with_stuck_terminal("stuck_respawn", tmp_path)
     assert report["collect_seconds"] < 15
     states = report["states"]
     assert states["chatty"] == "DONE" and states["pause"] == "DONE"
