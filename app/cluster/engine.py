@@ -237,8 +237,14 @@ class DaskEngine(TaskBook):
                 else f"collect_tasks(timeout={timeout}) ran out"
             )
             dropped, busy = self._end_unfinished(why)
-        _release(dropped)
-        self._shut_down(busy)
+        try:
+            _release(dropped)
+            self._shut_down(busy)
+        except BaseException:  # interrupted: the next collect or close takes over
+            with self._changed:
+                self._collecting = False
+                self._changed.notify_all()
+            raise
         with self._changed:
             self._closing_reason = (
                 "the facade was closed" if closing else "the facade was already collected"
@@ -519,7 +525,7 @@ class DaskEngine(TaskBook):
             if kind == "log":
                 slot = next((s for s in self._slots if s.pid == msg["pid"]), None)
                 index = slot.index if slot is not None else -1
-                self._events.append(WorkerLog(msg["pid"], msg["level"], msg["text"], msg["time"]))
+                self._log_event(WorkerLog(msg["pid"], msg["level"], msg["text"], msg["time"]))
                 record = (index, msg["pid"], msg["level"], msg["time"], msg["name"], msg["text"])
                 self._changed.notify_all()
             else:

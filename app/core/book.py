@@ -13,7 +13,7 @@ import weakref
 
 from app.core import timeouts
 from app.core.errors import describe
-from app.core.events import Event, EventsDropped, WorkerInfo
+from app.core.events import Event, EventsDropped, WorkerInfo, WorkerLog
 from app.core.futures import Settler, TaskFuture, outcome
 from app.core.states import TaskState
 from app.core.task import Task
@@ -33,6 +33,9 @@ def pickled(task: Task) -> tuple[bytes, str | None]:
 
 MAX_UNPOLLED_EVENTS = 100_000
 """Events kept for a caller that does not poll (about 10 MB); past it the oldest go."""
+MAX_UNPOLLED_TEXT = 32 << 20
+"""Characters of worker log lines kept for a caller that does not poll: a worker that
+floods its output with long lines reaches this long before the count."""
 
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
@@ -49,6 +52,8 @@ class TaskBook:
         self._order: list[Task] = []  # the same, in submission order
         self._events: list[Event] = []
         self._max_events = MAX_UNPOLLED_EVENTS
+        self._max_text = MAX_UNPOLLED_TEXT
+        self._text = 0  # characters of the WorkerLog lines in _events
         self._dropped = 0  # events dropped since the last poll
         self._waiting = 0  # threads waiting on _changed: notify only when someone listens
         self._accepting = True
@@ -92,6 +97,7 @@ class TaskBook:
                 finally:
                     self._waiting -= 1
             events, self._events = self._events, []
+            self._text = 0
             if self._dropped:
                 events.insert(0, EventsDropped(self._dropped, time.time()))
                 self._dropped = 0
@@ -142,14 +148,32 @@ class TaskBook:
             settler.stop()
 
     # == bookkeeping (under _lock) ========================================================
+    def _log_event(self, event: WorkerLog) -> None:
+        """Keeps a worker's line, counting its size for ``_trim_events``."""
+        self._events.append(event)
+        self._text += len(event.message)
+
     def _trim_events(self) -> None:
-        """Bounds what a caller that never polls keeps: drops the oldest events, a tenth
-        more than needed so that this runs rarely."""
-        excess = len(self._events) - self._max_events
-        if excess > 0:
-            drop = excess + self._max_events // 10
-            del self._events[:drop]
-            self._dropped += drop
+        """Bounds what a caller that never polls keeps, in events and in log text: drops
+        the oldest, a tenth more than needed so that this runs rarely."""
+        events = self._events
+        excess = len(events) - self._max_events
+        if excess <= 0 and self._text <= self._max_text:
+            return
+        drop = max(excess + self._max_events // 10, 0)
+        text = self._text
+        for event in events[:drop]:
+            if type(event) is WorkerLog:
+                text -= len(event.message)
+        goal = self._max_text - self._max_text // 10
+        while text > goal and drop < len(events):
+            event = events[drop]
+            if type(event) is WorkerLog:
+                text -= len(event.message)
+            drop += 1
+        del events[:drop]
+        self._text = text
+        self._dropped += drop
 
     def _record(self, task: Task, future: TaskFuture | None, error: str | None, now: float) -> bool:
         """Records a task about to be queued, or marks it REJECTED with ``error``.

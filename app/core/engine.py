@@ -51,6 +51,8 @@ _MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below RING
 _AHEAD_SECONDS = 0.005  # how much work to queue ahead of a worker, by its task times
 _APPLY_CHUNK = 512  # results applied per lock hold, so callers never wait long
 _CLAIM_WAIT = 1.0  # longest cancel() waits for a worker's claim lock
+_EARLY_DEATHS = 3  # replacements killed in a row before they were ready: give up then
+_RESPAWN_WAIT = 5.0  # longest the end of a job waits for a replacement on its way
 _STOP_GRACE = 5.0  # longest an idle worker gets to leave cleanly at the end of a collect
 _STOP_GRACE_NOW = 0.2  # the same for close(), or a collect whose timeout has run out
 
@@ -91,6 +93,8 @@ class Engine(TaskBook):
         self._woken = False
         self._new_handles: list[WorkerHandle] = []
         self._io_closed = False  # the I/O thread has taken its last look at the workers
+        self._respawning = 0  # replacements being started on threads of their own
+        self._io_done = threading.Event()  # set as the I/O thread's very last act
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -187,7 +191,10 @@ class Engine(TaskBook):
                 self._notify()
                 raise
         try:
-            self._thread.join()
+            # An Event, not join(): on Python 3.11 an interrupted join() marks the thread
+            # as ended while it still runs (bpo-45274), and the next join would not wait.
+            while not self._io_done.wait(timeouts.MAX_SLICE):
+                pass
         except BaseException:
             with self._changed:
                 self._collecting = False
@@ -215,6 +222,13 @@ class Engine(TaskBook):
         else:
             self._stop_requested = True
             self._wake()
+        # A replacement on its way is stopped (or killed) like the others once it is in
+        # place; one whose start hangs (a terminal that does not drain) is not waited for.
+        now = time.monotonic()
+        respawned_by = now + _RESPAWN_WAIT
+        if until is not None:  # a spawn takes milliseconds: a second is plenty even then
+            respawned_by = min(respawned_by, max(until, now + 1.0))
+        self._wait(lambda: self._respawning == 0, respawned_by)
         # Idle workers leave cleanly; one that cannot (a task left a non-daemon thread
         # running) is killed once the grace, or what is left of the timeout, is over.
         now = time.monotonic()
@@ -340,7 +354,7 @@ class Engine(TaskBook):
     def _wait(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
         """Waits on the condition; survives a dead I/O thread instead of hanging."""
         while not predicate():
-            if not self._thread.is_alive() and not self._stop:
+            if not self._stop and not self._thread.is_alive():
                 self._io_thread_died()
                 return predicate()
             remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
@@ -533,7 +547,7 @@ class Engine(TaskBook):
                 self._events.append(TaskChanged(task.ID, task.state, fraction, text, now))
         elif kind == wire.LOG:
             _, level, created, name, text = msg
-            self._events.append(WorkerLog(h.pid, level, text, created))
+            self._log_event(WorkerLog(h.pid, level, text, created))
             logs.append((h.index, h.pid, level, created, name, text))
         elif kind == wire.BEGAN:
             if h.window and h.window[0]._seq == msg[1]:
@@ -569,17 +583,27 @@ class Engine(TaskBook):
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != _KILL_STOP and not self._stop_requested
         replace = replace and (reason == _KILL_TIMEOUT or self._restart)
-        if not h.ready and reason is None:
-            # It died before running anything: a replacement would die the same way.
+        by_signal = code is not None and code < 0
+        if not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
+            # It died before running anything, by itself (a script without its __main__
+            # guard, an import that fails), or killed again and again while starting: a
+            # replacement would die the same way. A signal from outside (the OOM killer,
+            # a user) is another matter: that worker is replaced like any other.
             replace = False
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how} while starting"
+            hint = (
+                f"it was killed {h.early_deaths + 1} times in a row while starting"
+                if by_signal
+                else "its output above says why; with the spawn start method a script must "
+                "guard its entry point with if __name__ == '__main__':"
+            )
             log.error(
                 "worker-%d (pid %d) %s while starting, before running any task; not "
-                "restarting it (its output above says why; with the spawn start method a "
-                "script must guard its entry point with if __name__ == '__main__':)",
+                "restarting it (%s)",
                 h.index,
                 h.pid,
                 how,
+                hint,
             )
         h.replacing = replace
         for task in unstarted:
@@ -659,9 +683,29 @@ class Engine(TaskBook):
         """Replaces a dead worker from a thread of its own: starting a process flushes the
         parent's stdout and stderr (multiprocessing does), which waits as long as a
         terminal that does not drain; the I/O thread must not."""
-        threading.Thread(
-            target=self._replace, args=(old,), name="WorkingProcessFacade-respawn", daemon=True
-        ).start()
+        thread = threading.Thread(
+            target=self._respawn, args=(old,), name="WorkingProcessFacade-respawn", daemon=True
+        )
+        with self._lock:
+            self._respawning += 1  # the end of the job waits for it
+        try:
+            thread.start()
+        except RuntimeError as exc:  # no thread to be had (a limit, or the interpreter ends)
+            log.error("could not start a replacement for worker-%d: %s", old.index, exc)
+            with self._lock:
+                self._respawning -= 1
+                old.replacing = False
+                if not self._available():
+                    self._lose_queue(time.time())
+                self._notify()
+
+    def _respawn(self, old: WorkerHandle) -> None:
+        try:
+            self._replace(old)
+        finally:
+            with self._lock:
+                self._respawning -= 1
+                self._notify()
 
     def _replace(self, old: WorkerHandle) -> bool:
         try:
@@ -676,15 +720,23 @@ class Engine(TaskBook):
             return False
         with self._lock:
             new.tasks_done = old.tasks_done
+            new.early_deaths = 0 if old.ready else old.early_deaths + 1
             self._workers[old.index] = new
             old.replacing = False
             if self._ending is not None:  # the job ended while it was starting
                 new.kill(self._ending)
+            elif not self._available():  # it died before it was in place
+                self._lose_queue(time.time())
             orphan = self._io_closed  # no I/O thread left to bury it: do it here
             self._notify()
         if orphan:
             new.end_group()
-            new.reap()
+            code = new.reap()
+            with self._lock:
+                self._events.append(
+                    WorkerDied(new.index, new.pid, code, signal_name(code), time.time())
+                )
+                self._notify()
         return True
 
     def _selector_want_write(self, h: WorkerHandle) -> None:
@@ -698,7 +750,10 @@ class Engine(TaskBook):
         except BaseException:
             log.critical("the facade's I/O thread crashed:\n%s", traceback.format_exc())
         finally:
-            self._shutdown_io()
+            try:
+                self._shutdown_io()
+            finally:
+                self._io_done.set()
 
     def _loop(self) -> None:
         sel = self._selector
@@ -789,7 +844,13 @@ class Engine(TaskBook):
 
     def _apply_frames(self, h: WorkerHandle, frames: list[bytes], logs: list[Any]) -> None:
         """Decodes outside the lock, applies in short lock holds: callers never wait long."""
-        decoded = [wire.decode(frame) for frame in frames]
+        decoded = []
+        for frame in frames:
+            try:
+                decoded.append(wire.decode(frame))
+            except Exception as exc:  # a damaged frame must not end the I/O thread
+                h.damaged(describe(exc))
+                break
         for start in range(0, len(decoded), _APPLY_CHUNK):
             with self._lock:
                 now = time.time()
@@ -806,7 +867,7 @@ class Engine(TaskBook):
         now = time.time()
         with self._lock:
             for name, level, text in lines:
-                self._events.append(WorkerLog(h.pid, level, text, now))
+                self._log_event(WorkerLog(h.pid, level, text, now))
                 logs.append((h.index, h.pid, level, now, name, text))
             self._notify()
 
@@ -833,6 +894,11 @@ class Engine(TaskBook):
             self._stop = True
             self._ending = self._ending or _KILL_CLOSE
             self._io_closed = True
+            if self._accepting:  # it crashed: nothing can run tasks any more
+                self._accepting = False
+                self._closing_reason = "the facade's I/O thread ended"
+            for h in self._workers:
+                h.replacing = False
             handles = [h for h in self._workers if h.alive]
         logs: list[Any] = []
         for h in handles:

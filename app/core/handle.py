@@ -39,6 +39,7 @@ class WorkerHandle:
         self.window: deque[Task] = deque()  # sent to this worker, in order; head may run
         self.head_since = 0.0  # monotonic time the head of the window started running
         self.tasks_done = 0
+        self.early_deaths = 0  # the workers before it in its slot killed while starting
         self.ready = False
         self.alive = True
         self.exitcode: int | None = None
@@ -50,6 +51,7 @@ class WorkerHandle:
         self.eof = False  # the result pipe reached end of file: the worker is exiting
         self._out = bytearray()
         self._reader = wire.FrameReader()
+        self._forkserver = ctx.get_start_method() == "forkserver"
 
         task_r, task_w = ctx.Pipe(duplex=False)
         result_r, result_w = ctx.Pipe(duplex=False)
@@ -131,8 +133,23 @@ class WorkerHandle:
             if not chunk:
                 self.eof = True
                 return frames, False
-            frames.extend(self._reader.feed(chunk))
+            try:
+                frames.extend(self._reader.feed(chunk))
+            except wire.ProtocolError as exc:
+                self.damaged(str(exc))
+                return frames, False
         return frames, True
+
+    def damaged(self, what: str) -> None:
+        """The result stream is not frames any more (a process the task forked wrote into
+        it, say): nothing more from it can be trusted, so the worker is killed, and its
+        running task is blamed with this reason."""
+        if self.kill_reason is None:
+            self.fatal = (
+                self.shared[0],
+                f"the worker's result stream was damaged ({what}); the parent killed it",
+            )
+        self.kill("damaged")
 
     def read_output(
         self, fd: int | None = None, *, reads: int = 1, end: bool = False
@@ -185,11 +202,19 @@ class WorkerHandle:
         started (those that left the group on purpose, with setsid, are their own).
 
         Only before the worker is reaped: its pid, and so the group's id, is still
-        ours then (a zombie's pid is never reused).
+        ours then (a zombie's pid is never reused). Once it is reaped (multiprocessing
+        reaps dead children whenever it starts a process), its watchdog, a member of the
+        group, ends the group instead.
         """
-        if self.exitcode is None and hasattr(os, "killpg"):
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signal.SIGKILL)
+        popen = getattr(self.process, "_popen", None)
+        if self.exitcode is not None or not hasattr(os, "killpg") or popen is None:
+            return
+        if self._forkserver:  # the forkserver reaps its children itself, at once
+            return
+        if getattr(popen, "returncode", None) is not None:
+            return  # reaped by multiprocessing already: the number may be another's now
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     def process_alive(self) -> bool:
         """Whether the process still runs (it may be dead before the parent noticed).

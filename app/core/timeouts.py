@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from typing import Any
 
 MAX_SLICE = 3600.0
 """The longest single OS-level wait: far below every platform's limit."""
@@ -18,18 +19,17 @@ MAX_SLICE = 3600.0
 
 def is_seconds(value: object, *, zero: bool = False) -> bool:
     """A number of seconds: a positive real number (0 too when ``zero``), ``inf`` and
-    numbers too large for a float included; never a bool, NaN or a negative number."""
+    numbers too large for a float included, compared exactly; never a bool, NaN or a
+    negative number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
-    if isinstance(value, int):  # exact: 10**400 is a fine (if long) timeout
-        return value >= 0 if zero else value > 0
     try:
-        seconds = float(value)
-    except (OverflowError, ValueError, TypeError):
+        if value != value:  # NaN, of any real type
+            return False
+        number: Any = value  # numbers.Real declares no comparisons; every real has them
+        return bool(number >= 0 if zero else number > 0)
+    except (TypeError, ValueError, ArithmeticError):
         return False
-    if math.isnan(seconds):
-        return False
-    return seconds >= 0 if zero else seconds > 0
 
 
 def limit(value: object) -> float | None:

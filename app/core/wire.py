@@ -80,6 +80,10 @@ def split_task_batch(body: memoryview) -> list[tuple[int, memoryview]]:
     return items
 
 
+class ProtocolError(Exception):
+    """The bytes from a worker are not frames of this protocol: the stream is damaged."""
+
+
 class FrameReader:
     """Reassembles whole frames from the chunks a non-blocking read returns."""
 
@@ -97,6 +101,8 @@ class FrameReader:
         while end - pos >= 4:
             (n,) = _SHORT.unpack_from(buf, pos)
             head = 4
+            if n < -1:
+                raise ProtocolError(f"a frame with length {n}")
             if n == -1:
                 if end - pos < 12:
                     break

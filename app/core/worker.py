@@ -33,21 +33,35 @@ from app.core.task import Task, WorkerCrash, load_task, why_not_valid
 # The shared slot layout: [claimed seq, cancel ring of RING entries].
 RING = 1024
 
-_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16
-
 
 class _Outbox:
-    """Thread-safe, synchronous writes to the parent (tasks may log from their threads)."""
+    """Thread-safe, synchronous writes to the parent (tasks may log from their threads).
+
+    Only the worker itself writes frames: a child a task forked inherits this outbox
+    (and sys.stdout, and the logging handler), and its frames would interleave with the
+    worker's and corrupt the pipe. A child's lines go to its fds 1 and 2 instead, which
+    the parent reads as plain lines.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def send(self, body: bytes) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child does not speak for the worker
         with self._lock:
             self._conn.send_bytes(body)
 
     def log(self, level: int, name: str, message: str, created: float) -> None:
+        if os.getpid() != self._pid:
+            fd = 1 if name == STDOUT_LOGGER else 2
+            data = (message + "\n").encode("utf-8", "backslashreplace")
+            with contextlib.suppress(OSError):
+                while data:
+                    data = data[os.write(fd, data) :]
+            return
         text = f"{name}\0{message}".encode("utf-8", "backslashreplace")
         self.send(b"L" + wire.LOG_HEAD.pack(level, created) + text)
 
@@ -154,7 +168,11 @@ class _Streams:
 
     def restore(self) -> None:
         for i, fd in enumerate((1, 2)):
-            if self._text[i].closed:
+            try:
+                usable = not self._text[i].closed
+            except ValueError:  # detached: a task rewrapped its buffer (to re-encode, say)
+                usable = False
+            if not usable:
                 self._sinks[i] = self._sink(fd)
                 self._text[i] = self._wrap(self._sinks[i])
         # sys.__stdout__ and sys.__stderr__ write to the pipes at fds 1 and 2 too.
@@ -170,49 +188,83 @@ def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
 
 
 def _start_watchdog(lifeline: Connection, parent_pid: int) -> bool:
-    """Forks a tiny process that ends the worker's whole process group (the worker, the
-    processes its tasks started, itself) as soon as the parent dies.
+    """Starts a tiny process that ends the worker's whole process group (the worker, the
+    processes its tasks started, itself) as soon as the parent or the worker dies.
 
-    A thread of the worker could not: a task that holds the GIL (one long C call)
-    stops every thread. Runs before the worker starts any thread, so the fork is safe.
+    A thread of the worker could not: a task that holds the GIL (one long C call) stops
+    every thread. Forked twice, so that it is not the worker's child (a task that waits
+    for all its children never waits for it), before the worker starts any thread.
     """
     if not hasattr(os, "fork") or not hasattr(os, "killpg"):
         return False
-    parent_fd: int | None = None
-    if hasattr(os, "pidfd_open"):
-        # The parent may not be ours (forkserver starts workers); if it died already, the
-        # lifeline is at its end and the watchdog acts at once, whatever this fd is.
-        with contextlib.suppress(OSError):
-            parent_fd = os.pidfd_open(parent_pid)
+    worker = os.getpid()
+    watched = [_pidfd(worker)]
+    # The parent may not be ours (forkserver starts workers); if it died already, the
+    # lifeline is at its end and the watchdog acts at once, whatever this fd is.
+    parent_fd = _pidfd(parent_pid)
+    watched.append(parent_fd)
     try:
-        pid = os.fork()
+        middle = os.fork()
     except OSError:
         return False
-    if pid == 0:
-        _watchdog(lifeline.fileno(), parent_fd, parent_pid)
-    if parent_fd is not None:
-        os.close(parent_fd)
+    if middle == 0:
+        try:
+            if os.fork() == 0:
+                _watchdog(lifeline.fileno(), watched, worker, parent_pid)
+        finally:
+            os._exit(0)
+    os.waitpid(middle, 0)
+    for fd in watched:
+        if fd is not None:
+            os.close(fd)
     return True
 
 
-def _watchdog(lifeline: int, parent_fd: int | None, parent_pid: int) -> NoReturn:
-    """The watchdog process: waits for the parent's end, then SIGKILLs its group."""
+def _pidfd(pid: int) -> int | None:
+    """A descriptor readable once ``pid`` ends (Linux 5.3+), or None."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
     try:
-        keep = sorted(fd for fd in (lifeline, parent_fd) if fd is not None)
-        low = 3
-        for fd in keep:  # hold nothing of the worker's: no pipe end, no sentinel
-            os.closerange(low, fd)
-            low = fd + 1
-        os.closerange(low, _MAX_FD)
-        worker = os.getppid()
-        while not select.select(keep, [], [], 1.0)[0]:
-            if os.getppid() != worker:
-                os._exit(0)  # the worker is gone, and the parent ended its group
-            if parent_fd is None and not _alive(parent_pid):
+        fd: int = pidfd_open(pid)
+    except OSError:
+        return None
+    return fd
+
+
+def _watchdog(lifeline: int, pidfds: list[int | None], worker: int, parent: int) -> NoReturn:
+    """The watchdog process: waits for the parent's or the worker's end, then SIGKILLs
+    its own process group: group 0 is always its own, never a reused number."""
+    try:
+        keep = {lifeline, *(fd for fd in pidfds if fd is not None)}
+        _close_all_but(keep)
+        poller = select.poll()
+        for fd in keep:
+            poller.register(fd, select.POLLIN)
+        worker_fd, parent_fd = pidfds
+        while not poller.poll(1000):
+            if worker_fd is None and not _alive(worker):
+                break
+            if parent_fd is None and not _alive(parent):
                 break
         os.killpg(0, signal.SIGKILL)
     finally:
         os._exit(0)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Closes every descriptor above 2 but ``keep``: holds nothing of the worker's (no
+    pipe end, no sentinel). Lists the open ones where it can: a container's limit on
+    descriptors may be a billion."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        limit = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else -1
+        fds = list(range(3, limit if limit > 0 else 1 << 16))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -288,17 +340,15 @@ class _Runner:
                 self._fail(seq, started, f"invalid in the worker: {reason}", with_tb=False)
                 return
             value = task.do_task()
-        except WorkerCrash:
-            raise
         except BaseException as exc:  # SystemExit too: the task fails, the worker lives on
+            self._leave_if_forked(exc)
+            if isinstance(exc, WorkerCrash):
+                raise
             self._fail(seq, started, describe(exc))
             return
         finally:
-            if os.getpid() != self._pid:
-                # A child the task forked came back here instead of exiting: it is not the
-                # worker, and must neither report this task nor take the next ones.
-                os._exit(0)
             self._current = (seq, None)
+        self._leave_if_forked(None)
         result = task.result if value is None else value
         try:
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -307,6 +357,23 @@ class _Runner:
             return
         self._end_output()
         self._outbox.send(b"R" + wire.OUTCOME.pack(seq, started, time.time()) + data)
+
+    def _leave_if_forked(self, exc: BaseException | None) -> None:
+        """Ends a child the task forked that came back here instead of exiting, as
+        ``sys.exit`` would have: it is not the worker, and must neither report the task
+        nor take the next ones."""
+        if os.getpid() == self._pid:
+            return
+        code = 0 if exc is None else 1
+        if isinstance(exc, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc is not None and not isinstance(exc, SystemExit):
+            with contextlib.suppress(Exception):
+                traceback.print_exception(exc)  # to its fd 2: the parent shows it
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
     def _fail(self, seq: int, started: float, error: str, *, with_tb: bool = True) -> None:
         tb = traceback.format_exc() if with_tb else None

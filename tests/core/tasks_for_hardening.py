@@ -222,6 +222,9 @@ class StreamAbuseTask(Task):
         if self.how == "close":
             sys.stdout.close()
             sys.stderr.close()
+        elif self.how == "rewrap":  # the usual way to re-encode stdout
+            sys.stdout = io.TextIOWrapper(sys.stdout.detach(), encoding="latin-1")
+            print("café")
         else:
             sys.stdout = io.StringIO()
 
@@ -231,3 +234,45 @@ class ForkAndReturnTask(Task):
 
     def do_task(self) -> int:
         return os.fork()
+
+
+class ForkedChildEndsTask(Task):
+    """Forks a child that ends by raising (``"raise"``) or by ``sys.exit(5)`` from inside
+    do_task, as Python code often ends a child; the worker returns the child's status."""
+
+    def __init__(self, ID: str, how: str) -> None:
+        super().__init__(ID)
+        self.how = how
+
+    def do_task(self) -> int:
+        pid = os.fork()
+        if pid == 0:
+            if self.how == "raise":
+                raise RuntimeError("the child failed")
+            sys.exit(5)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _print_long_lines(n: int) -> None:
+    for i in range(LONG_LINES):
+        print(f"child {n} line {i} " + "z" * 9000)
+
+
+LONG_LINES = 300  # of 9 kB each: megabytes through the pipe, so its writers must wait
+
+
+class ChildrenPrintTask(Task):
+    """Forks children that print long lines (past the pipe's atomic size) at the same time
+    as the worker does."""
+
+    def do_task(self) -> int:
+        children = [
+            multiprocessing.get_context("fork").Process(target=_print_long_lines, args=(n,))
+            for n in range(4)
+        ]
+        for child in children:
+            child.start()
+        _print_long_lines(99)
+        for child in children:
+            child.join()
+        return len(children)

@@ -24,10 +24,13 @@ from typing import Any
 import pytest
 
 from app.core import (
+    CrashTask,
     SimpleTask,
     TaskChanged,
     TaskState,
+    WorkerDied,
     WorkerLog,
+    WorkerStarted,
     WorkingProcessFacade,
     console,
 )
@@ -42,10 +45,13 @@ from tests.core.helpers import (
     worker_ready,
 )
 from tests.core.tasks_for_hardening import (
+    LONG_LINES,
     ChildProcessTask,
+    ChildrenPrintTask,
     FaulthandlerTask,
     FloodTask,
     ForkAndReturnTask,
+    ForkedChildEndsTask,
     ForkThenDieTask,
     LeftoverThreadTask,
     LongLineTask,
@@ -102,7 +108,9 @@ def test_a_huge_facade_timeout_runs_tasks(make_facade: FacadeFactory, task_timeo
     assert w.worker_info()[0].alive  # the I/O thread lives: nothing was killed
 
 
-@pytest.mark.parametrize("timeout", [1e7, 1e300, math.inf, 10**400, Fraction(1, 10**9) * 10**20])
+@pytest.mark.parametrize(
+    "timeout", [1e7, 1e300, math.inf, 10**400, Fraction(10**400), Fraction(1, 10**9) * 10**20]
+)
 def test_a_huge_task_timeout_runs_the_task(make_facade: FacadeFactory, timeout: float) -> None:
     w = make_facade()
     t = SimpleTask("long-limit", 0.05, timeout=timeout)
@@ -367,6 +375,73 @@ def test_a_child_that_returns_into_the_worker_loop_is_ended(
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize(("how", "status"), [("raise", 1), ("exit", 5)])
+def test_a_child_that_raises_or_exits_does_not_report_for_the_worker(
+    make_facade: FacadeFactory, how: str, status: int
+) -> None:
+    w = make_facade()
+    t = ForkedChildEndsTask(f"child-{how}", how)
+    later = SquareTask("later", 4)
+    assert w.process_task(t) and w.process_task(later)
+    wait_for(w, all_final([t, later]))
+    assert t.state is TaskState.DONE, t.error  # the worker's outcome, not the child's
+    assert t.result == status
+    assert later.state is TaskState.DONE and later.result == 16
+
+
+def test_children_printing_long_lines_do_not_damage_the_result_stream(
+    make_facade: FacadeFactory,
+) -> None:
+    w = make_facade()
+    t = ChildrenPrintTask("printers")
+    later = SquareTask("later", 5)
+    assert w.process_task(t) and w.process_task(later)
+    events = wait_for(w, all_final([t, later]), deadline=30)
+    assert t.state is TaskState.DONE and t.result == 4, t.error
+    assert later.state is TaskState.DONE and later.result == 25
+    lines = _lines(events + w.poll_events(0.0))
+    assert sum(line.startswith("child 99 line") for line in lines) == LONG_LINES  # the worker's
+
+
+@pytest.mark.timeout(90)
+def test_a_replacement_killed_while_starting_is_replaced(make_facade: FacadeFactory) -> None:
+    """The OOM killer or a user may kill a worker at any moment, even while it starts."""
+    w = make_facade(restart=True)
+    wait_for(w, worker_ready(w), deadline=30)
+    seen: list[Any] = []
+
+    def started_after(pid: int) -> list[int]:
+        return [e.pid for e in seen if isinstance(e, WorkerStarted) and e.pid != pid]
+
+    for _ in range(2):
+        pid = w.worker_info()[0].pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        wait_for(w, lambda p=pid: bool(started_after(p)), into=seen, what="a replacement")
+        os.kill(started_after(pid)[-1], signal.SIGKILL)  # at once: most likely still starting
+        seen.clear()
+    t = SquareTask("after", 6)
+    assert w.process_task(t)
+    wait_for(w, all_final([t]), deadline=30)
+    assert t.state is TaskState.DONE
+
+
+def test_close_waits_for_a_replacement_on_its_way(make_facade: FacadeFactory) -> None:
+    w = make_facade(restart=True)
+    crash = CrashTask("crash", "exit")
+    assert w.process_task(crash) and w.process_task(SquareTask("next", 1))
+    wait_for(w, lambda: crash.state.is_final)  # the replacement is being started now
+    w.close()
+    events = w.poll_events(0.0)
+    events += w.poll_events(1.0)  # nothing may happen after close() returned
+    events += w.poll_events(0.0)
+    started = {e.pid for e in events if isinstance(e, WorkerStarted)}
+    died = {e.pid for e in events if isinstance(e, WorkerDied)}
+    assert started <= died, f"started but never died: {started - died}"
+    late = w.poll_events(0.5)
+    assert late == [], late
+
+
 # == 5. every byte written to fds 1 and 2 reaches the parent as whole, tagged lines =======
 def _lines(events: list[Any]) -> list[str]:
     return [e.message for e in events if isinstance(e, WorkerLog)]
@@ -458,7 +533,7 @@ def test_output_of_a_worker_that_dies_is_kept(make_facade: FacadeFactory, tmp_pa
     assert "last words" in _lines(events)
 
 
-@pytest.mark.parametrize("how", ["close", "replace"])
+@pytest.mark.parametrize("how", ["close", "replace", "rewrap"])
 def test_a_task_that_breaks_its_streams_does_not_break_the_next(
     make_facade: FacadeFactory, how: str
 ) -> None:
@@ -677,6 +752,25 @@ def test_unpolled_events_are_bounded(
     # The newest are kept: the last task's final state is there.
     assert any(isinstance(e, TaskChanged) and e.task_id == "s2999" for e in events)
     assert all(t.state is TaskState.DONE for t in tasks)  # the tasks themselves are intact
+
+
+def test_unpolled_log_text_is_bounded(
+    make_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long lines reach the bound on text long before the bound on events."""
+    from app.core import book
+    from app.core.events import EventsDropped
+
+    monkeypatch.setattr(book, "MAX_UNPOLLED_TEXT", 1 << 20)
+    w = make_facade()
+    t = LongLineTask("long", 8 << 20)  # 128 pieces of 64 KiB
+    assert w.process_task(t)
+    w.collect_tasks(timeout=60)
+    events = w.poll_events(0.0)
+    assert t.state is TaskState.DONE
+    assert isinstance(events[0], EventsDropped) and events[0].count > 0
+    assert sum(len(e.message) for e in events if isinstance(e, WorkerLog)) <= 1 << 20
+    assert "after the long line" in _lines(events)  # the newest are kept
 
 
 def test_a_regular_poller_never_sees_a_drop(
