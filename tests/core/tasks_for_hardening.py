@@ -276,3 +276,18 @@ class ChildrenPrintTask(Task):
         for child in children:
             child.join()
         return len(children)
+
+
+class ReapAllChildrenTask(Task):
+    """Starts a child, then waits for every child it has until there is none left, as
+    code that reaps "all my children" does."""
+
+    def do_task(self) -> int:
+        subprocess.Popen(["true"])
+        reaped = 0
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                return reaped
+            reaped += 1

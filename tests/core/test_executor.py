@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import TaskState, WorkingProcessFacade
+from app.core import TaskState, WorkingProcessFacade, console
 from app.core.futures import (
     RemoteTraceback,
     TaskCrashedError,
@@ -253,6 +253,7 @@ def test_cancelling_logs_nothing_alarming(
     gate.touch()
     assert blocker.result(DEADLINE) == "released"
     facade.collect_tasks(DEADLINE)
+    assert console.drain(DEADLINE)  # the facade's own records are handled on its console thread
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 

@@ -57,6 +57,7 @@ from tests.core.tasks_for_hardening import (
     LongLineTask,
     PrintThenReturnTask,
     RawOutputTask,
+    ReapAllChildrenTask,
     StreamAbuseTask,
 )
 from tests.core.tasks_for_tests import PidTask, SquareTask
@@ -373,6 +374,16 @@ def test_a_child_that_returns_into_the_worker_loop_is_ended(
     assert {t.result for t in later} == {worker}  # the child took none of them
     assert console.drain(5.0)
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_task_that_reaps_all_its_children_never_waits_for_the_watchdog(
+    make_facade: FacadeFactory,
+) -> None:
+    w = make_facade()
+    t = ReapAllChildrenTask("reaper")
+    assert w.process_task(t)
+    wait_for(w, all_final([t]))
+    assert t.state is TaskState.DONE and t.result == 1, t.error
 
 
 @pytest.mark.parametrize(("how", "status"), [("raise", 1), ("exit", 5)])
