@@ -588,8 +588,6 @@ class DaskEngine(TaskBook):
             self._slots.append(slot)
         elif slot.alive and slot.address == address:
             return
-        elif slot.pid is not None:
-            slot.restarts += 1
         slot.address, slot.pid, slot.alive, slot.exitcode = address, pid, True, None
         log.info("worker-%d started (pid %s, %s)", slot.index, pid, address)
         self._events.append(WorkerStarted(slot.index, pid or 0, now))
@@ -620,6 +618,9 @@ class DaskEngine(TaskBook):
         if self._collecting:
             self._changed.notify_all()
             return
+        # Counted at the death, not when the nanny's new process joins: that may come
+        # after a collect has already disconnected, and the count must not depend on it.
+        slot.restarts += 1
         how = "was retired" if expected else describe_exit(code) if code is not None else "left"
         who = f"worker-{slot.index} (pid {slot.pid})"
         held = [t for t in map(self._current, processing) if t is not None]
