@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import select
 import signal
 from collections import deque
 from multiprocessing.connection import wait
@@ -224,7 +223,7 @@ class WorkerHandle:
         if not self.alive:
             return False
         try:
-            return not select.select([self.death_fd], [], [], 0)[0]
+            return not wait([self.death_fd], 0)  # poll-based: any fd number works
         except (OSError, ValueError):
             return False
 
