@@ -60,10 +60,12 @@ class ForkThenDieTask(Task):
                 try:
                     if self.how == "setsid":
                         os.setsid()
+                        _note_pid(self.pid_file, os.getpid())  # once out of the group
                     _sleep_forever()
                 finally:
                     os._exit(0)
-        _note_pid(self.pid_file, pid)
+        if self.how != "setsid":
+            _note_pid(self.pid_file, pid)
         if self.then == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         elif self.then == "exit":

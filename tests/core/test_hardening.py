@@ -418,19 +418,19 @@ def test_children_printing_long_lines_do_not_damage_the_result_stream(
 def test_a_replacement_killed_while_starting_is_replaced(make_facade: FacadeFactory) -> None:
     """The OOM killer or a user may kill a worker at any moment, even while it starts."""
     w = make_facade(restart=True)
-    wait_for(w, worker_ready(w), deadline=30)
     seen: list[Any] = []
+    wait_for(w, worker_ready(w), deadline=30, into=seen)
+    killed: set[int] = set()
 
-    def started_after(pid: int) -> list[int]:
-        return [e.pid for e in seen if isinstance(e, WorkerStarted) and e.pid != pid]
+    def newest() -> list[int]:
+        return [e.pid for e in seen if isinstance(e, WorkerStarted) and e.pid not in killed]
 
-    for _ in range(2):
-        pid = w.worker_info()[0].pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        wait_for(w, lambda p=pid: bool(started_after(p)), into=seen, what="a replacement")
-        os.kill(started_after(pid)[-1], signal.SIGKILL)  # at once: most likely still starting
-        seen.clear()
+    for _ in range(3):  # the ready worker, then two replacements at once: likely starting
+        wait_for(w, lambda: bool(newest()), into=seen, what="a worker not yet killed")
+        victim = newest()[-1]
+        killed.add(victim)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
     t = SquareTask("after", 6)
     assert w.process_task(t)
     wait_for(w, all_final([t]), deadline=30)
