@@ -32,18 +32,6 @@ def is_seconds(value: object, *, zero: bool = False) -> bool:
         return False
 
 
-def limit(value: object) -> float | None:
-    """``None`` for no limit (``None``, ``inf``, or more seconds than a float holds), else
-    the number of seconds as a float. Only for a value ``is_seconds`` accepted."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        return None
-    return None if seconds == math.inf else seconds
-
-
 def as_given(value: object) -> float | None:
     """A timeout ``is_seconds`` accepted, kept as a float: ``inf`` for more seconds than a
     float holds; ``None`` stays ``None``."""
@@ -53,6 +41,13 @@ def as_given(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     except OverflowError:
         return math.inf
+
+
+def limit(value: object) -> float | None:
+    """``None`` for no limit (``None``, ``inf``, or more seconds than a float holds), else
+    the number of seconds as a float. Only for a value ``is_seconds`` accepted."""
+    seconds = as_given(value)
+    return None if seconds == math.inf else seconds
 
 
 def deadline(timeout: float | None) -> float | None:
