@@ -650,6 +650,7 @@ def test_ctrl_c_in_a_with_block_collect_ends_promptly(make_facade: FacadeFactory
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt), w:
         assert w.process_task(long) and w.process_task(queued)
+        wait_for(w, in_state(long, TaskState.RUNNING))
         interrupt_when_collecting(w)
     assert time.monotonic() - start < 10
     assert long.state is TaskState.TIMED_OUT
@@ -664,6 +665,7 @@ def test_an_interrupted_collect_can_be_collected_again(make_facade: FacadeFactor
     w.process_task(SimpleTask("probe", 0.0))
     long = SimpleTask("long", 60.0)
     assert w.process_task(long)
+    wait_for(w, in_state(long, TaskState.RUNNING))
     interrupt_when_collecting(w)
     with pytest.raises(KeyboardInterrupt):
         w.collect_tasks()
@@ -684,6 +686,7 @@ def test_sigterm_turned_into_systemexit_inside_collect(make_facade: FacadeFactor
         w.process_task(SimpleTask("probe", 0.0))
         long = SimpleTask("long", 60.0)
         assert w.process_task(long)
+        wait_for(w, in_state(long, TaskState.RUNNING))
         interrupt_when_collecting(w, signal.SIGTERM)
         with pytest.raises(SystemExit):
             w.collect_tasks()
