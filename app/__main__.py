@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         if args.scenario:
             return _run_scenario(args.scenario)
-        from app import demo
+        from app.teaching import demo
 
         return demo.main()
     if args.command == "bench":
-        from app import bench
+        from app.bench import local as bench
 
         return bench.main(rest)
     if rest:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scenario_names() -> list[str]:
-    from app.scenarios import SCENARIOS
+    from app.teaching.scenarios import SCENARIOS
 
     return [*SCENARIOS, "local-vs-dask"]
 
@@ -56,7 +56,7 @@ def _run_scenario(name: str) -> int:
     import logging
 
     from app.core.console import install_console
-    from app.scenarios import run_headless
+    from app.teaching.scenarios import run_headless
 
     names = _scenario_names()
     if name not in names:
@@ -64,7 +64,7 @@ def _run_scenario(name: str) -> int:
         return 2
     install_console(logging.INFO)
     if name == "local-vs-dask":
-        from app.compare import run_side_by_side
+        from app.teaching.compare import run_side_by_side
 
         return run_side_by_side()
     return run_headless(name)

@@ -13,10 +13,10 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from app.backends import Backend, DaskBackend, LocalBackend
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core.console import install_console
 from app.gui import palette
+from app.gui.backends import Backend, DaskBackend, LocalBackend
 from app.gui.display import display_problem
 from app.gui.main_window import MainWindow
 from app.gui.resources import icon, stylesheet

@@ -33,20 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backends import Backend, LocalBackend
 from app.core import CrashTask, SimpleTask, TaskState
 from app.core.front import FacadeFront
 from app.core.task import Task
-from app.explain import (
-    Death,
-    deaths_in,
-    explain,
-    explain_dask,
-    explain_killed_worker,
-    killed_workers_in,
-)
-from app.export import export, rows_as_text
 from app.gui import formatting, palette
+from app.gui.backends import Backend, LocalBackend
 from app.gui.collector import CollectThread
 from app.gui.console_view import ConsoleView, LogBridge
 from app.gui.controls import (
@@ -66,7 +57,16 @@ from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
 from app.gui.timeline_view import TimelineView
 from app.gui.worker_panel import WorkerPanel
-from app.scenarios import SCENARIOS
+from app.teaching.explain import (
+    Death,
+    deaths_in,
+    explain,
+    explain_dask,
+    explain_killed_worker,
+    killed_workers_in,
+)
+from app.teaching.export import export, rows_as_text
+from app.teaching.scenarios import SCENARIOS
 
 log = logging.getLogger("app.gui")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core.task import Task
-from app.scenarios import SCENARIOS, Scenario, check, make_task
+from app.teaching.scenarios import SCENARIOS, Scenario, check, make_task
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from app.core import TaskState
 from app.core.task import Task
 from app.gui.task_model import STATE_COLOURS
-from app.timeline import Bar, Geometry, Lane, Timeline, bar_at
+from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at
 
 MIN_PX_PER_S, MAX_PX_PER_S = 0.5, 20_000.0
 LABEL_WIDTH = 120  # the lane names on the left

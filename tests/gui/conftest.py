@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 import shiboken6  # noqa: E402
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
 
-from app.backends import Backend  # noqa: E402
+from app.gui.backends import Backend  # noqa: E402
 from app.gui.collector import CollectThread  # noqa: E402
 from app.gui.main_window import CloseChoice, MainWindow  # noqa: E402
 from app.gui.poller import FacadePoller  # noqa: E402

@@ -8,7 +8,7 @@ from pytestqt.qtbot import QtBot
 
 pytest.importorskip("distributed", reason="the Dask backend needs: pip install -e '.[dask]'")
 
-from app.backends import DaskBackend
+from app.gui.backends import DaskBackend
 from tests.gui.conftest import WindowFactory
 from tests.gui.helpers import (
     DEADLINE_MS,

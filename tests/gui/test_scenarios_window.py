@@ -6,7 +6,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.gui import MainWindow
-from app.scenarios import SCENARIOS
+from app.teaching.scenarios import SCENARIOS
 
 
 @pytest.mark.timeout(90)

@@ -10,7 +10,7 @@ import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
 from app.core.task import CRASH_WAYS
-from app.explain import deaths_in, explain
+from app.teaching.explain import deaths_in, explain
 
 EXPECTED = {
     "exception": ("exit code 1", "escaped the worker's own loop"),
@@ -76,7 +76,7 @@ def test_explainer_for_a_worker_killed_while_idle_with_a_survivor() -> None:
 
 def test_a_dask_death_is_told_in_dasks_terms() -> None:
     from app.core import TaskChanged, TaskState, WorkerDied
-    from app.explain import explain_dask
+    from app.teaching.explain import explain_dask
 
     who = "worker-1 (pid 7) exited with code 3"
     events = [

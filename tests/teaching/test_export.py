@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import app.export
+import app.teaching.export
 from app.core import SimpleTask, TaskState
 from app.core.task import Task
-from app.export import FIELDS, export, rows_as_text, write_atomically
+from app.teaching.export import FIELDS, export, rows_as_text, write_atomically
 
 AWKWARD = ["plain", "com,ma", 'quo"te', "new\nline", "ünïcødé-任务-🚀", "tab\there", " spaced "]
 
@@ -81,7 +81,7 @@ def test_a_failed_write_leaves_the_old_file_whole(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(app.export.os, "fsync", disk_full)
+    monkeypatch.setattr(app.teaching.export.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         write_atomically(path, "new" * 1000)
     assert path.read_text(encoding="utf-8") == "old"

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="the Dask backend needs: pip install -e '.[dask]'")
 
-from app.compare import run_side_by_side
+from app.teaching.compare import run_side_by_side
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 

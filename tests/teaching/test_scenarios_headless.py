@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.core import SimpleTask, TaskState
-from app.scenarios import SCENARIOS, check, run_headless
+from app.teaching.scenarios import SCENARIOS, check, run_headless
 
 REPO = Path(__file__).resolve().parents[2]
 

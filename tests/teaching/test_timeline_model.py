@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
-from app.timeline import Bar, Geometry, Lane, Timeline, bar_at
+from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at
 
 
 @pytest.mark.timeout(60)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.bench import NoopTask, _noop, _submit_all, _wait_done, _wait_ready
+from app.bench.local import NoopTask, _noop, _submit_all, _wait_done, _wait_ready
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core import WorkingProcessFacade
 from app.core.front import FacadeFront

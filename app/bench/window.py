@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench import MB, _current_rss, _peak_rss, _reset_peak
+from app.bench.local import MB, _current_rss, _peak_rss, _reset_peak
 from app.core import SimpleTask, TaskChanged, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
 
@@ -160,8 +160,8 @@ def first_paint_child() -> int:
 
 
 def first_paint(timeout: float) -> float:
-    """Seconds from launching ``python -m app.gui.bench`` to the window's first paint."""
-    cmd = [sys.executable, "-m", "app.gui.bench", "--_first-paint"]
+    """Seconds from launching ``python -m app.bench.window`` to the window's first paint."""
+    cmd = [sys.executable, "-m", "app.bench.window", "--_first-paint"]
     start = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
@@ -230,6 +230,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from app.gui.bench import main as _main  # spawned workers must not see a __main__ class
+    from app.bench.window import main as _main  # spawned workers must not see a __main__ class
 
     sys.exit(_main())

@@ -464,7 +464,7 @@ def measure_rss(count: int, timeout: float) -> dict[str, Any]:
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    cmd = [sys.executable, "-m", "app.bench", "--_rss-child", str(count)]
+    cmd = [sys.executable, "-m", "app.bench.local", "--_rss-child", str(count)]
     cmd += ["--timeout", str(timeout)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout + 30)
@@ -617,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return gui_bench.main(argv)
     if argv is not None and "--dask" in argv:
-        from app import bench_dask as dask_bench
+        from app.bench import on_dask as dask_bench
 
         return dask_bench.main(argv)
     args = parse_args(argv)
@@ -637,6 +637,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Re-import under its real name, so spawned workers unpickle ``app.bench.NoopTask``
     # rather than a class of ``__main__``.
-    from app.bench import main as _main
+    from app.bench.local import main as _main
 
     sys.exit(_main())

@@ -16,8 +16,8 @@ from typing import Any
 
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core import Task, TaskState, WorkingProcessFacade
-from app.explain import DASK_DIFFERENCES
-from app.scenarios import _play, collect, say, submit, wait
+from app.teaching.explain import DASK_DIFFERENCES
+from app.teaching.scenarios import _play, collect, say, submit, wait
 
 log = logging.getLogger("app.scenario")
 

@@ -1,0 +1,1 @@
+"""Benchmarks: the facade against the standard library, on Dask, and in the window."""
