@@ -255,7 +255,8 @@ def monitor_leak_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakCheck]:
     leaks = check.leaks()
     if leaks:
         pytest.fail(
-            f"the test left running, {EXIT_DEADLINE:g} s after its teardown: " + " | ".join(leaks),
+            f"worker-monitor leak check: the test left running {EXIT_DEADLINE:g} s after its "
+            "teardown: " + " | ".join(leaks),
             pytrace=False,
         )
 
