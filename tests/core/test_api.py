@@ -23,7 +23,7 @@ from app.core import (
     WorkerStarted,
     WorkingProcessFacade,
 )
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.helpers import all_final, all_workers_ready, in_state, states_of, timed, wait_for
 from tests.core.tasks_for_tests import (
     FailOnceTask,
@@ -94,8 +94,8 @@ def test_new_task_has_empty_bookkeeping() -> None:
     assert isinstance(t, Task)
 
 
-def test_submit_then_collect_fills_in_the_task(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_submit_then_collect_fills_in_the_task(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SimpleTask("a", 0.2)
     before = time.time()
     assert w.process_task(t) is True
@@ -118,8 +118,8 @@ def test_submit_then_collect_fills_in_the_task(make_facade: FacadeFactory) -> No
     assert t.attempts == 1
 
 
-def test_task_may_set_its_result_itself(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_task_may_set_its_result_itself(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SetsResultTask("s")
     assert w.process_task(t)
     pid = w.worker_info()[0].pid
@@ -129,9 +129,9 @@ def test_task_may_set_its_result_itself(make_facade: FacadeFactory) -> None:
 
 
 def test_collect_returns_the_given_objects_in_submission_order(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade(workers=2)
+    w = monitor_facade(workers=2)
     wait_for(w, all_workers_ready(w))  # else the slow task may hold back the quick ones
     given: list[Task] = [SimpleTask("slow", 0.5)]
     given += [SquareTask(f"sq{i}", i) for i in range(6)]
@@ -147,8 +147,8 @@ def test_collect_returns_the_given_objects_in_submission_order(
 
 
 @pytest.mark.timeout(60)
-def test_collect_tasks_three_times(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_collect_tasks_three_times(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     given = [SimpleTask("a", 0.3), SquareTask("b", 4)]
     for t in given:
         assert w.process_task(t)
@@ -163,8 +163,8 @@ def test_collect_tasks_three_times(make_facade: FacadeFactory) -> None:
     assert not any(info.alive for info in w.worker_info())
 
 
-def test_collect_with_nothing_submitted(make_facade: FacadeFactory) -> None:
-    w = make_facade(workers=2)
+def test_collect_with_nothing_submitted(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade(workers=2)
     assert w.collect_tasks() == []
     assert not any(info.alive for info in w.worker_info())
 
@@ -199,8 +199,8 @@ def test_with_block_closes_on_exception() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_close_is_idempotent_and_rejects_later_tasks(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_close_is_idempotent_and_rejects_later_tasks(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     long = SimpleTask("long", 60.0)
     assert w.process_task(long)
     wait_for(w, in_state(long, TaskState.RUNNING))
@@ -216,8 +216,8 @@ def test_close_is_idempotent_and_rejects_later_tasks(make_facade: FacadeFactory)
     assert w.collect_tasks() == [long]
 
 
-def test_submit_after_collect_is_rejected(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_submit_after_collect_is_rejected(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     assert w.process_task(SquareTask("a", 1))
     w.collect_tasks()
     late = SquareTask("late", 2)
@@ -246,9 +246,9 @@ REJECTED_CASES = [
 
 @pytest.mark.parametrize(("make_task", "words"), REJECTED_CASES)
 def test_invalid_task_is_rejected_with_a_precise_error(
-    make_facade: FacadeFactory, make_task: object, words: tuple[str, ...]
+    monitor_facade: FacadeFactory, make_task: object, words: tuple[str, ...]
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     assert callable(make_task)
     bad = make_task()
     ok, took = timed(lambda: w.process_task(bad))
@@ -266,9 +266,9 @@ def test_invalid_task_is_rejected_with_a_precise_error(
 
 
 def test_duplicate_id_is_rejected_and_the_first_is_untouched(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     first = SquareTask("same", 2)
     second = SquareTask("same", 3)
     assert w.process_task(first)
@@ -294,8 +294,8 @@ def test_duplicate_id_is_rejected_and_the_first_is_untouched(
 
 
 @pytest.mark.timeout(60)
-def test_worker_started_events_and_worker_info(make_facade: FacadeFactory) -> None:
-    w = make_facade(workers=2)
+def test_worker_started_events_and_worker_info(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade(workers=2)
     events = wait_for(w, all_workers_ready(w))
     infos = w.worker_info()
     assert [i.index for i in infos] == [0, 1]
@@ -321,8 +321,8 @@ def test_worker_started_events_and_worker_info(make_facade: FacadeFactory) -> No
 
 
 @pytest.mark.timeout(60)
-def test_task_changed_sequence_pending_running_done(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_task_changed_sequence_pending_running_done(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SimpleTask("ev", 0.3)
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
@@ -340,8 +340,8 @@ def test_task_changed_sequence_pending_running_done(make_facade: FacadeFactory) 
 
 
 @pytest.mark.timeout(60)
-def test_simple_task_reports_progress_live(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_simple_task_reports_progress_live(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SimpleTask("slowish", 0.6)
     assert w.process_task(t)
     events: list[Any] = []
@@ -368,8 +368,8 @@ def test_simple_task_reports_progress_live(make_facade: FacadeFactory) -> None:
     assert all(e.state is TaskState.RUNNING for e in reports if e.progress < 1.0)
 
 
-def test_progress_message_reaches_the_parent(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_progress_message_reaches_the_parent(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = ProgressMessageTask("msg")
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
@@ -382,8 +382,8 @@ def test_progress_message_reaches_the_parent(make_facade: FacadeFactory) -> None
     assert t.state is TaskState.DONE and t.result == "reported"
 
 
-def test_worker_logging_becomes_worker_log_events(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_worker_logging_becomes_worker_log_events(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = LogTask("logger")
     assert w.process_task(t)
     events: list[Any] = []
@@ -409,9 +409,9 @@ def test_worker_logging_becomes_worker_log_events(make_facade: FacadeFactory) ->
 
 @pytest.mark.timeout(60)
 def test_cancel_pending_task_never_runs_and_running_cannot_be_cancelled(
-    make_facade: FacadeFactory, tmp_path: Path
+    monitor_facade: FacadeFactory, tmp_path: Path
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     running = SimpleTask("running", 0.8)
     marker = tmp_path / "pending-ran"
     pending = TouchTask("pending", str(marker))
@@ -431,8 +431,8 @@ def test_cancel_pending_task_never_runs_and_running_cannot_be_cancelled(
 
 
 @pytest.mark.timeout(60)
-def test_resubmit_a_failed_task(make_facade: FacadeFactory, tmp_path: Path) -> None:
-    w = make_facade()
+def test_resubmit_a_failed_task(monitor_facade: FacadeFactory, tmp_path: Path) -> None:
+    w = monitor_facade()
     t = FailOnceTask("flaky", str(tmp_path / "attempted"))
     done = SquareTask("done", 3)
     assert w.process_task(t) and w.process_task(done)
@@ -469,8 +469,8 @@ def test_import_app_core_loads_no_pyside6() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-def test_worker_process_never_imports_pyside6(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_worker_process_never_imports_pyside6(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     probes = [ModuleLoadedTask("pyside", "PySide6"), ModuleLoadedTask("shiboken", "shiboken6")]
     control = ModuleLoadedTask("control", "app.core")
     for t in [*probes, control]:
@@ -481,10 +481,10 @@ def test_worker_process_never_imports_pyside6(make_facade: FacadeFactory) -> Non
     assert control.result is True  # the probe itself works
 
 
-def test_pid_task_runs_in_another_process(make_facade: FacadeFactory) -> None:
+def test_pid_task_runs_in_another_process(monitor_facade: FacadeFactory) -> None:
     import os
 
-    w = make_facade()
+    w = monitor_facade()
     t = PidTask("pid")
     assert w.process_task(t)
     w.collect_tasks()

@@ -22,6 +22,7 @@ from app.core.futures import (
     TaskRejectedError,
 )
 from app.core.task import CallTask
+from app.testing import FacadeFactory
 from tests.core.calls_for_tests import (
     OddError,
     add,
@@ -33,7 +34,6 @@ from tests.core.calls_for_tests import (
     square,
     wait_for_file,
 )
-from tests.core.conftest import FacadeFactory
 
 DEADLINE = 30.0
 
@@ -46,8 +46,8 @@ def until(predicate: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def test_it_is_an_executor_and_a_call_is_a_task(make_facade: FacadeFactory) -> None:
-    facade = make_facade(1)
+def test_it_is_an_executor_and_a_call_is_a_task(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
     assert isinstance(facade, cf.Executor)
     future = facade.submit(add, 1, 2, c=4)
     assert future.result(DEADLINE) == 7
@@ -56,8 +56,8 @@ def test_it_is_an_executor_and_a_call_is_a_task(make_facade: FacadeFactory) -> N
     assert task.ID == "add-1" and task.state is TaskState.DONE and task.result == 7
 
 
-def test_ids_skip_ones_already_taken(make_facade: FacadeFactory) -> None:
-    facade = make_facade(1)
+def test_ids_skip_ones_already_taken(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
     first = facade.submit(square, 2)
     assert first.result(DEADLINE) == 4
     from tests.core.tasks_for_tests import SquareTask
@@ -68,15 +68,15 @@ def test_ids_skip_ones_already_taken(make_facade: FacadeFactory) -> None:
     assert [t.ID for t in facade.collect_tasks()] == ["square-1", "square-2", "square-3"]
 
 
-def test_as_completed_yields_every_future(make_facade: FacadeFactory) -> None:
-    facade = make_facade(2)
+def test_as_completed_yields_every_future(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(2)
     futures = {facade.submit(square, n): n for n in range(40)}
     seen = {futures[f]: f.result() for f in cf.as_completed(futures, timeout=DEADLINE)}
     assert seen == {n: n * n for n in range(40)}
 
 
-def test_wait_first_completed_then_all(make_facade: FacadeFactory, tmp_path: Path) -> None:
-    facade = make_facade(2)
+def test_wait_first_completed_then_all(monitor_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = monitor_facade(2)
     gate = tmp_path / "gate"
     slow = facade.submit(wait_for_file, str(gate))
     quick = facade.submit(square, 3)
@@ -87,8 +87,8 @@ def test_wait_first_completed_then_all(make_facade: FacadeFactory, tmp_path: Pat
     assert not not_done and slow.result() == "released"
 
 
-def test_wait_first_exception(make_facade: FacadeFactory, tmp_path: Path) -> None:
-    facade = make_facade(2)
+def test_wait_first_exception(monitor_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = monitor_facade(2)
     gate = tmp_path / "gate"
     slow = facade.submit(wait_for_file, str(gate))
     bad = facade.submit(divide, 1, 0)
@@ -97,17 +97,17 @@ def test_wait_first_exception(make_facade: FacadeFactory, tmp_path: Path) -> Non
     gate.touch()
 
 
-def test_map_keeps_order(make_facade: FacadeFactory) -> None:
-    facade = make_facade(2)
+def test_map_keeps_order(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(2)
     assert list(facade.map(add, range(30), range(30), timeout=DEADLINE)) == [
         2 * n for n in range(30)
     ]
 
 
 def test_map_timeout_raises_and_cancels_the_rest(
-    make_facade: FacadeFactory, tmp_path: Path
+    monitor_facade: FacadeFactory, tmp_path: Path
 ) -> None:
-    facade = make_facade(1)
+    facade = monitor_facade(1)
     gate = tmp_path / "gate"
     results = facade.map(wait_for_file, [str(gate)] * 4, timeout=0.5)
     with pytest.raises(cf.TimeoutError):
@@ -127,9 +127,9 @@ def test_with_block_waits_for_every_future() -> None:
 
 
 def test_the_calls_own_exception_comes_back_with_the_worker_traceback(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    facade = make_facade(1)
+    facade = monitor_facade(1)
     zero = facade.submit(divide, 1, 0)
     odd = facade.submit(raise_odd, "strange")
     exc = zero.exception(DEADLINE)
@@ -143,9 +143,9 @@ def test_the_calls_own_exception_comes_back_with_the_worker_traceback(
 
 
 def test_a_dead_worker_fails_the_running_call_with_its_exit_code(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    facade = make_facade(1, restart=True)
+    facade = monitor_facade(1, restart=True)
     doomed = facade.submit(die, 3)
     after = [facade.submit(square, n) for n in range(5)]
     exc = doomed.exception(DEADLINE)
@@ -155,8 +155,8 @@ def test_a_dead_worker_fails_the_running_call_with_its_exit_code(
     assert [f.result(DEADLINE) for f in after] == [n * n for n in range(5)]
 
 
-def test_without_a_worker_left_queued_calls_are_lost(make_facade: FacadeFactory) -> None:
-    facade = make_facade(1)
+def test_without_a_worker_left_queued_calls_are_lost(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
     doomed = facade.submit(die, 4)
     queued = [facade.submit(square, n) for n in range(3)]
     assert isinstance(doomed.exception(DEADLINE), TaskCrashedError)
@@ -167,9 +167,9 @@ def test_without_a_worker_left_queued_calls_are_lost(make_facade: FacadeFactory)
 
 
 def test_cancel_a_queued_call_but_not_a_running_one(
-    make_facade: FacadeFactory, tmp_path: Path
+    monitor_facade: FacadeFactory, tmp_path: Path
 ) -> None:
-    facade = make_facade(1)
+    facade = monitor_facade(1)
     gate = tmp_path / "gate"
     running = facade.submit(wait_for_file, str(gate))
     queued = facade.submit(square, 4)
@@ -181,8 +181,8 @@ def test_cancel_a_queued_call_but_not_a_running_one(
     assert facade.task(queued.task_id).state is TaskState.CANCELLED  # type: ignore[attr-defined]
 
 
-def test_shutdown_cancel_futures(make_facade: FacadeFactory, tmp_path: Path) -> None:
-    facade = make_facade(1)
+def test_shutdown_cancel_futures(monitor_facade: FacadeFactory, tmp_path: Path) -> None:
+    facade = monitor_facade(1)
     gate = tmp_path / "gate"
     running = facade.submit(wait_for_file, str(gate))
     queued = [facade.submit(square, n) for n in range(5)]
@@ -195,8 +195,8 @@ def test_shutdown_cancel_futures(make_facade: FacadeFactory, tmp_path: Path) -> 
         facade.submit(square, 1)
 
 
-def test_shutdown_without_waiting_still_finishes_the_work(make_facade: FacadeFactory) -> None:
-    facade = make_facade(2)
+def test_shutdown_without_waiting_still_finishes_the_work(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(2)
     futures = [facade.submit(square, n) for n in range(20)]
     facade.shutdown(wait=False)
     with pytest.raises(RuntimeError):
@@ -204,8 +204,8 @@ def test_shutdown_without_waiting_still_finishes_the_work(make_facade: FacadeFac
     assert [f.result(DEADLINE) for f in futures] == [n * n for n in range(20)]
 
 
-def test_an_unpicklable_call_gets_a_failed_future_at_once(make_facade: FacadeFactory) -> None:
-    facade = make_facade(1)
+def test_an_unpicklable_call_gets_a_failed_future_at_once(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
     future = facade.submit(lambda: 42)
     assert future.done()
     exc = future.exception()
@@ -216,9 +216,9 @@ def test_an_unpicklable_call_gets_a_failed_future_at_once(make_facade: FacadeFac
 
 
 def test_futures_resolve_while_nobody_polls_and_callbacks_may_submit(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    facade = make_facade(2)
+    facade = monitor_facade(2)
     chained: list[cf.Future[int]] = []
     done = threading.Event()
 
@@ -239,11 +239,11 @@ def test_a_dropped_executor_still_resolves_its_futures() -> None:
 
 
 def test_cancelling_logs_nothing_alarming(
-    make_facade: FacadeFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    monitor_facade: FacadeFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The caller's cancel() and the resolving thread both settle a cancelled future:
     done twice, the standard library would log "Future in unexpected state"."""
-    facade = make_facade(1)
+    facade = monitor_facade(1)
     gate = tmp_path / "gate"
     blocker = facade.submit(wait_for_file, str(gate))
     queued = [facade.submit(square, n) for n in range(50)]
@@ -258,9 +258,9 @@ def test_cancelling_logs_nothing_alarming(
 
 
 def test_a_callback_that_exits_does_not_stop_later_futures(
-    make_facade: FacadeFactory, caplog: pytest.LogCaptureFixture
+    monitor_facade: FacadeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    facade = make_facade(1)
+    facade = monitor_facade(1)
 
     def leave(_: cf.Future[int]) -> None:
         raise SystemExit(3)
@@ -270,8 +270,8 @@ def test_a_callback_that_exits_does_not_stop_later_futures(
     assert len(facade.collect_tasks(DEADLINE)) == 2  # and collect does not hang
 
 
-def test_restart_does_not_rerun_calls_whose_futures_failed(make_facade: FacadeFactory) -> None:
-    facade = make_facade(1)
+def test_restart_does_not_rerun_calls_whose_futures_failed(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
     assert isinstance(facade.submit(die, 5).exception(DEADLINE), TaskCrashedError)
     lost = facade.submit(square, 4)
     assert isinstance(lost.exception(DEADLINE), TaskLostError)

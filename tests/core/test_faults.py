@@ -14,7 +14,7 @@ import pytest
 
 from app.core import CrashTask, SimpleTask, Task, TaskState, WorkerDied, WorkerStarted
 from app.core.task import CRASH_WAYS
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.helpers import (
     all_final,
     all_workers_ready,
@@ -74,9 +74,9 @@ def check_crashed(task: Task, way: str, pid: int | None) -> None:
 
 @pytest.mark.timeout(60)
 def test_exception_in_do_task_fails_the_task_and_the_worker_lives_on(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     bad = RaiseTask("bad")
     nxt = PidTask("next")
     assert w.process_task(bad) and w.process_task(nxt)
@@ -100,9 +100,9 @@ def test_exception_in_do_task_fails_the_task_and_the_worker_lives_on(
 
 @pytest.mark.timeout(60)
 def test_sys_exit_in_do_task_fails_the_task_and_the_worker_lives_on(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     bad = SysExitTask("exits", 5)
     nxt = PidTask("next")
     assert w.process_task(bad) and w.process_task(nxt)
@@ -122,8 +122,8 @@ def test_sys_exit_in_do_task_fails_the_task_and_the_worker_lives_on(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("way", DYING_WAYS)
-def test_crash_while_busy_without_restart(make_facade: FacadeFactory, way: str) -> None:
-    w = make_facade()
+def test_crash_while_busy_without_restart(monitor_facade: FacadeFactory, way: str) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     before = SquareTask("before", 2)
     crash = CrashTask("crash", way)
@@ -154,9 +154,9 @@ def test_crash_while_busy_without_restart(make_facade: FacadeFactory, way: str) 
 @pytest.mark.parametrize("config", [{"restart": True}, {"workers": 2}], ids=["restart", "2workers"])
 @pytest.mark.parametrize("way", DYING_WAYS)
 def test_crash_while_busy_is_survived(
-    make_facade: FacadeFactory, way: str, config: dict[str, Any]
+    monitor_facade: FacadeFactory, way: str, config: dict[str, Any]
 ) -> None:
-    w = make_facade(**config)
+    w = monitor_facade(**config)
     wait_for(w, all_workers_ready(w))
     pids = [i.pid for i in w.worker_info()]
     crash = CrashTask("crash", way)
@@ -191,8 +191,8 @@ def test_crash_while_busy_is_survived(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("way", DYING_WAYS)
-def test_crash_while_idle(make_facade: FacadeFactory, way: str) -> None:
-    w = make_facade()
+def test_crash_while_idle(monitor_facade: FacadeFactory, way: str) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     crash = CrashTask("crash", way)
     assert w.process_task(crash)
@@ -212,8 +212,8 @@ def test_crash_while_idle(make_facade: FacadeFactory, way: str) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_simple_task_named_crash_kills_its_worker(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_simple_task_named_crash_kills_its_worker(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     crash = SimpleTask("CrAsH", 0.1)
     queued = SquareTask("queued", 2)
@@ -229,9 +229,9 @@ def test_simple_task_named_crash_kills_its_worker(make_facade: FacadeFactory) ->
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
 def test_hung_task_with_timeout_is_timed_out_and_worker_replaced(
-    make_facade: FacadeFactory, busy: bool
+    monitor_facade: FacadeFactory, busy: bool
 ) -> None:
-    w = make_facade()  # restart=False: a timeout replaces the worker anyway
+    w = monitor_facade()  # restart=False: a timeout replaces the worker anyway
     wait_for(w, worker_ready(w))
     old = w.worker_info()[0].pid
     hang = CrashTask("hang", "hang", timeout=0.5)
@@ -257,8 +257,8 @@ def test_hung_task_with_timeout_is_timed_out_and_worker_replaced(
 
 
 @pytest.mark.timeout(60)
-def test_facade_task_timeout_applies_to_every_task(make_facade: FacadeFactory) -> None:
-    w = make_facade(task_timeout=0.5)
+def test_facade_task_timeout_applies_to_every_task(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade(task_timeout=0.5)
     ok = SimpleTask("quick", 0.1)
     hang = CrashTask("hang", "hang")
     nxt = SquareTask("next", 7)
@@ -272,8 +272,8 @@ def test_facade_task_timeout_applies_to_every_task(make_facade: FacadeFactory) -
 
 
 @pytest.mark.timeout(60)
-def test_collect_timeout_kills_a_hung_worker(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_collect_timeout_kills_a_hung_worker(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     hang = CrashTask("hang", "hang")
     queued = [SquareTask(f"queued{i}", i) for i in range(3)]
     for t in [hang, *queued]:
@@ -289,9 +289,9 @@ def test_collect_timeout_kills_a_hung_worker(make_facade: FacadeFactory) -> None
 
 @pytest.mark.timeout(60)
 def test_process_task_never_blocks_on_a_hung_worker_with_a_full_pipe(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     hang = CrashTask("hang", "hang")
     assert w.process_task(hang)
     wait_for(w, in_state(hang, TaskState.RUNNING))
@@ -314,8 +314,8 @@ def test_process_task_never_blocks_on_a_hung_worker_with_a_full_pipe(
 
 
 @pytest.mark.timeout(60)
-def test_sigkill_of_a_busy_worker(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_sigkill_of_a_busy_worker(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     long = SimpleTask("long", 30.0)
     queued = SquareTask("queued", 2)
     assert w.process_task(long) and w.process_task(queued)
@@ -338,8 +338,8 @@ def test_sigkill_of_a_busy_worker(make_facade: FacadeFactory) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_sigkill_of_an_idle_worker_makes_later_submits_lost(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_sigkill_of_an_idle_worker_makes_later_submits_lost(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     wait_for(w, worker_ready(w))
     pid = w.worker_info()[0].pid
     os.kill(pid, signal.SIGKILL)
@@ -356,8 +356,8 @@ def test_sigkill_of_an_idle_worker_makes_later_submits_lost(make_facade: FacadeF
 
 
 @pytest.mark.timeout(60)
-def test_process_task_in_a_loop_after_the_worker_died(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_process_task_in_a_loop_after_the_worker_died(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     wait_for(w, worker_ready(w))
     os.kill(w.worker_info()[0].pid, signal.SIGKILL)
     wait_for(w, worker_dead(w), deadline=5.0)
@@ -377,10 +377,10 @@ def test_process_task_in_a_loop_after_the_worker_died(make_facade: FacadeFactory
 
 @pytest.mark.timeout(60)
 def test_process_task_right_after_an_unnoticed_death_does_not_block(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
     """The worker dies and nobody polls: submits still return at once, and end LOST."""
-    w = make_facade()
+    w = monitor_facade()
     wait_for(w, worker_ready(w))
     pid = w.worker_info()[0].pid
     os.kill(pid, signal.SIGKILL)
@@ -396,8 +396,8 @@ def test_process_task_right_after_an_unnoticed_death_does_not_block(
 
 
 @pytest.mark.timeout(60)
-def test_restart_replaces_a_killed_worker_at_once(make_facade: FacadeFactory) -> None:
-    w = make_facade(restart=True)
+def test_restart_replaces_a_killed_worker_at_once(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade(restart=True)
     events = wait_for(w, worker_ready(w))
     old = w.worker_info()[0].pid
     os.kill(old, signal.SIGKILL)
@@ -415,8 +415,8 @@ def test_restart_replaces_a_killed_worker_at_once(make_facade: FacadeFactory) ->
 
 
 @pytest.mark.timeout(60)
-def test_restart_worker_requeues_lost_tasks(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_restart_worker_requeues_lost_tasks(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     long = SimpleTask("long", 30.0)
     queued = [SquareTask(f"queued{i}", i) for i in range(3)]
     for t in [long, *queued]:
@@ -442,9 +442,9 @@ def test_restart_worker_requeues_lost_tasks(make_facade: FacadeFactory) -> None:
 
 @pytest.mark.timeout(60)
 def test_two_workers_one_killed_its_queue_goes_to_the_survivor(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade(workers=2)
+    w = monitor_facade(workers=2)
     wait_for(w, all_workers_ready(w))  # else one worker may take both long tasks in turn
     longs = [SimpleTask("long0", 1.5), SimpleTask("long1", 1.5)]
     quick = [SquareTask(f"quick{i}", i) for i in range(8)]
@@ -469,9 +469,9 @@ def test_two_workers_one_killed_its_queue_goes_to_the_survivor(
 
 @pytest.mark.parametrize("task_class", [LambdaTask, LockTask])
 def test_task_that_cannot_be_pickled_is_rejected_at_once(
-    make_facade: FacadeFactory, task_class: type[Task]
+    monitor_facade: FacadeFactory, task_class: type[Task]
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     bad = task_class("bad")
     ok, took = timed(lambda: w.process_task(bad))
     assert ok is False
@@ -489,8 +489,8 @@ def test_task_that_cannot_be_pickled_is_rejected_at_once(
 
 
 @pytest.mark.timeout(60)
-def test_task_whose_unpickling_fails_in_the_worker(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_task_whose_unpickling_fails_in_the_worker(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     bad = UnpickleFailsInWorkerTask("bad")
     nxt = PidTask("next")
@@ -506,9 +506,9 @@ def test_task_whose_unpickling_fails_in_the_worker(make_facade: FacadeFactory) -
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("restart", [False, True], ids=["no-restart", "restart"])
 def test_task_whose_unpickling_kills_the_worker_is_blamed_alone(
-    make_facade: FacadeFactory, restart: bool
+    monitor_facade: FacadeFactory, restart: bool
 ) -> None:
-    w = make_facade(restart=restart)
+    w = monitor_facade(restart=restart)
     pid = w.worker_info()[0].pid
     before = SquareTask("before", 2)
     killer = UnpickleKillsWorkerTask("killer")
@@ -527,8 +527,10 @@ def test_task_whose_unpickling_kills_the_worker_is_blamed_alone(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("task_class", [LambdaResultTask, LockResultTask])
-def test_result_that_cannot_be_pickled(make_facade: FacadeFactory, task_class: type[Task]) -> None:
-    w = make_facade()
+def test_result_that_cannot_be_pickled(
+    monitor_facade: FacadeFactory, task_class: type[Task]
+) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     bad = task_class("bad")
     nxt = PidTask("next")
@@ -542,8 +544,8 @@ def test_result_that_cannot_be_pickled(make_facade: FacadeFactory, task_class: t
 
 
 @pytest.mark.timeout(60)
-def test_result_whose_unpickling_fails_in_the_parent(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_result_whose_unpickling_fails_in_the_parent(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     bad = ParentBombResultTask("bomb")
     nxt = PidTask("next")
@@ -563,9 +565,9 @@ def test_result_whose_unpickling_fails_in_the_parent(make_facade: FacadeFactory)
 
 
 @pytest.mark.timeout(60)
-def test_worker_dying_during_collect(make_facade: FacadeFactory) -> None:
+def test_worker_dying_during_collect(monitor_facade: FacadeFactory) -> None:
     """Nobody polls: the worker dies while collect_tasks waits, and every fate is known."""
-    w = make_facade()
+    w = monitor_facade()
     pid = w.worker_info()[0].pid
     first = SimpleTask("first", 0.3)
     crash = CrashTask("crash", "exit")

@@ -34,7 +34,7 @@ from app.core import (
     WorkingProcessFacade,
     console,
 )
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.helpers import (
     all_final,
     in_state,
@@ -99,8 +99,10 @@ def run_script(
 
 # == 1. timeouts of any length; inf means no limit =========================================
 @pytest.mark.parametrize("task_timeout", [30 * 86400.0, 1e12, math.inf, 10**400])
-def test_a_huge_facade_timeout_runs_tasks(make_facade: FacadeFactory, task_timeout: float) -> None:
-    w = make_facade(task_timeout=task_timeout)
+def test_a_huge_facade_timeout_runs_tasks(
+    monitor_facade: FacadeFactory, task_timeout: float
+) -> None:
+    w = monitor_facade(task_timeout=task_timeout)
     tasks = [SimpleTask("a", 0.05), SimpleTask("b", 0.0)]
     for t in tasks:
         assert w.process_task(t)
@@ -112,8 +114,8 @@ def test_a_huge_facade_timeout_runs_tasks(make_facade: FacadeFactory, task_timeo
 @pytest.mark.parametrize(
     "timeout", [1e7, 1e300, math.inf, 10**400, Fraction(10**400), Fraction(1, 10**9) * 10**20]
 )
-def test_a_huge_task_timeout_runs_the_task(make_facade: FacadeFactory, timeout: float) -> None:
-    w = make_facade()
+def test_a_huge_task_timeout_runs_the_task(monitor_facade: FacadeFactory, timeout: float) -> None:
+    w = monitor_facade()
     t = SimpleTask("long-limit", 0.05, timeout=timeout)
     assert w.process_task(t), t.error
     wait_for(w, all_final([t]))
@@ -124,8 +126,8 @@ def test_a_huge_task_timeout_runs_the_task(make_facade: FacadeFactory, timeout: 
     assert later.state is TaskState.DONE
 
 
-def test_infinite_waits_are_accepted_everywhere(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_infinite_waits_are_accepted_everywhere(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     for n, wait in enumerate((math.inf, 1e300, 10**400)):  # a float cannot hold the last
         assert w.process_task(SimpleTask(f"t{n}", 0.0))
         assert w.poll_events(wait)  # returns as soon as there are events
@@ -139,10 +141,10 @@ def test_infinite_waits_are_accepted_everywhere(make_facade: FacadeFactory) -> N
     assert w.poll_events(math.inf) == []  # after a collect it returns at once
 
 
-def test_nan_and_negative_timeouts_are_still_refused(make_facade: FacadeFactory) -> None:
+def test_nan_and_negative_timeouts_are_still_refused(monitor_facade: FacadeFactory) -> None:
     with pytest.raises(ValueError, match="nan"):
         WorkingProcessFacade(task_timeout=math.nan)
-    w = make_facade()
+    w = monitor_facade()
     for bad in (math.nan, -1.0, 0.0, -math.inf):
         t = SimpleTask(f"bad-{bad}", 0.0, timeout=bad)
         assert not w.process_task(t)
@@ -154,8 +156,8 @@ def test_nan_and_negative_timeouts_are_still_refused(make_facade: FacadeFactory)
             w.collect_tasks(timeout=bad)
 
 
-def test_a_timeout_changed_after_acceptance_does_not_count(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_a_timeout_changed_after_acceptance_does_not_count(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     first = SimpleTask("first", 0.3)
     changed = SimpleTask("changed", 0.2, timeout=30.0)
     later = SimpleTask("later", 0.0)
@@ -168,8 +170,8 @@ def test_a_timeout_changed_after_acceptance_does_not_count(make_facade: FacadeFa
 
 
 # == 2. a task object belongs to the first facade that accepted it =========================
-def test_submitting_a_collected_task_again_leaves_its_fate(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_submitting_a_collected_task_again_leaves_its_fate(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SquareTask("sq", 7)
     assert w.process_task(t)
     w.collect_tasks(timeout=30)
@@ -180,9 +182,9 @@ def test_submitting_a_collected_task_again_leaves_its_fate(make_facade: FacadeFa
 
 
 def test_a_pending_task_made_invalid_and_submitted_again_still_runs(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     blocker = SimpleTask("blocker", 0.5)
     t = SimpleTask("queued", 0.0)
     assert w.process_task(blocker) and w.process_task(t)
@@ -196,8 +198,8 @@ def test_a_pending_task_made_invalid_and_submitted_again_still_runs(
     assert t.state is TaskState.DONE
 
 
-def test_a_task_given_to_a_second_facade_is_refused_there(make_facade: FacadeFactory) -> None:
-    first, second = make_facade(), make_facade()
+def test_a_task_given_to_a_second_facade_is_refused_there(monitor_facade: FacadeFactory) -> None:
+    first, second = monitor_facade(), monitor_facade()
     t = SquareTask("shared", 3)
     assert first.process_task(t)
     with pytest.raises(ValueError, match="another facade"):
@@ -208,8 +210,8 @@ def test_a_task_given_to_a_second_facade_is_refused_there(make_facade: FacadeFac
     assert first.collect_tasks(timeout=10) == [t]
 
 
-def test_one_object_raced_to_two_facades_is_accepted_once(make_facade: FacadeFactory) -> None:
-    facades = [make_facade(), make_facade()]
+def test_one_object_raced_to_two_facades_is_accepted_once(monitor_facade: FacadeFactory) -> None:
+    facades = [monitor_facade(), monitor_facade()]
 
     def submit(
         w: WorkingProcessFacade, t: SquareTask, barrier: threading.Barrier, outcomes: list[str]
@@ -234,8 +236,8 @@ def test_one_object_raced_to_two_facades_is_accepted_once(make_facade: FacadeFac
     assert len(tasks) == 20 and all(t.state is TaskState.DONE for t in tasks)
 
 
-def test_a_rejected_task_may_be_fixed_and_submitted_again(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_a_rejected_task_may_be_fixed_and_submitted_again(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = SimpleTask("fix-me", -1.0)
     assert not w.process_task(t) and t.state is TaskState.REJECTED
     t.estimated_processing_time = 0.0
@@ -247,9 +249,9 @@ def test_a_rejected_task_may_be_fixed_and_submitted_again(make_facade: FacadeFac
 # == 3 and 4. children of tasks: they never hide a death and never outlive their worker ===
 @pytest.mark.parametrize("how", ["os.fork", "mp-fork", "libc-fork"])
 def test_a_worker_that_forked_is_seen_dead_at_once(
-    make_facade: FacadeFactory, tmp_path: Path, how: str
+    monitor_facade: FacadeFactory, tmp_path: Path, how: str
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     wait_for(w, worker_ready(w), deadline=30)
     pid_file = tmp_path / "child.pid"
     t = ForkThenDieTask("forker", str(pid_file), how=how, then="kill")
@@ -262,9 +264,9 @@ def test_a_worker_that_forked_is_seen_dead_at_once(
 
 
 def test_close_is_not_held_by_a_detached_child(
-    make_facade: FacadeFactory, tmp_path: Path, reap_strays: list[int]
+    monitor_facade: FacadeFactory, tmp_path: Path, reap_strays: list[int]
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     pid_file = tmp_path / "child.pid"
     t = ForkThenDieTask("detacher", str(pid_file), how="setsid", then="sleep")
     assert w.process_task(t)
@@ -280,9 +282,9 @@ def test_close_is_not_held_by_a_detached_child(
 
 
 def test_collect_timeout_is_kept_with_a_forked_child(
-    make_facade: FacadeFactory, tmp_path: Path
+    monitor_facade: FacadeFactory, tmp_path: Path
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     pid_file = tmp_path / "child.pid"
     t = ForkThenDieTask("sleeper", str(pid_file), how="os.fork", then="sleep")
     assert w.process_task(t)
@@ -295,9 +297,9 @@ def test_collect_timeout_is_kept_with_a_forked_child(
 
 
 def test_a_timed_out_task_takes_its_subprocess_with_it(
-    make_facade: FacadeFactory, tmp_path: Path
+    monitor_facade: FacadeFactory, tmp_path: Path
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     pid_file = tmp_path / "sleep.pid"
     t = ChildProcessTask("sleeps", str(pid_file), ["sleep", "27"], then="wait", timeout=1.0)
     assert w.process_task(t)
@@ -309,9 +311,9 @@ def test_a_timed_out_task_takes_its_subprocess_with_it(
 
 @pytest.mark.parametrize("then", ["leave", "crash"])
 def test_a_subprocess_left_running_ends_with_its_worker(
-    make_facade: FacadeFactory, tmp_path: Path, then: str
+    monitor_facade: FacadeFactory, tmp_path: Path, then: str
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     pid_file = tmp_path / "child.pid"
     # A shell with a grandchild: the whole tree goes, not just the direct child.
     t = ChildProcessTask("leaver", str(pid_file), ["sh", "-c", "sleep 27 & wait"], then=then)
@@ -327,9 +329,9 @@ def test_a_subprocess_left_running_ends_with_its_worker(
 
 
 def test_a_detached_subprocess_is_its_own_business(
-    make_facade: FacadeFactory, tmp_path: Path, reap_strays: list[int]
+    monitor_facade: FacadeFactory, tmp_path: Path, reap_strays: list[int]
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     pid_file = tmp_path / "child.pid"
     t = ChildProcessTask("detached", str(pid_file), ["sleep", "27"], then="leave", detach=True)
     assert w.process_task(t)
@@ -342,9 +344,9 @@ def test_a_detached_subprocess_is_its_own_business(
 
 @pytest.mark.parametrize("end", ["close", "collect"])
 def test_a_worker_that_cannot_exit_cleanly_does_not_stretch_the_end(
-    make_facade: FacadeFactory, end: str
+    monitor_facade: FacadeFactory, end: str
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     t = LeftoverThreadTask("leaves-a-thread")
     assert w.process_task(t)
     wait_for(w, all_final([t]))
@@ -358,9 +360,9 @@ def test_a_worker_that_cannot_exit_cleanly_does_not_stretch_the_end(
 
 
 def test_a_child_that_returns_into_the_worker_loop_is_ended(
-    make_facade: FacadeFactory, caplog: pytest.LogCaptureFixture
+    monitor_facade: FacadeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     wait_for(w, worker_ready(w), deadline=30)
     worker = w.worker_info()[0].pid
     forker = ForkAndReturnTask("forks")
@@ -377,9 +379,9 @@ def test_a_child_that_returns_into_the_worker_loop_is_ended(
 
 
 def test_a_task_that_reaps_all_its_children_never_waits_for_the_watchdog(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     t = ReapAllChildrenTask("reaper")
     assert w.process_task(t)
     wait_for(w, all_final([t]))
@@ -388,9 +390,9 @@ def test_a_task_that_reaps_all_its_children_never_waits_for_the_watchdog(
 
 @pytest.mark.parametrize(("how", "status"), [("raise", 1), ("exit", 5)])
 def test_a_child_that_raises_or_exits_does_not_report_for_the_worker(
-    make_facade: FacadeFactory, how: str, status: int
+    monitor_facade: FacadeFactory, how: str, status: int
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     t = ForkedChildEndsTask(f"child-{how}", how)
     later = SquareTask("later", 4)
     assert w.process_task(t) and w.process_task(later)
@@ -401,9 +403,9 @@ def test_a_child_that_raises_or_exits_does_not_report_for_the_worker(
 
 
 def test_children_printing_long_lines_do_not_damage_the_result_stream(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     t = ChildrenPrintTask("printers")
     later = SquareTask("later", 5)
     assert w.process_task(t) and w.process_task(later)
@@ -415,9 +417,9 @@ def test_children_printing_long_lines_do_not_damage_the_result_stream(
 
 
 @pytest.mark.timeout(90)
-def test_a_replacement_killed_while_starting_is_replaced(make_facade: FacadeFactory) -> None:
+def test_a_replacement_killed_while_starting_is_replaced(monitor_facade: FacadeFactory) -> None:
     """The OOM killer or a user may kill a worker at any moment, even while it starts."""
-    w = make_facade(restart=True)
+    w = monitor_facade(restart=True)
     seen: list[Any] = []
     wait_for(w, worker_ready(w), deadline=30, into=seen)
     killed: set[int] = set()
@@ -437,8 +439,8 @@ def test_a_replacement_killed_while_starting_is_replaced(make_facade: FacadeFact
     assert t.state is TaskState.DONE
 
 
-def test_close_waits_for_a_replacement_on_its_way(make_facade: FacadeFactory) -> None:
-    w = make_facade(restart=True)
+def test_close_waits_for_a_replacement_on_its_way(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade(restart=True)
     crash = CrashTask("crash", "exit")
     assert w.process_task(crash) and w.process_task(SquareTask("next", 1))
     wait_for(w, lambda: crash.state.is_final)  # the replacement is being started now
@@ -459,9 +461,9 @@ def _lines(events: list[Any]) -> list[str]:
 
 
 def test_raw_output_reaches_the_parent_as_lines(
-    make_facade: FacadeFactory, capfd: pytest.CaptureFixture[str]
+    monitor_facade: FacadeFactory, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     t = RawOutputTask("raw")
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
@@ -492,8 +494,8 @@ def test_raw_output_reaches_the_parent_as_lines(
     assert all("worker-0[" in line for line in printed), printed  # tagged by the parent
 
 
-def test_faulthandler_works_in_a_task(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_faulthandler_works_in_a_task(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = FaulthandlerTask("fh")
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
@@ -501,8 +503,8 @@ def test_faulthandler_works_in_a_task(make_facade: FacadeFactory) -> None:
     assert any("most recent call first" in line for line in _lines(events)), _lines(events)
 
 
-def test_a_printed_line_comes_before_the_result(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_a_printed_line_comes_before_the_result(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     tasks = [PrintThenReturnTask(f"p{i}") for i in range(50)]
     for t in tasks:
         assert w.process_task(t)
@@ -516,8 +518,8 @@ def test_a_printed_line_comes_before_the_result(make_facade: FacadeFactory) -> N
             assert event.task_id in seen_line, f"{event.task_id} DONE before its line"
 
 
-def test_a_huge_line_is_cut_not_held(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_a_huge_line_is_cut_not_held(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     t = LongLineTask("long", 3 * 1024 * 1024)
     assert w.process_task(t)
     events = wait_for(w, all_final([t]))
@@ -529,8 +531,10 @@ def test_a_huge_line_is_cut_not_held(make_facade: FacadeFactory) -> None:
     assert max(len(line) for line in lines) <= 64 * 1024
 
 
-def test_output_of_a_worker_that_dies_is_kept(make_facade: FacadeFactory, tmp_path: Path) -> None:
-    w = make_facade()
+def test_output_of_a_worker_that_dies_is_kept(
+    monitor_facade: FacadeFactory, tmp_path: Path
+) -> None:
+    w = monitor_facade()
     t = ChildProcessTask(
         "echo-then-crash", str(tmp_path / "p"), ["sh", "-c", "echo last words"], then="wait-crash"
     )
@@ -546,9 +550,9 @@ def test_output_of_a_worker_that_dies_is_kept(make_facade: FacadeFactory, tmp_pa
 
 @pytest.mark.parametrize("how", ["close", "replace", "rewrap"])
 def test_a_task_that_breaks_its_streams_does_not_break_the_next(
-    make_facade: FacadeFactory, how: str
+    monitor_facade: FacadeFactory, how: str
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     abuser = StreamAbuseTask("abuser", how)
     printer = PrintThenReturnTask("printer")
     assert w.process_task(abuser) and w.process_task(printer)
@@ -558,8 +562,8 @@ def test_a_task_that_breaks_its_streams_does_not_break_the_next(
     assert "line of printer" in _lines(events)
 
 
-def test_a_flooding_child_does_not_starve_results(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_a_flooding_child_does_not_starve_results(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     assert w.process_task(FloodTask("flood"))
     for n in range(3):
         t = SquareTask(f"sq-{n}", n)
@@ -642,8 +646,8 @@ def interrupt_when_collecting(
     return thread
 
 
-def test_ctrl_c_in_a_with_block_collect_ends_promptly(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_ctrl_c_in_a_with_block_collect_ends_promptly(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     w.process_task(SimpleTask("probe", 0.0))  # the probes' ID, taken: they are refused
     long = SimpleTask("long", 60.0)
     queued = SimpleTask("queued", 0.0)
@@ -660,8 +664,8 @@ def test_ctrl_c_in_a_with_block_collect_ends_promptly(make_facade: FacadeFactory
     assert time.monotonic() - start < 1.0
 
 
-def test_an_interrupted_collect_can_be_collected_again(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_an_interrupted_collect_can_be_collected_again(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     w.process_task(SimpleTask("probe", 0.0))
     long = SimpleTask("long", 60.0)
     assert w.process_task(long)
@@ -676,13 +680,13 @@ def test_an_interrupted_collect_can_be_collected_again(make_facade: FacadeFactor
     assert long in tasks and long.state is TaskState.TIMED_OUT
 
 
-def test_sigterm_turned_into_systemexit_inside_collect(make_facade: FacadeFactory) -> None:
+def test_sigterm_turned_into_systemexit_inside_collect(monitor_facade: FacadeFactory) -> None:
     def exit_now(signum: int, frame: object) -> None:
         raise SystemExit(143)
 
     previous = signal.signal(signal.SIGTERM, exit_now)
     try:
-        w = make_facade()
+        w = monitor_facade()
         w.process_task(SimpleTask("probe", 0.0))
         long = SimpleTask("long", 60.0)
         assert w.process_task(long)
@@ -718,11 +722,11 @@ def test_workers_end_when_the_parent_is_sigkilled(task: str) -> None:
 
 @pytest.mark.parametrize("start_method", ["forkserver", "fork"])
 def test_a_worker_whose_parent_is_not_the_facade_lives_on(
-    make_facade: FacadeFactory, start_method: str
+    monitor_facade: FacadeFactory, start_method: str
 ) -> None:
     """A forkserver's workers are its children, not the facade's: the parent watch must
     not take that for the parent's death (it ended them after 2 s)."""
-    w = make_facade(start_method=start_method)
+    w = monitor_facade(start_method=start_method)
     t = SimpleTask("outlasts-the-watch", 2.5)
     assert w.process_task(t)
     wait_for(w, all_final([t]))
@@ -730,10 +734,10 @@ def test_a_worker_whose_parent_is_not_the_facade_lives_on(
 
 
 def test_a_facade_made_in_a_thread_that_ends_keeps_its_workers(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
     made: list[WorkingProcessFacade] = []
-    maker = threading.Thread(target=lambda: made.append(make_facade()))
+    maker = threading.Thread(target=lambda: made.append(monitor_facade()))
     maker.start()
     maker.join(30)
     (w,) = made
@@ -749,13 +753,13 @@ def test_a_facade_made_in_a_thread_that_ends_keeps_its_workers(
 
 # == 9. a caller that never polls does not keep every event for ever =======================
 def test_unpolled_events_are_bounded(
-    make_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
+    monitor_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.core import book
     from app.core.events import EventsDropped
 
     monkeypatch.setattr(book, "MAX_UNPOLLED_EVENTS", 1000)
-    w = make_facade()
+    w = monitor_facade()
     tasks = [SquareTask(f"s{i}", i) for i in range(3000)]
     for t in tasks:
         assert w.process_task(t)
@@ -769,14 +773,14 @@ def test_unpolled_events_are_bounded(
 
 
 def test_unpolled_log_text_is_bounded(
-    make_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
+    monitor_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Long lines reach the bound on text long before the bound on events."""
     from app.core import book
     from app.core.events import EventsDropped
 
     monkeypatch.setattr(book, "MAX_UNPOLLED_TEXT", 1 << 20)
-    w = make_facade()
+    w = monitor_facade()
     t = LongLineTask("long", 8 << 20)  # 128 pieces of 64 KiB
     assert w.process_task(t)
     w.collect_tasks(timeout=60)
@@ -788,13 +792,13 @@ def test_unpolled_log_text_is_bounded(
 
 
 def test_a_regular_poller_never_sees_a_drop(
-    make_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
+    monitor_facade: FacadeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.core import book
     from app.core.events import EventsDropped
 
     monkeypatch.setattr(book, "MAX_UNPOLLED_EVENTS", 1000)
-    w = make_facade()
+    w = monitor_facade()
     seen: list[Any] = []
     for round_ in range(15):  # each round makes about 600 events: fewer than the bound
         tasks = [SquareTask(f"s{round_}-{i}", i) for i in range(200)]

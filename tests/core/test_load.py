@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from app.core import TaskChanged, TaskState
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.tasks_for_tests import BigResultTask, SquareTask
 
 MB = 1 << 20
 
 
 @pytest.mark.timeout(90)
-def test_200_results_of_1_mb_collected_without_deadlock(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_200_results_of_1_mb_collected_without_deadlock(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     tasks = [BigResultTask(f"big{i}", MB, i % 256) for i in range(200)]
     for t in tasks:
         assert w.process_task(t)
@@ -33,9 +33,9 @@ def test_200_results_of_1_mb_collected_without_deadlock(make_facade: FacadeFacto
 
 
 @pytest.mark.timeout(120)
-def test_100000_tiny_tasks_none_missing(make_facade: FacadeFactory) -> None:
+def test_100000_tiny_tasks_none_missing(monitor_facade: FacadeFactory) -> None:
     n = 100_000
-    w = make_facade()
+    w = monitor_facade()
     tasks = [SquareTask(f"t{i}", i) for i in range(n)]
     start = time.perf_counter()
     for t in tasks:
@@ -53,10 +53,10 @@ def test_100000_tiny_tasks_none_missing(make_facade: FacadeFactory) -> None:
 
 
 @pytest.mark.timeout(90)
-def test_four_threads_submit_while_another_polls(make_facade: FacadeFactory) -> None:
+def test_four_threads_submit_while_another_polls(monitor_facade: FacadeFactory) -> None:
     per_thread = 1000
     threads_n = 4
-    w = make_facade(workers=2)
+    w = monitor_facade(workers=2)
     expected_ids = {f"th{k}-{i}" for k in range(threads_n) for i in range(per_thread)}
     events: list[Any] = []
     done_ids: set[str] = set()

@@ -10,14 +10,14 @@ import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState
 from app.core import engine as engine_module
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.helpers import all_final, in_state, wait_for
 from tests.core.tasks_for_tests import TouchTask
 
 
 @pytest.mark.timeout(120)
 def test_cancel_racing_the_worker_either_cancels_or_runs_never_both(
-    make_facade: FacadeFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monitor_facade: FacadeFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancels sweep back from the end of the queue into the tasks a worker already holds.
 
@@ -34,7 +34,7 @@ def test_cancel_racing_the_worker_either_cancels_or_runs_never_both(
         return won
 
     monkeypatch.setattr(engine_module.Engine, "_unclaim", spy)
-    w = make_facade()
+    w = monitor_facade()
     tasks: list[TouchTask] = []
     cancelled: set[str] = set()
     end = time.monotonic() + 60
@@ -61,8 +61,8 @@ def test_cancel_racing_the_worker_either_cancels_or_runs_never_both(
 
 
 @pytest.mark.timeout(60)
-def test_close_ends_a_collect_waiting_in_another_thread(make_facade: FacadeFactory) -> None:
-    w = make_facade()
+def test_close_ends_a_collect_waiting_in_another_thread(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
     hang = CrashTask("hang", "hang")
     queued = SimpleTask("queued", 0.0)
     assert w.process_task(hang) and w.process_task(queued)

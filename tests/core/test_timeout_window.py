@@ -10,15 +10,15 @@ import time
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState
-from tests.core.conftest import FacadeFactory
+from app.testing import FacadeFactory
 from tests.core.helpers import all_final, in_state, wait_for
 
 
 @pytest.mark.timeout(60)
 def test_tasks_sent_while_a_timed_out_worker_dies_are_not_lost(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
-    w = make_facade()
+    w = monitor_facade()
     hang = CrashTask("hang", "hang", timeout=0.5)
     assert w.process_task(hang)
     wait_for(w, in_state(hang, TaskState.RUNNING))
@@ -36,10 +36,10 @@ def test_tasks_sent_while_a_timed_out_worker_dies_are_not_lost(
 
 @pytest.mark.timeout(60)
 def test_collect_waiting_while_a_timed_out_worker_dies_keeps_the_queue(
-    make_facade: FacadeFactory,
+    monitor_facade: FacadeFactory,
 ) -> None:
     for _ in range(5):  # the window is short: look at it several times
-        w = make_facade()
+        w = monitor_facade()
         hang = CrashTask("hang", "hang", timeout=0.3)
         after = SimpleTask("after", 0.0)
         assert w.process_task(hang) and w.process_task(after)

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core import TaskState
 from app.gui.main_window import CloseChoice, MainWindow
-from tests.gui.conftest import WindowFactory
+from app.testing import WindowFactory
 from tests.gui.helpers import DEADLINE_MS, child, state, submit
 
 
@@ -20,9 +20,9 @@ def gone(pid: int) -> bool:
         return True
 
 
-def busy_window(qtbot: QtBot, make_window: WindowFactory, seconds: float) -> MainWindow:
+def busy_window(qtbot: QtBot, monitor_window: WindowFactory, seconds: float) -> MainWindow:
     """A window whose worker runs ``long`` (``seconds``) with ``queued`` waiting behind."""
-    window = make_window(workers=1)
+    window = monitor_window(workers=1)
     submit(qtbot, window, "long", seconds)
     submit(qtbot, window, "queued", 0.0)
     qtbot.waitUntil(lambda: state(window, "long") == "RUNNING", timeout=DEADLINE_MS)
@@ -38,8 +38,8 @@ def answer(window: MainWindow, choice: CloseChoice, asked: list[CloseChoice]) ->
 
 
 @pytest.mark.timeout(60)
-def test_close_and_stay_keeps_the_run(qtbot: QtBot, make_window: WindowFactory) -> None:
-    window = busy_window(qtbot, make_window, 30.0)
+def test_close_and_stay_keeps_the_run(qtbot: QtBot, monitor_window: WindowFactory) -> None:
+    window = busy_window(qtbot, monitor_window, 30.0)
     asked: list[CloseChoice] = []
     answer(window, CloseChoice.STAY, asked)
     assert not window.close()
@@ -53,8 +53,8 @@ def test_close_and_stay_keeps_the_run(qtbot: QtBot, make_window: WindowFactory) 
 
 
 @pytest.mark.timeout(60)
-def test_close_and_quit_now_kills_the_workers(qtbot: QtBot, make_window: WindowFactory) -> None:
-    window = busy_window(qtbot, make_window, 30.0)
+def test_close_and_quit_now_kills_the_workers(qtbot: QtBot, monitor_window: WindowFactory) -> None:
+    window = busy_window(qtbot, monitor_window, 30.0)
     pids = [info.pid for info in window.facade.worker_info() if info.pid is not None]
     assert pids
     asked: list[CloseChoice] = []
@@ -68,8 +68,8 @@ def test_close_and_quit_now_kills_the_workers(qtbot: QtBot, make_window: WindowF
 
 
 @pytest.mark.timeout(60)
-def test_close_and_collect_waits_then_closes(qtbot: QtBot, make_window: WindowFactory) -> None:
-    window = busy_window(qtbot, make_window, 1.0)
+def test_close_and_collect_waits_then_closes(qtbot: QtBot, monitor_window: WindowFactory) -> None:
+    window = busy_window(qtbot, monitor_window, 1.0)
     pids = [info.pid for info in window.facade.worker_info() if info.pid is not None]
     asked: list[CloseChoice] = []
     answer(window, CloseChoice.COLLECT, asked)
@@ -86,9 +86,9 @@ def test_close_and_collect_waits_then_closes(qtbot: QtBot, make_window: WindowFa
 
 
 def test_close_without_work_in_flight_does_not_ask(
-    qtbot: QtBot, make_window: WindowFactory
+    qtbot: QtBot, monitor_window: WindowFactory
 ) -> None:
-    window = make_window(workers=1)
+    window = monitor_window(workers=1)
     submit(qtbot, window, "quick", 0.0)
     qtbot.waitUntil(lambda: state(window, "quick") == "DONE", timeout=DEADLINE_MS)
     # The State cell reads the live task; the per-state counts follow its DONE event.

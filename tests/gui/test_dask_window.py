@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 pytest.importorskip("distributed", reason="the Dask backend needs: pip install -e '.[dask]'")
 
 from app.gui.backends import DaskBackend
-from tests.gui.conftest import WindowFactory
+from app.testing import WindowFactory
 from tests.gui.helpers import (
     DEADLINE_MS,
     child,
@@ -26,9 +26,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 
 def test_submit_crash_kill_and_collect_on_the_cluster(
-    qtbot: QtBot, make_window: WindowFactory
+    qtbot: QtBot, monitor_window: WindowFactory
 ) -> None:
-    window = make_window(workers=2, backend=DaskBackend())
+    window = monitor_window(workers=2, backend=DaskBackend())
     assert "Dask" in window.windowTitle()
     menus = {a.text(): a for a in window.menuBar().actions()}
     assert not menus["&Scenarios"].isEnabled()  # they document the local facade's rules

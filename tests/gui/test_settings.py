@@ -12,13 +12,13 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
 from app.gui import MainWindow
-from tests.gui.conftest import WindowFactory
+from app.testing import WindowFactory
 from tests.gui.helpers import child
 
 
-def test_settings_are_saved_and_restored(make_window: WindowFactory, tmp_path: Path) -> None:
+def test_settings_are_saved_and_restored(monitor_window: WindowFactory, tmp_path: Path) -> None:
     path = tmp_path / "kept.ini"
-    first = make_window(workers=1, settings_path=path)
+    first = monitor_window(workers=1, settings_path=path)
     first.resize(1111, 707)  # the default is 1280 x 820
     first.move(40, 30)
     size = first.size()
@@ -34,7 +34,7 @@ def test_settings_are_saved_and_restored(make_window: WindowFactory, tmp_path: P
     assert path.exists()
     assert QSettings(str(path), QSettings.Format.IniFormat).contains("window/geometry")
 
-    second = make_window(workers=1, settings_path=path)
+    second = monitor_window(workers=1, settings_path=path)
     assert child(second, QDoubleSpinBox, "durationSpin").value() == 2.5
     assert child(second, QComboBox, "crashModeCombo").currentText() == "segfault"
     assert child(second, QSpinBox, "manyCountSpin").value() == 1234
@@ -45,8 +45,8 @@ def test_settings_are_saved_and_restored(make_window: WindowFactory, tmp_path: P
     assert second.geometry() == first.geometry()
 
 
-def test_a_fresh_settings_file_gives_the_defaults(make_window: WindowFactory) -> None:
-    window = make_window(workers=1)
+def test_a_fresh_settings_file_gives_the_defaults(monitor_window: WindowFactory) -> None:
+    window = monitor_window(workers=1)
     assert child(window, QComboBox, "crashModeCombo").currentText() == "exception"
     assert child(window, QDoubleSpinBox, "durationSpin").value() == 1.0
     assert not child(window, QCheckBox, "autoRestartCheck").isChecked()  # as in the core
@@ -111,7 +111,7 @@ def warnings_about(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
 @pytest.mark.parametrize(("key", "raw"), DAMAGED, ids=[f"{k}={v}" for k, v in DAMAGED])
 def test_a_damaged_value_falls_back_to_its_default_with_a_warning(
     qtbot: QtBot,
-    make_window: WindowFactory,
+    monitor_window: WindowFactory,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     key: str,
@@ -120,7 +120,7 @@ def test_a_damaged_value_falls_back_to_its_default_with_a_warning(
     path = tmp_path / "damaged.ini"
     write_ini(path, [(key, raw)])
     caplog.set_level(logging.WARNING)
-    window = make_window(workers=1, settings_path=path)
+    window = monitor_window(workers=1, settings_path=path)
     assert_defaults(window)
     if key == "window/geometry":
         assert (window.width(), window.height()) == (1280, 820)
@@ -133,24 +133,24 @@ def test_a_damaged_value_falls_back_to_its_default_with_a_warning(
 
 
 def test_every_value_damaged_at_once_still_opens_the_window(
-    make_window: WindowFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    monitor_window: WindowFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "damaged.ini"
     last = {key: raw for key, raw in DAMAGED}  # one bad value per key
     write_ini(path, list(last.items()))
     caplog.set_level(logging.WARNING)
-    window = make_window(workers=1, settings_path=path)
+    window = monitor_window(workers=1, settings_path=path)
     assert_defaults(window)
     for key in last:
         assert len(warnings_about(caplog, key)) == 1, key
     window.shutdown()  # and the next start reads good values again, without a word
     caplog.clear()
-    make_window(workers=1, settings_path=path)
+    monitor_window(workers=1, settings_path=path)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_good_values_log_no_warning(
-    make_window: WindowFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    monitor_window: WindowFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "good.ini"
     write_ini(
@@ -166,7 +166,7 @@ def test_good_values_log_no_warning(
         ],
     )
     caplog.set_level(logging.WARNING)
-    window = make_window(workers=1, settings_path=path)
+    window = monitor_window(workers=1, settings_path=path)
     assert child(window, QDoubleSpinBox, "durationSpin").value() == 2.5
     assert child(window, QSpinBox, "manyCountSpin").value() == 7
     assert child(window, QComboBox, "crashModeCombo").currentText() == "SIGKILL"
