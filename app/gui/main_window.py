@@ -70,8 +70,6 @@ class CloseChoice(enum.Enum):
 class MainWindow(QMainWindow):
     """The monitor. ``facade`` is the current run's facade; a new run replaces it."""
 
-    controller: RunController
-
     def __init__(
         self,
         workers: int = 1,
