@@ -79,10 +79,6 @@ class RunController(QObject):
         assert self._facade is not None, "start_run() comes first"
         return self._facade
 
-    @property
-    def collecting(self) -> bool:
-        return self._collector is not None
-
     # == runs =============================================================================
     def start_run(self, workers: int | None = None, restart: bool | None = None) -> FacadeFront:
         """A new facade; what is not given comes from the user's choices."""
