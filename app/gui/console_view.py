@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import EventsDropped, WorkerLog, WorkerStarted
+from app.core.events import Event
 
 MAX_LINES = 5000
 LEVELS = (("Debug", logging.DEBUG), ("Info", logging.INFO), ("Warning", logging.WARNING))
@@ -100,7 +101,7 @@ class ConsoleView(QWidget):
         self.text.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._scrolled()
 
-    def add_events(self, events: list[object]) -> None:
+    def add_events(self, events: list[Event]) -> None:
         """Adds the worker lines of one batch of facade events."""
         lines = []
         for event in events:

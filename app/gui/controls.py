@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from PySide6.QtCore import QLocale, Qt, Signal
+from PySide6.QtCore import QLocale, QSettings, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QFontDatabase, QKeyEvent, QKeySequence, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core import TaskState
 from app.gui.labels import ElidedLabel
 from app.gui.resources import icon, state_icon
+from app.gui.settings import SettingsReader
 
 CRASH_MODES = (
     ("exception", "exception", "raises from the worker's own loop: exit code 1"),
@@ -341,6 +342,42 @@ class Controls(QWidget):
         row.addWidget(life_box, 3)
         outer.addLayout(row)
         outer.addWidget(self.code)
+
+    def duration_problem(self) -> str | None:
+        """Text that is no duration, or a duration no demo means: said next to the field
+        instead of queueing the task."""
+        try:
+            seconds = self.duration.seconds()  # exactly as typed, even beyond the maximum
+        except ValueError as exc:
+            return str(exc)
+        if seconds > MAX_DURATION:
+            typed = shorten(self.duration.typed())
+            return f"{typed} s is more than an hour: {MAX_DURATION:g} s at most"
+        return None
+
+    def restore_choices(self, read: SettingsReader) -> None:
+        """The last run's choices; a value that cannot be used leaves the default."""
+        for key, spin in (
+            ("run/duration", self.duration),
+            ("run/taskTimeout", self.task_timeout),
+            ("run/collectTimeout", self.collect_timeout),
+        ):
+            spin.setValue(read.number(key, spin.value(), spin.minimum(), spin.maximum()))
+        many = self.many
+        many.setValue(read.integer("run/many", many.value(), many.minimum(), many.maximum()))
+        crash = self.crash_mode
+        crash.setCurrentIndex(
+            read.integer("run/crashMode", crash.currentIndex(), 0, crash.count() - 1)
+        )
+        self.auto_restart.setChecked(read.flag("run/autoRestart", self.auto_restart.isChecked()))
+
+    def save_choices(self, settings: QSettings) -> None:
+        settings.setValue("run/duration", self.duration.value())
+        settings.setValue("run/many", self.many.value())
+        settings.setValue("run/crashMode", self.crash_mode.currentIndex())
+        settings.setValue("run/autoRestart", self.auto_restart.isChecked())
+        settings.setValue("run/taskTimeout", self.task_timeout.value())
+        settings.setValue("run/collectTimeout", self.collect_timeout.value())
 
 
 class TableBar(QWidget):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter, deque
+
+from app.core import TaskState
 
 
 def clock(stamp: float | None) -> str:
@@ -30,3 +33,36 @@ def one_line(value: object, limit: int = 200) -> str:
         return ""
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def task_counts(counts: Counter[TaskState]) -> str:
+    """``12 tasks: PENDING 2, DONE 10``: the status bar's count per state."""
+    parts = [f"{state.name} {counts[state]:,}" for state in TaskState if counts[state]]
+    total = sum(counts.values())
+    return f"{total:,} tasks" + (": " + ", ".join(parts) if parts else "")
+
+
+def error_text(exc: Exception) -> str:
+    """ "No such file or directory: /the/folder", not Python's repr of the error."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc)
+
+
+class ResultRate:
+    """Results a second over the last few samples (a sliding window, so it settles fast)."""
+
+    def __init__(self, samples: int = 8) -> None:
+        self._samples: deque[tuple[float, int]] = deque(maxlen=samples)
+
+    def clear(self) -> None:
+        self._samples.clear()
+
+    def sample(self, finished_total: int) -> float | None:
+        """Records the count of finished tasks now; the rate, once there is a span."""
+        now = time.monotonic()
+        self._samples.append((now, finished_total))
+        first_time, first_count = self._samples[0]
+        if now > first_time:
+            return (finished_total - first_count) / (now - first_time)
+        return None

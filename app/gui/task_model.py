@@ -20,17 +20,18 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
-    QTimer,
     Signal,
     Slot,
 )
 from PySide6.QtGui import QColor
 
 from app.core import EventsDropped, TaskChanged, TaskState
+from app.core.events import Event
 from app.core.front import FacadeFront
 from app.core.task import Task
 from app.gui import formatting
 from app.gui.resources import state_icon
+from app.gui.throttle import Throttle
 
 COLUMNS = (
     "ID",
@@ -87,16 +88,13 @@ class TaskTableModel(QAbstractTableModel):
         self._colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
         self._unshown: list[Task] = []  # recorded, not yet inserted into the views
         self._dirty: set[int] = set()  # shown rows changed since the last flush
-        self._flushed_at = 0.0
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.timeout.connect(self.flush)
+        self._flush = Throttle(FLUSH_MS, self._show_changes, self)
 
     # -- feeding ----------------------------------------------------------------------
     def set_facade(self, facade: FacadeFront | None) -> None:
         """Shows another facade's tasks (a new run): the table starts empty."""
         self.beginResetModel()
-        self._flush_timer.stop()
+        self._flush.cancel()
         self._unshown = []
         self._dirty = set()
         self._facade = facade
@@ -109,7 +107,7 @@ class TaskTableModel(QAbstractTableModel):
         self.endResetModel()
         self.counts_changed.emit()
 
-    def apply_events(self, events: Iterable[object]) -> None:
+    def apply_events(self, events: Iterable[Event]) -> None:
         """Applies one batch: one insert for the new tasks, one update per run of rows."""
         facade = self._facade
         if facade is None:
@@ -162,26 +160,17 @@ class TaskTableModel(QAbstractTableModel):
             elif state.is_final:
                 self._running.discard(row)
                 self.finished_total += 1
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        """Tells the views at once, then at most every FLUSH_MS while changes pour in.
-
-        Every insert or update of a visible range repaints the table, and under load a
-        repaint is the costliest thing the GUI thread does.
-        """
-        if self._flush_timer.isActive():
-            return
-        wait = FLUSH_MS - (time.monotonic() - self._flushed_at) * 1000
-        if wait <= 0:
-            self.flush()
-        else:
-            self._flush_timer.start(int(wait))
+        # Every insert or update of a visible range repaints the table, and under load a
+        # repaint is the costliest thing the GUI thread does: the views hear at once, then
+        # at most every FLUSH_MS while changes pour in.
+        self._flush()
 
     @Slot()
     def flush(self) -> None:
-        """Shows the rows and changes applied since the last flush."""
-        self._flushed_at = time.monotonic()
+        """Shows the rows and changes applied since the last flush, at once."""
+        self._flush.run_now()
+
+    def _show_changes(self) -> None:
         new, self._unshown = self._unshown, []
         changed, self._dirty = self._dirty, set()
         if new:

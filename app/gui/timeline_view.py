@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from app.core import TaskState
+from app.core.events import Event
 from app.core.task import Task
 from app.gui.task_model import STATE_COLOURS
 from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at
@@ -65,8 +66,9 @@ class TimelineView(QAbstractScrollArea):
         self._selected_at = None
         self._relayout()
 
-    def apply_events(self, events: list[object]) -> None:
-        if self.timeline is not None and self.timeline.apply_events(events):
+    def apply_events(self, events: list[Event]) -> None:
+        timeline = self.timeline  # app.teaching.timeline reads any objects: list[object]
+        if timeline is not None and timeline.apply_events(events):  # type: ignore[arg-type]
             self._relayout()
 
     def freeze(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.core import WorkerDied, WorkerStarted
 from app.core.errors import signal_name
+from app.core.events import Event
 from app.core.front import FacadeFront
 from app.gui import formatting
 
@@ -56,7 +57,7 @@ class WorkerPanel(QWidget):
         self._deaths.clear()
         self.refresh(0)
 
-    def note_events(self, events: list[object]) -> bool:
+    def note_events(self, events: list[Event]) -> bool:
         """Remembers starts and deaths; True if the panel should refresh now."""
         seen = False
         for event in events:

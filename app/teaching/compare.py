@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
-from app.core import Task, TaskState, WorkingProcessFacade
+from app.core import TaskState, WorkingProcessFacade
+from app.core.front import FacadeFront
 from app.teaching.explain import DASK_DIFFERENCES
-from app.teaching.scenarios import _play, collect, say, submit, wait
+from app.teaching.scenarios import BlockingDriver, ScenarioPlay, collect, say, submit, wait
 
 log = logging.getLogger("app.scenario")
 
@@ -42,10 +42,9 @@ EXPECTED = {
 }
 
 
-def _play_all(name: str, facade: Any, sent: dict[str, Task], errors: dict[str, str]) -> None:
+def _play_all(name: str, play: ScenarioPlay, facade: FacadeFront, errors: dict[str, str]) -> None:
     try:
-        for step in PLAN:
-            _play(step, facade, sent)
+        play.play_all()
     except Exception as exc:
         errors[name] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -61,14 +60,14 @@ def run_side_by_side(out: Callable[[str], None] = print) -> int:
 
     quiet_dask_logs()
     log.info("starting 2 local workers and a Dask LocalCluster of 2 workers")
-    facades = {
+    facades: dict[str, FacadeFront] = {
         "local": WorkingProcessFacade(2, restart=True),
         "dask": DaskFacade(workers=2),
     }
-    sent: dict[str, dict[str, Task]] = {name: {} for name in facades}
+    plays = {name: ScenarioPlay(PLAN, BlockingDriver(f)) for name, f in facades.items()}
     errors: dict[str, str] = {}
     threads = [
-        threading.Thread(target=_play_all, args=(name, f, sent[name], errors), name=name)
+        threading.Thread(target=_play_all, args=(name, plays[name], f, errors), name=name)
         for name, f in facades.items()
     ]
     tag = _TagByThread(set(facades))
@@ -85,8 +84,8 @@ def run_side_by_side(out: Callable[[str], None] = print) -> int:
     out(f"{'ID':<8} {'local facade':<14} {'Dask':<14} what Dask reported")
     problems = [f"{name}: {error}" for name, error in errors.items()]
     for task_id, expected in EXPECTED.items():
-        here = sent["local"].get(task_id)
-        there = sent["dask"].get(task_id)
+        here = plays["local"].sent.get(task_id)
+        there = plays["dask"].sent.get(task_id)
         states = [t.state if t is not None else None for t in (here, there)]
         note = (there.error or "") if there is not None else ""
         out(f"{task_id:<8} {_name(states[0]):<14} {_name(states[1]):<14} {note}")

@@ -1,20 +1,22 @@
 """Guided scenarios: scripted runs that each show one thing about worker processes.
 
 A scenario is data: facade options, a table of steps and the final state every task must
-reach. ``run_headless`` plays one in a terminal (``python -m app demo --scenario NAME``);
-the window plays the same steps on its own facade. Qt-free: workers import this module to
-unpickle ``BigResultTask``.
+reach. ``ScenarioPlay`` is the one interpreter of the steps: ``run_headless`` drives it in
+a terminal (``python -m app demo --scenario NAME``), the window on a timer, on its own
+facade. Qt-free: workers import this module to unpickle ``BigResultTask``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app.core import CrashTask, SimpleTask, Task, TaskState, WorkingProcessFacade
+from app.core.front import FacadeFront
 
 log = logging.getLogger("app.scenario")
 
@@ -203,37 +205,96 @@ def check(scenario: Scenario, tasks: dict[str, Task]) -> list[str]:
     return problems
 
 
-def run_headless(name: str, out: Callable[[str], None] = print) -> int:
-    """Plays a scenario in this process; 0 when every task ends as documented."""
-    scenario = SCENARIOS[name]
-    log.info("scenario %s: %s", scenario.name, scenario.title)
-    facade = WorkingProcessFacade(**scenario.options)
-    sent: dict[str, Task] = {}
-    try:
-        for step in scenario.steps:
-            _play(step, facade, sent)
-    finally:
-        facade.close()
-    final = {t.ID: t for t in facade.collect_tasks()}
-    final.update({k: v for k, v in sent.items() if k not in final})  # the refused ones too
-    out(f"{'ID':<10} {'state':<10} result or error")
-    for task in final.values():
-        out(f"{task.ID:<10} {task.state.name:<10} {_outcome(task)}")
-    problems = check(scenario, final)
-    for problem in problems:
-        out(f"UNEXPECTED {problem}")
-    return 1 if problems else 0
+class Driver(Protocol):
+    """What a scenario is played on: a facade, and a way to make a collect step's first
+    call (blocking in a terminal, on a thread in the window)."""
+
+    @property
+    def facade(self) -> FacadeFront: ...
+
+    def collect(self) -> Sequence[Task] | None:
+        """Starts or goes on with the first collect: its tasks once it ended, else None."""
+        ...
 
 
-def _play(step: Step, facade: WorkingProcessFacade, sent: dict[str, Task]) -> None:
-    if step.kind == "say":
-        log.info("%s", step.args[0])
-    elif step.kind == "submit":
-        task = make_task(*step.args)
+class ScenarioPlay:
+    """The one interpreter of a scenario's steps, for the terminal and the window alike.
+
+    ``advance()`` plays steps until one has to wait (a task not final yet, a worker still
+    alive, a collect still running) and says whether all are played; the caller calls it
+    again later, the terminal after a short poll, the window on its next tick. A step that
+    waits longer than ``patience`` seconds (by default a wait step's own seconds; a
+    collect, for ever) raises ``TimeoutError``.
+    """
+
+    def __init__(
+        self, steps: Sequence[Step], driver: Driver, patience: float | None = None
+    ) -> None:
+        self._steps = steps
+        self._driver = driver
+        self._patience = patience
+        self._next = 0
+        self._step_began = time.monotonic()
+        self.sent: dict[str, Task] = {}  # every task submitted, the refused ones too
+
+    def advance(self) -> bool:
+        """Plays steps until one must wait; True once every step is played."""
+        while self._next < len(self._steps):
+            step = self._steps[self._next]
+            if not self._play(step):
+                limit = self._limit(step)
+                if time.monotonic() - self._step_began > limit:
+                    raise TimeoutError(
+                        f"step {self._next + 1} ({step.kind}) did not finish in {limit:g} s"
+                    )
+                return False
+            self._next += 1
+            self._step_began = time.monotonic()
+        return True
+
+    def play_all(self) -> None:
+        """Plays every step in this thread, polling the facade while a step waits."""
+        while not self.advance():
+            self._driver.facade.poll_events(0.05)
+
+    def final(self, recorded: Iterable[Task]) -> dict[str, Task]:
+        """The tasks the facade ``recorded``, and after them those it refused."""
+        final = {t.ID: t for t in recorded}
+        for task_id, task in self.sent.items():
+            final.setdefault(task_id, task)  # refused tasks are not recorded
+        return final
+
+    def _limit(self, step: Step) -> float:
+        if self._patience is not None:
+            return self._patience
+        if step.kind == "wait":
+            return float(step.args[1])
+        if step.kind == "wait_dead":
+            return float(step.args[0])
+        return math.inf
+
+    def _play(self, step: Step) -> bool:
+        """Plays one step; False while it must wait."""
+        facade = self._driver.facade
+        if step.kind == "say":
+            log.info("%s", step.args[0])
+        elif step.kind == "submit":
+            self._submit(facade, make_task(*step.args))
+        elif step.kind == "wait":
+            return all(facade.task(i).state.is_final for i in step.args[0])
+        elif step.kind == "wait_dead":
+            return not any(w.alive for w in facade.worker_info())
+        elif step.kind == "collect":
+            return self._collect(facade, int(step.args[0]))
+        else:
+            raise ValueError(f"unknown step {step.kind!r}")
+        return True
+
+    def _submit(self, facade: FacadeFront, task: Task) -> None:
         started = time.perf_counter()
         accepted = facade.process_task(task)
         took = (time.perf_counter() - started) * 1e6
-        sent[task.ID] = task
+        self.sent[task.ID] = task
         extra = f" ({task.error})" if task.error else ""
         log.info(
             "process_task(%r) -> %s in %.0f µs: %s%s",
@@ -243,31 +304,54 @@ def _play(step: Step, facade: WorkingProcessFacade, sent: dict[str, Task]) -> No
             task.state.name,
             extra,
         )
-    elif step.kind == "wait":
-        ids, seconds = step.args
-        _wait(facade, lambda: all(facade.task(i).state.is_final for i in ids), seconds)
-    elif step.kind == "wait_dead":
-        _wait(facade, lambda: not any(w.alive for w in facade.worker_info()), step.args[0])
-    elif step.kind == "collect":
-        for call in range(1, step.args[0] + 1):
-            started = time.perf_counter()
-            tasks = facade.collect_tasks()
-            log.info(
-                "collect_tasks() #%d returned %d tasks in %.3f s",
-                call,
-                len(tasks),
-                time.perf_counter() - started,
-            )
-    else:
-        raise ValueError(f"unknown step {step.kind!r}")
+
+    def _collect(self, facade: FacadeFront, calls: int) -> bool:
+        """The first call through the driver, the others straight to the facade."""
+        tasks = self._driver.collect()
+        if tasks is None:
+            return False
+        took = time.monotonic() - self._step_began
+        for call in range(1, calls + 1):
+            if call > 1:
+                started = time.perf_counter()
+                tasks = facade.collect_tasks()
+                took = time.perf_counter() - started
+            log.info("collect_tasks() #%d returned %d tasks in %.3f s", call, len(tasks), took)
+        return True
 
 
-def _wait(facade: WorkingProcessFacade, condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the scenario waited {seconds} s in vain")
-        facade.poll_events(0.05)
+class BlockingDriver:
+    """Plays in this thread: a collect step waits for its collect."""
+
+    def __init__(self, facade: FacadeFront) -> None:
+        self._facade = facade
+
+    @property
+    def facade(self) -> FacadeFront:
+        return self._facade
+
+    def collect(self) -> list[Task]:
+        return self._facade.collect_tasks()
+
+
+def run_headless(name: str, out: Callable[[str], None] = print) -> int:
+    """Plays a scenario in this process; 0 when every task ends as documented."""
+    scenario = SCENARIOS[name]
+    log.info("scenario %s: %s", scenario.name, scenario.title)
+    facade = WorkingProcessFacade(**scenario.options)
+    play = ScenarioPlay(scenario.steps, BlockingDriver(facade))
+    try:
+        play.play_all()
+    finally:
+        facade.close()
+    final = play.final(facade.collect_tasks())
+    out(f"{'ID':<10} {'state':<10} result or error")
+    for task in final.values():
+        out(f"{task.ID:<10} {task.state.name:<10} {_outcome(task)}")
+    problems = check(scenario, final)
+    for problem in problems:
+        out(f"UNEXPECTED {problem}")
+    return 1 if problems else 0
 
 
 def _outcome(task: Task) -> str:

@@ -69,7 +69,7 @@ def test_tens_of_thousands_of_emissions_through_the_poller(
     counter = Counter()
     poller = FacadePoller(ScriptedFacade(BATCHES))  # type: ignore[arg-type]
     poller.events_polled.connect(counter.on_batch)
-    poller.events_polled.connect(window._on_events)
+    poller.events_polled.connect(window.show_events)
     poller.start()
     try:
         qtbot.waitUntil(lambda: counter.batches == BATCHES, timeout=60_000)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from app.core import SimpleTask, TaskState
-from app.teaching.scenarios import SCENARIOS, check, run_headless
+from app.core import SimpleTask, Task, TaskState
+from app.teaching.scenarios import (
+    SCENARIOS,
+    BlockingDriver,
+    ScenarioPlay,
+    check,
+    run_headless,
+    say,
+    submit,
+    wait_dead,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,3 +65,35 @@ def test_a_final_state_other_than_documented_is_reported() -> None:
         "one: expected DONE, got CRASHED",
         "two: expected DONE, got None",
     ]
+
+
+class _StuckFacade:
+    """A facade whose one worker never dies and that refuses every task."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def process_task(self, task: Task) -> bool:
+        task.state = TaskState.REJECTED
+        return False
+
+    def worker_info(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(alive=True)]
+
+    def poll_events(self, timeout: float | None = 0.0) -> list[object]:
+        self.polls += 1
+        time.sleep(timeout or 0.0)
+        return []
+
+
+def test_a_step_that_waits_too_long_is_a_timeout_and_refused_tasks_are_kept() -> None:
+    facade = _StuckFacade()
+    play = ScenarioPlay(
+        (submit("simple", "one", 0.0), wait_dead(seconds=0.2), say("never")),
+        BlockingDriver(facade),  # type: ignore[arg-type]
+    )
+    with pytest.raises(TimeoutError, match=r"step 2 \(wait_dead\) did not finish in 0.2 s"):
+        play.play_all()
+    assert facade.polls >= 2
+    final = play.final([])
+    assert list(final) == ["one"] and final["one"].state is TaskState.REJECTED
