@@ -1,23 +1,23 @@
-"""``python -m app``: the monitor window; ``demo`` and ``bench`` subcommands."""
+"""``python -m app``: the monitor window; ``demo`` and ``bench`` subcommands.
+
+The command line is parsed here, once; each command then imports only what it needs (the
+terminal demo and the benchmarks never load Qt unless asked to).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from app.bench import cli as bench_cli
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app",
-        description="A monitor for a Python multiprocessing worker.",
+        description="A monitor for a Python multiprocessing worker. Without a command, it "
+        "opens the monitor window.",
     )
-    sub = parser.add_subparsers(dest="command")
-    demo_parser = sub.add_parser("demo", help="run a scenario in this terminal")
-    demo_parser.add_argument(
-        "--scenario",
-        help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
-    )
-    sub.add_parser("bench", help="measure the facade against the standard library", add_help=False)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
     parser.add_argument(
         "--dask",
@@ -27,23 +27,45 @@ def main(argv: list[str] | None = None) -> int:
         help="run the tasks on Dask: a LocalCluster here, or the scheduler at ADDRESS "
         "(tcp://host:8786); needs the [dask] extra",
     )
-    args, rest = parser.parse_known_args(argv)
+    sub = parser.add_subparsers(dest="command")
+    demo_parser = sub.add_parser(
+        "demo",
+        help="run a scenario in this terminal",
+        description="Run a guided scenario in this terminal: its narration, then the final "
+        "table; the exit status is non-zero if a task ends otherwise than documented.",
+    )
+    demo_parser.add_argument(
+        "--scenario",
+        help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
+    )
+    bench_parser = sub.add_parser(
+        "bench",
+        help="measure the facade against the standard library",
+        description=bench_cli.DESCRIPTION,
+    )
+    bench_cli.add_arguments(bench_parser)
+    args = parser.parse_args(argv)
     if args.command == "demo":
-        if args.scenario:
-            return _run_scenario(args.scenario)
+        return _demo(args.scenario)
+    if args.command == "bench":
+        return bench_cli.run(args, bench_parser.error)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return _window(args.workers, args.dask)
+
+
+def _window(workers: int, dask: str | None) -> int:
+    from app.gui.app import run_window  # Qt only for the window
+
+    return run_window(workers, dask)
+
+
+def _demo(scenario: str | None) -> int:
+    if not scenario:
         from app.teaching import demo
 
         return demo.main()
-    if args.command == "bench":
-        from app.bench import local as bench
-
-        return bench.main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    from app.gui import app
-
-    dask = [] if args.dask is None else ["--dask", args.dask] if args.dask else ["--dask"]
-    return app.main(["--workers", str(args.workers), *dask])
+    return _run_scenario(scenario)
 
 
 def _scenario_names() -> list[str]:

@@ -36,31 +36,42 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.queues import Queue, SimpleQueue
 from pathlib import Path
 from typing import Any
 
-from app.core import (
-    EventsDropped,
-    Task,
-    TaskChanged,
-    TaskState,
-    WorkerDied,
-    WorkerStarted,
-    WorkingProcessFacade,
+from app.bench.common import (
+    POLL,
+    BenchError,
+    NoopTask,
+    check_collected,
+    check_deadline,
+    noop,
+    say,
+    submit_all,
+    wait_died,
+    wait_done,
+    wait_ready,
 )
-from app.core.front import FacadeFront
+from app.bench.memory import MB, current_rss, peak_rss, reset_peak
+from app.core import TaskState, WorkerStarted, WorkingProcessFacade
 
 CTX = multiprocessing.get_context("spawn")
-POLL = 0.05  # the poll_events wait a GUI poller would use
-MB = 1024 * 1024
 RSS_MARKER = "BENCH-RSS "  # prefixes the child's result line, so worker logs cannot mix in
-_BAD_FATES = frozenset(TaskState) - {
-    TaskState.NEW,
-    TaskState.PENDING,
-    TaskState.RUNNING,
-    TaskState.DONE,
-}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``python -m app bench`` was asked to measure (its defaults are the command line's)."""
+
+    n: int  # no-op tasks per throughput round
+    rounds: int  # throughput rounds; each contender's best is kept
+    kills: int  # SIGKILLs to time
+    submits: int  # process_task calls to time, live and dead worker
+    rss_tasks: int  # tasks of the fresh-process memory run
+    timeout: float  # seconds any one measurement may take
+
 
 # key -> (comparison, threshold, how it reads in the table)
 TARGETS: dict[str, tuple[str, float, str]] = {
@@ -72,104 +83,12 @@ TARGETS: dict[str, tuple[str, float, str]] = {
 }
 
 
-class BenchError(RuntimeError):
-    """A measurement could not be made (something hung, refused or ended in the wrong state)."""
-
-
-class NoopTask(Task):
-    """The cheapest possible task, so that what is left to time is the facade's own cost."""
-
-    def do_task(self) -> None:
-        return None
-
-
-def _noop(i: int) -> None:
-    """The baselines' task: module level, because spawn pickles functions by reference."""
-    return None
-
-
 def _raw_worker(inbox: Queue[Any], outbox: SimpleQueue[Any]) -> None:
     """The raw floor's worker: no bookkeeping at all, just run and send back until None."""
     get, put = inbox.get, outbox.put
     while (item := get()) is not None:
-        put((item[0], _noop(item[0])))
-
-
-def _say(message: str) -> None:
-    """Progress goes to stderr, so ``--json`` output on stdout stays one clean object."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _check(deadline: float, what: str) -> None:
-    """Turn a facade that stopped answering into an error instead of a hung benchmark."""
-    if time.monotonic() > deadline:
-        raise BenchError(f"timed out: {what}")
-
-
-# -- waiting on the facade, always on its events (never a fixed sleep) --------------------------
-
-
-def _wait_ready(facade: FacadeFront, deadline: float) -> None:
-    """Wait until every worker is up and ready, so spawn time stays out of the figures."""
-    while not all(w.alive and w.ready for w in facade.worker_info()):
-        _check(deadline, f"worker never became ready: {facade.worker_info()!r}")
-        facade.poll_events(POLL)
-
-
-def _wait_done(facade: FacadeFront, expected: int, deadline: float) -> None:
-    """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails.
-
-    A caller that submits more than the facade keeps unpolled sees ``EventsDropped``: from
-    then on it counts the tasks' own states instead.
-    """
-    done = 0
-    by_state = False
-    while done < expected:
-        events = facade.poll_events(POLL)
-        if by_state or (events and isinstance(events[0], EventsDropped)):
-            by_state = True
-            tasks = facade.tasks
-            bad = [t for t in tasks if t.state in _BAD_FATES]
-            if bad:
-                raise BenchError(f"no-op task ended {bad[0].state.name}: {bad[0]!r}")
-            done = sum(t.state is TaskState.DONE for t in tasks)
-        else:
-            for event in events:
-                if isinstance(event, TaskChanged):
-                    if event.state is TaskState.DONE:
-                        done += 1
-                    elif event.state in _BAD_FATES:
-                        raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
-        _check(deadline, f"only {done} of {expected} tasks reported DONE")
-
-
-def _wait_died(facade: FacadeFront, pid: int, deadline: float) -> list[Any]:
-    """Poll until the WorkerDied event for ``pid`` arrives; return every event seen meanwhile."""
-    seen: list[Any] = []
-    while not any(isinstance(e, WorkerDied) and e.pid == pid for e in seen):
-        _check(deadline, f"no WorkerDied event for killed worker pid {pid}")
-        seen.extend(facade.poll_events(POLL))
-    return seen
-
-
-def _check_collected(tasks: list[Task], expected: int) -> None:
-    """A benchmark of a facade that loses tasks would be meaningless: make sure none were."""
-    done = sum(1 for t in tasks if t.state is TaskState.DONE)
-    if len(tasks) != expected or done != expected:
-        raise BenchError(f"collect_tasks returned {len(tasks)} tasks, {done} DONE; {expected=}")
-
-
-def _close(facade: FacadeFront) -> None:
-    """End the facade whatever happened; after a successful collect this is a no-op."""
-    facade.close()
-
-
-def _submit_all(facade: FacadeFront, tasks: list[NoopTask]) -> None:
-    """Submit every task; a refusal means the figure would be wrong, so it is an error."""
-    submit = facade.process_task
-    for task in tasks:
-        if not submit(task):
-            raise BenchError(f"process_task refused {task.ID}: {task.state.name}, {task.error}")
+        noop(item[0])
+        put((item[0], None))
 
 
 # -- throughput: one round of each contender ----------------------------------------------------
@@ -180,24 +99,24 @@ def facade_round(n: int, timeout: float) -> float:
     facade = WorkingProcessFacade(workers=1)
     try:
         deadline = time.monotonic() + timeout
-        _wait_ready(facade, deadline)
+        wait_ready(facade, deadline)
         tasks = [NoopTask(f"t{i}") for i in range(n)]
         start = time.perf_counter()
-        _submit_all(facade, tasks)
-        _wait_done(facade, n, deadline)
+        submit_all(facade, tasks)
+        wait_done(facade, n, deadline)
         elapsed = time.perf_counter() - start
-        _check_collected(facade.collect_tasks(timeout=timeout), n)
+        check_collected(facade.collect_tasks(timeout=timeout), n)
     finally:
-        _close(facade)
+        facade.close()
     return n / elapsed
 
 
 def ppe_round(n: int, timeout: float) -> float:
     """Tasks/s of ProcessPoolExecutor: submit N calls, wait for every future."""
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=CTX) as pool:
-        pool.submit(_noop, -1).result(timeout=timeout)
+        pool.submit(noop, -1).result(timeout=timeout)
         start = time.perf_counter()
-        futures = [pool.submit(_noop, i) for i in range(n)]
+        futures = [pool.submit(noop, i) for i in range(n)]
         _, pending = concurrent.futures.wait(futures, timeout=timeout)
         elapsed = time.perf_counter() - start
         if pending:
@@ -211,9 +130,9 @@ def pool_round(n: int, timeout: float) -> float:
     """Tasks/s of Pool.apply_async: N async calls, then wait on every AsyncResult."""
     pool = CTX.Pool(1)
     try:
-        pool.apply(_noop, (-1,))
+        pool.apply(noop, (-1,))
         start = time.perf_counter()
-        results = [pool.apply_async(_noop, (i,)) for i in range(n)]
+        results = [pool.apply_async(noop, (i,)) for i in range(n)]
         for result in results:
             result.wait(timeout)
         elapsed = time.perf_counter() - start
@@ -270,12 +189,12 @@ def measure_throughput(
         for key, (label, run) in CONTENDERS.items():
             if key in errors:
                 continue
-            _say(f"round {r}/{rounds}: {label}, {n:,} tasks")
+            say(f"round {r}/{rounds}: {label}, {n:,} tasks")
             try:
                 per_round[key].append(run(n, timeout))
             except Exception as exc:
                 errors[key] = f"{type(exc).__name__}: {exc}"
-                _say(f"{label} failed: {errors[key]}")
+                say(f"{label} failed: {errors[key]}")
     return per_round
 
 
@@ -287,12 +206,12 @@ def measure_kill_to_event(kills: int, timeout: float) -> list[float]:
     facade = WorkingProcessFacade(workers=1, restart=True)
     samples: list[float] = []
     try:
-        _wait_ready(facade, time.monotonic() + timeout)
+        wait_ready(facade, time.monotonic() + timeout)
         for _ in range(kills):
             samples.append(_kill_once(facade, time.monotonic() + timeout))
         facade.collect_tasks(timeout=timeout)
     finally:
-        _close(facade)
+        facade.close()
     return samples
 
 
@@ -303,7 +222,7 @@ def _kill_once(facade: WorkingProcessFacade, deadline: float) -> float:
         raise BenchError(f"ready worker has no pid: {facade.worker_info()!r}")
     start = time.perf_counter()
     os.kill(pid, signal.SIGKILL)
-    seen = _wait_died(facade, pid, deadline)
+    seen = wait_died(facade, pid, deadline)
     elapsed = time.perf_counter() - start
     _wait_replaced(facade, pid, seen, deadline)
     return elapsed * 1000
@@ -318,7 +237,9 @@ def _wait_replaced(
         info = facade.worker_info()[0]
         if started and info.pid in started and info.alive and info.ready:
             return
-        _check(deadline, f"no ready replacement after killing {old_pid}: {info!r}, {started=}")
+        check_deadline(
+            deadline, f"no ready replacement after killing {old_pid}: {info!r}, {started=}"
+        )
         events = facade.poll_events(POLL)
         started |= {e.pid for e in events if isinstance(e, WorkerStarted)} - {old_pid}
 
@@ -347,15 +268,15 @@ def measure_submit_live(count: int, timeout: float) -> float:
     facade = WorkingProcessFacade(workers=1)
     try:
         deadline = time.monotonic() + timeout
-        _wait_ready(facade, deadline)
+        wait_ready(facade, deadline)
         tasks = [NoopTask(f"live{i}") for i in range(count)]
         samples, accepted = _time_submits(facade, tasks)
         if accepted != count:
             raise BenchError(f"live worker: process_task accepted {accepted} of {count}")
-        _wait_done(facade, count, deadline)
-        _check_collected(facade.collect_tasks(timeout=timeout), count)
+        wait_done(facade, count, deadline)
+        check_collected(facade.collect_tasks(timeout=timeout), count)
     finally:
-        _close(facade)
+        facade.close()
     return _p99_us(samples)
 
 
@@ -364,12 +285,12 @@ def measure_submit_dead(count: int, timeout: float) -> float:
     facade = WorkingProcessFacade(workers=1, restart=False)
     try:
         deadline = time.monotonic() + timeout
-        _wait_ready(facade, deadline)
+        wait_ready(facade, deadline)
         pid = facade.worker_info()[0].pid
         if pid is None:
             raise BenchError(f"ready worker has no pid: {facade.worker_info()!r}")
         os.kill(pid, signal.SIGKILL)
-        _wait_died(facade, pid, deadline)
+        wait_died(facade, pid, deadline)
         if facade.worker_info()[0].alive:
             raise BenchError(f"worker still alive after its WorkerDied: {facade.worker_info()!r}")
         tasks = [NoopTask(f"dead{i}") for i in range(count)]
@@ -379,58 +300,11 @@ def measure_submit_dead(count: int, timeout: float) -> float:
             raise BenchError(f"dead worker: {accepted} accepted, {lost} LOST of {count}")
         facade.collect_tasks(timeout=timeout)
     finally:
-        _close(facade)
+        facade.close()
     return _p99_us(samples)
 
 
 # -- memory, in a fresh process ------------------------------------------------------------------
-
-
-def _proc_status_bytes(field: str) -> int | None:
-    """A ``Vm*`` figure of /proc/self/status (Linux), in bytes."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def _max_rss_bytes() -> int:
-    """getrusage's peak RSS, which is kilobytes on Linux but bytes on macOS."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _current_rss() -> tuple[int, str]:
-    """RSS now: /proc first, psutil where there is no /proc, the peak as a last resort."""
-    rss = _proc_status_bytes("VmRSS")
-    if rss is not None:
-        return rss, "VmRSS"
-    try:
-        import psutil
-    except ImportError:
-        return _max_rss_bytes(), "ru_maxrss"
-    return int(psutil.Process().memory_info().rss), "psutil"
-
-
-def _reset_peak() -> bool:
-    """Linux resets VmHWM to the current RSS on a '5' written to clear_refs: peak from now on."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss() -> tuple[int, str]:
-    """Peak RSS so far: VmHWM on Linux, getrusage elsewhere."""
-    peak = _proc_status_bytes("VmHWM")
-    return (peak, "VmHWM") if peak is not None else (_max_rss_bytes(), "ru_maxrss")
 
 
 def rss_child(count: int, timeout: float) -> dict[str, Any]:
@@ -438,20 +312,20 @@ def rss_child(count: int, timeout: float) -> dict[str, Any]:
     facade = WorkingProcessFacade(workers=1)
     try:
         deadline = time.monotonic() + timeout
-        _wait_ready(facade, deadline)
-        base, base_how = _current_rss()
-        reset = _reset_peak()
+        wait_ready(facade, deadline)
+        base, base_how = current_rss()
+        reset = reset_peak()
         start = time.perf_counter()
         submit = facade.process_task
         for i in range(count):
             if not submit(NoopTask(f"t{i}")):
                 raise BenchError(f"process_task refused task t{i}")
-        _wait_done(facade, count, deadline)
+        wait_done(facade, count, deadline)
         elapsed = time.perf_counter() - start
-        peak, peak_how = _peak_rss()
-        _check_collected(facade.collect_tasks(timeout=timeout), count)
+        peak, peak_how = peak_rss()
+        check_collected(facade.collect_tasks(timeout=timeout), count)
     finally:
-        _close(facade)
+        facade.close()
     return {
         "rss_mb": round((peak - base) / MB, 1),
         "rss_method": f"{peak_how} - {base_how}" + (" (peak reset)" if reset else ""),
@@ -461,7 +335,7 @@ def rss_child(count: int, timeout: float) -> dict[str, Any]:
 
 def measure_rss(count: int, timeout: float) -> dict[str, Any]:
     """Run ``rss_child`` in a fresh interpreter, so earlier measurements cannot raise the peak."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "app.bench.local", "--_rss-child", str(count)]
@@ -486,7 +360,7 @@ def _attempt(name: str, errors: dict[str, str], run: Callable[[], Any]) -> Any:
         return run()
     except Exception as exc:
         errors[name] = f"{type(exc).__name__}: {exc}"
-        _say(f"{name} failed: {errors[name]}")
+        say(f"{name} failed: {errors[name]}")
         return None
 
 
@@ -501,41 +375,41 @@ def _met(key: str, value: float | None) -> bool | None:
     return value >= threshold if op == ">=" else value < threshold
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(options: Options) -> dict[str, Any]:
     """Every measurement, in one report (``None`` where one failed, with the reason in errors)."""
     errors: dict[str, str] = {}
-    per_round = measure_throughput(args.n, args.rounds, args.timeout, errors)
+    per_round = measure_throughput(options.n, options.rounds, options.timeout, errors)
     best = {
         key: (round(max(v)) if v and key not in errors else None) for key, v in per_round.items()
     }
     report: dict[str, Any] = {
-        "n": args.n,
-        "rounds": args.rounds,
+        "n": options.n,
+        "rounds": options.rounds,
         "statistic": "best round (highest tasks/s) of each contender",
         **{f"{key}_tasks_per_s": value for key, value in best.items()},
         "ratio_vs_ppe": _ratio(best["facade"], best["ppe"]),
         "ratio_vs_raw": _ratio(best["facade"], best["raw"]),
         "rounds_tasks_per_s": {key: [round(x) for x in v] for key, v in per_round.items()},
     }
-    _say(f"SIGKILL -> WorkerDied, {args.kills} kills")
+    say(f"SIGKILL -> WorkerDied, {options.kills} kills")
     kills = _attempt(
-        "kill_to_event_ms", errors, lambda: measure_kill_to_event(args.kills, args.timeout)
+        "kill_to_event_ms", errors, lambda: measure_kill_to_event(options.kills, options.timeout)
     )
     report["kill_to_event_ms"] = round(statistics.median(kills), 2) if kills else None
     report["kill_to_event_ms_max"] = round(max(kills), 2) if kills else None
-    _say(f"process_task latency, {args.submits:,} submits, live then dead worker")
+    say(f"process_task latency, {options.submits:,} submits, live then dead worker")
     live = _attempt(
-        "submit_p99_us_live", errors, lambda: measure_submit_live(args.submits, args.timeout)
+        "submit_p99_us_live", errors, lambda: measure_submit_live(options.submits, options.timeout)
     )
     dead = _attempt(
-        "submit_p99_us_dead", errors, lambda: measure_submit_dead(args.submits, args.timeout)
+        "submit_p99_us_dead", errors, lambda: measure_submit_dead(options.submits, options.timeout)
     )
     report["submit_p99_us_live"] = round(live, 1) if live is not None else None
     report["submit_p99_us_dead"] = round(dead, 1) if dead is not None else None
-    _say(f"peak memory, {args.rss_tasks:,} tasks, in a fresh process")
-    mem = _attempt("rss_100k_mb", errors, lambda: measure_rss(args.rss_tasks, args.timeout))
+    say(f"peak memory, {options.rss_tasks:,} tasks, in a fresh process")
+    mem = _attempt("rss_100k_mb", errors, lambda: measure_rss(options.rss_tasks, options.timeout))
     report["rss_100k_mb"] = mem["rss_mb"] if mem else None
-    report["rss_tasks"] = args.rss_tasks
+    report["rss_tasks"] = options.rss_tasks
     report["rss_method"] = mem["rss_method"] if mem else None
     report["targets"] = {key: text for key, (_, _, text) in TARGETS.items()}
     report["targets_met"] = {key: _met(key, report[key]) for key in TARGETS}
@@ -586,57 +460,36 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m app bench",
-        description="Tasks/s of the worker facade against ProcessPoolExecutor, Pool and a raw "
-        "Queue floor; kill-to-event latency; process_task latency; memory for 100k tasks.",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("-n", type=_positive, default=20_000, help="no-op tasks per round")
-    parser.add_argument("--rounds", type=_positive, default=3, help="rounds; the best is kept")
-    parser.add_argument("--kills", type=_positive, default=20, help="SIGKILLs to time")
-    parser.add_argument("--submits", type=_positive, default=20_000, help="timed submits")
-    parser.add_argument("--rss-tasks", type=_positive, default=100_000, help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=120.0, help=argparse.SUPPRESS)
-    parser.add_argument("--_rss-child", type=_positive, dest="rss_child", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; 0 when every figure was measured, whatever the targets say."""
-    if argv is not None and "--gui" in argv:
-        from app.gui import bench as gui_bench  # Qt only when asked for
-
-        return gui_bench.main(argv)
-    if argv is not None and "--dask" in argv:
-        from app.bench import on_dask as dask_bench
-
-        return dask_bench.main(argv)
-    args = parse_args(argv)
-    if args.rss_child is not None:
-        print(RSS_MARKER + json.dumps(rss_child(args.rss_child, args.timeout)), flush=True)
-        return 0
+def benchmark(options: Options, as_json: bool) -> int:
+    """Run the benchmark and print it; 0 when every figure was measured, whatever the targets
+    say."""
     # A facade that hangs must not hang the benchmark (or CI): dump where, then exit.
-    faulthandler.dump_traceback_later(args.timeout * 5, exit=True)
+    faulthandler.dump_traceback_later(options.timeout * 5, exit=True)
     try:
-        report = run(args)
+        report = run(options)
     finally:
         faulthandler.cancel_dump_traceback_later()
-    print(json.dumps(report, indent=2) if args.json else format_table(report), flush=True)
+    print(json.dumps(report, indent=2) if as_json else format_table(report), flush=True)
     return 1 if report["errors"] else 0
 
 
-if __name__ == "__main__":
-    # Re-import under its real name, so spawned workers unpickle ``app.bench.NoopTask``
-    # rather than a class of ``__main__``.
-    from app.bench.local import main as _main
+def rss_child_main(argv: list[str]) -> int:
+    """``python -m app.bench.local --_rss-child COUNT``: the fresh process of ``measure_rss``,
+    which prints its figures on one line after ``RSS_MARKER``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app.bench.local",
+        description="The memory measurement of python -m app bench, in a fresh process.",
+    )
+    parser.add_argument("--_rss-child", type=int, dest="count", required=True)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    print(RSS_MARKER + json.dumps(rss_child(args.count, args.timeout)), flush=True)
+    return 0
 
-    sys.exit(_main())
+
+if __name__ == "__main__":
+    # Re-import under its real name, so that nothing the child pickles for its workers
+    # belongs to ``__main__``.
+    from app.bench.local import rss_child_main as _rss_child_main
+
+    sys.exit(_rss_child_main(sys.argv[1:]))

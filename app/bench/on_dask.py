@@ -10,7 +10,6 @@ interleaved and the best kept, as in the main benchmark.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -18,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.bench.local import NoopTask, _noop, _submit_all, _wait_done, _wait_ready
+from app.bench.common import NoopTask, noop, submit_all, wait_done, wait_ready
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core import WorkingProcessFacade
 from app.core.front import FacadeFront
@@ -29,15 +28,15 @@ def _drain(facade: FacadeFront, n: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     tasks = [NoopTask(f"t{i}") for i in range(n)]
     start = time.perf_counter()
-    _submit_all(facade, tasks)
-    _wait_done(facade, n, deadline)
+    submit_all(facade, tasks)
+    wait_done(facade, n, deadline)
     return time.perf_counter() - start
 
 
 def local_round(n: int, workers: int, timeout: float) -> float:
     facade = WorkingProcessFacade(workers)
     try:
-        _wait_ready(facade, time.monotonic() + timeout)
+        wait_ready(facade, time.monotonic() + timeout)
         return _drain(facade, n, timeout)
     finally:
         facade.close()
@@ -56,28 +55,29 @@ def dask_facade_round(n: int, cluster: Any, workers: int, timeout: float) -> flo
 def plain_dask_round(n: int, cluster: Any, timeout: float) -> float:
     from distributed import Client
 
-    with Client(cluster, set_as_default=False) as client:
+    with Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         start = time.perf_counter()
-        futures = [client.submit(_noop, i, pure=False) for i in range(n)]
+        futures = [client.submit(noop, i, pure=False) for i in range(n)]
         client.gather(futures, errors="raise")
         return time.perf_counter() - start
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(n: int, workers: int, rounds: int, timeout: float) -> dict[str, Any]:
+    """The best round of each contender on one LocalCluster (``results``), and why any
+    contender could not be measured (``errors``)."""
     from app.cluster.facade import local_cluster
 
-    n, workers, timeout = args.n, args.workers, args.timeout
     best: dict[str, float] = {}
     errors: dict[str, str] = {}
     cluster = local_cluster(workers)
     try:
-        rounds: list[tuple[str, Callable[[], float]]] = [
+        contenders: list[tuple[str, Callable[[], float]]] = [
             ("local facade", lambda: local_round(n, workers, timeout)),
             ("DaskFacade", lambda: dask_facade_round(n, cluster, workers, timeout)),
             ("plain Dask", lambda: plain_dask_round(n, cluster, timeout)),
         ]
-        for _ in range(args.rounds):
-            for name, measure in rounds:
+        for _ in range(rounds):
+            for name, measure in contenders:
                 if name in errors:
                     continue
                 try:
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "n": n,
         "workers": workers,
-        "rounds": args.rounds,
+        "rounds": rounds,
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "results": results,
         "errors": errors,
@@ -121,24 +121,12 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m app bench --dask",
-        description="The local facade next to a Dask LocalCluster, same no-op tasks.",
-    )
-    parser.add_argument("--dask", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("-n", type=int, default=2_000, help="no-op tasks per round")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes each")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds; the best is kept")
-    parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    if args.n < 1 or args.workers < 1 or args.rounds < 1:
-        parser.error("-n, --workers and --rounds must be positive")
+def benchmark(n: int, workers: int, rounds: int, timeout: float, as_json: bool) -> int:
+    """Run the benchmark and print it: 0 when every contender was measured, 2 without Dask."""
     if not dask_available():
         print(f"bench --dask: {INSTALL_HINT}", file=sys.stderr)
         return 2
     quiet_dask_logs()
-    report = run(args)
-    print(json.dumps(report, indent=2) if args.json else format_table(report), flush=True)
+    report = run(n, workers, rounds, timeout)
+    print(json.dumps(report, indent=2) if as_json else format_table(report), flush=True)
     return 1 if report["errors"] else 0

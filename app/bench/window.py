@@ -24,8 +24,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench.local import MB, _current_rss, _peak_rss, _reset_peak
-from app.core import SimpleTask, TaskChanged, TaskState, WorkingProcessFacade
+from app.bench.common import submit_all, wait_done, wait_ready
+from app.bench.memory import MB, current_rss, peak_rss, reset_peak
+from app.core import SimpleTask, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
 
 PAINTED = "BENCH-PAINTED"
@@ -36,31 +37,17 @@ TARGETS = {
 }
 
 
-def _wait_ready(facade: WorkingProcessFacade, deadline: float) -> None:
-    while not all(w.alive and w.ready for w in facade.worker_info()):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the worker never became ready")
-        facade.poll_events(0.02)
-
-
 def bare_facade(n: int, timeout: float) -> float:
     """Seconds for the facade alone: submit n no-op tasks, read events until all DONE."""
     facade = WorkingProcessFacade(1)
     try:
         deadline = time.monotonic() + timeout
-        _wait_ready(facade, deadline)
+        wait_ready(facade, deadline)
         facade.poll_events(0.0)
         tasks = [SimpleTask(f"task-{i + 1}", 0.0) for i in range(n)]
         start = time.perf_counter()
-        for task in tasks:
-            facade.process_task(task)
-        done = 0
-        while done < n:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {done} of {n} tasks DONE")
-            for event in facade.poll_events(0.05):
-                if type(event) is TaskChanged and event.state is TaskState.DONE:
-                    done += 1
+        submit_all(facade, tasks)
+        wait_done(facade, n, deadline)
         return time.perf_counter() - start
     finally:
         facade.close()
@@ -102,8 +89,8 @@ def through_window(n: int, timeout: float) -> dict[str, float]:
             window.facade.poll_events(0.01)  # the poller drains too; this only waits
         for _ in range(5):
             qt_app.processEvents()
-        base, _how = _current_rss()
-        _reset_peak()
+        base, _how = current_rss()
+        reset_peak()
         meter = _StallMeter()
         meter.start()
         start = time.perf_counter()
@@ -126,8 +113,8 @@ def through_window(n: int, timeout: float) -> dict[str, float]:
         if "at" not in finished:
             done = window.model.counts[TaskState.DONE]
             raise RuntimeError(f"the table showed {done} of {n} DONE before the deadline")
-        rows = _current_rss()[0] - base
-        peak = _peak_rss()[0] - base
+        rows = current_rss()[0] - base
+        peak = peak_rss()[0] - base
         return {
             "gui_s": finished["at"] - start,
             "max_stall_ms": meter.longest * 1000,
@@ -214,22 +201,26 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app bench --gui")
-    parser.add_argument("--gui", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("-n", type=int, default=100_000, help="tasks (default 100,000)")
-    parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
-    parser.add_argument("--_first-paint", action="store_true", dest="first_paint")
-    args = parser.parse_args(argv)
-    if args.first_paint:
-        return first_paint_child()
-    report = run(args.n, args.timeout)
-    print(json.dumps(report, indent=2) if args.json else format_table(report), flush=True)
+def benchmark(n: int, timeout: float, as_json: bool) -> int:
+    """Run the benchmark and print it (targets are reported, never turned into a status)."""
+    report = run(n, timeout)
+    print(json.dumps(report, indent=2) if as_json else format_table(report), flush=True)
     return 0
 
 
-if __name__ == "__main__":
-    from app.bench.window import main as _main  # spawned workers must not see a __main__ class
+def first_paint_main(argv: list[str]) -> int:
+    """``python -m app.bench.window --_first-paint``: the fresh process ``first_paint`` times."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app.bench.window",
+        description="Show the window and print a line at its first paint, then quit.",
+    )
+    parser.add_argument("--_first-paint", action="store_true", dest="first_paint", required=True)
+    parser.parse_args(argv)
+    return first_paint_child()
 
-    sys.exit(_main())
+
+if __name__ == "__main__":
+    # Re-import under its real name: spawned workers must not see a class of ``__main__``.
+    from app.bench.window import first_paint_main as _first_paint_main
+
+    sys.exit(_first_paint_main(sys.argv[1:]))

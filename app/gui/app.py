@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import signal
@@ -24,14 +23,10 @@ from app.gui.resources import icon, stylesheet
 log = logging.getLogger("app.gui")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description="The worker monitor.")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--dask", nargs="?", const="", metavar="ADDRESS")
-    args = parser.parse_args(argv)
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
-    backend = choose_backend(args.dask)
+def run_window(workers: int, dask: str | None) -> int:
+    """Open the window on ``workers`` local workers, or on Dask when ``dask`` is given ("" for
+    a LocalCluster here, else a scheduler address); the exit status once it closes."""
+    backend = choose_backend(dask)
     if isinstance(backend, str):
         print(backend, file=sys.stderr)
         return 2
@@ -42,12 +37,12 @@ def main(argv: list[str] | None = None) -> int:
 
     install_console(logging.INFO)  # the terminal shows the same lines as the console pane
     try:
-        qt_app, window = create_window(args.workers, backend=backend)
+        qt_app, window = create_window(workers, backend=backend)
     except OSError as exc:  # the scheduler at --dask ADDRESS cannot be reached
         print(f"could not start on {backend.name}: {exc}", file=sys.stderr)
         backend.close()
         return 2
-    sys.excepthook = _ExceptionDialog(window)
+    sys.excepthook = ExceptionDialog(window)
     _quit_on_signals(qt_app, window)
     window.show()
     tune_gc()
@@ -78,7 +73,7 @@ def choose_backend(dask: str | None) -> Backend | str:
 def create_window(
     workers: int, settings: QSettings | None = None, backend: Backend | None = None
 ) -> tuple[QApplication, MainWindow]:
-    """The application and its window, styled: shared by ``main`` and the smoke test."""
+    """The application and its window, styled: shared by ``run_window`` and the smoke test."""
     QCoreApplication.setOrganizationName("worker-monitor")
     QCoreApplication.setApplicationName("worker-monitor")
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -109,7 +104,7 @@ def _quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
     timer.start(200)
 
 
-class _ExceptionDialog:
+class ExceptionDialog:
     """An uncaught exception in a slot: log it, show it, and let the application live on."""
 
     def __init__(self, parent: object) -> None:

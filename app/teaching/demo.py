@@ -70,8 +70,9 @@ def main() -> int:
         started = time.perf_counter()
         tasks = facade.collect_tasks()
         log.info("collect_tasks() #%d took %.3f s", attempt, time.perf_counter() - started)
-    for task in tasks:
-        log.info("  %-6s %-8s %s", task.ID, task.state.name, task.result or task.error or "")
+    for collected in tasks:
+        result = collected.result or collected.error or ""
+        log.info("  %-6s %-8s %s", collected.ID, collected.state.name, result)
 
     refused = SimpleTask("after", 0.1)
     facade.process_task(refused)

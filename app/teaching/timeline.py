@@ -134,14 +134,14 @@ class Timeline:
     def _task_changed(self, task_id: str, state: TaskState, when: float) -> bool:
         opened = self._open.get(task_id)
         if state is TaskState.RUNNING and opened is not None:
-            lane, bar = opened
+            old_lane, bar = opened
             task = self._task(task_id)
-            if task is None or task.worker_pid in (None, lane.pid):
+            if task is None or task.worker_pid in (None, old_lane.pid):
                 return False  # a progress report: the bar only grows
             # It runs again on another worker (Dask retried it after its worker died, all
             # within one batch): the old bar ends with that worker, a new one opens.
             del self._open[task_id]
-            bar.end = max(bar.start, lane.end if lane.end is not None else when)
+            bar.end = max(bar.start, old_lane.end if old_lane.end is not None else when)
             bar.state = TaskState.PENDING
             opened = None
         if state is TaskState.PENDING and opened is None:

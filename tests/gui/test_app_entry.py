@@ -11,8 +11,9 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.__main__ import main
 from app.gui import MainWindow
-from app.gui.app import _ExceptionDialog
+from app.gui.app import ExceptionDialog
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,7 @@ def test_an_uncaught_exception_is_logged_and_shown_and_the_app_lives_on(
 ) -> None:
     shown: list[QMessageBox] = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box) or 0)
-    hook = _ExceptionDialog(window)
+    hook = ExceptionDialog(window)
     try:
         raise ZeroDivisionError("division by zero")
     except ZeroDivisionError as exc:
@@ -65,4 +66,4 @@ def test_dask_without_distributed_says_how_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setattr(gui_app, "dask_available", lambda: False)
     message = gui_app.choose_backend("")
     assert isinstance(message, str) and "pip install" in message and "[dask]" in message
-    assert gui_app.main(["--dask"]) == 2
+    assert main(["--dask"]) == 2

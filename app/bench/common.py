@@ -1,0 +1,108 @@
+"""What every benchmark shares: the no-op task, and waits on a facade that always read its
+events (never a fixed sleep) and turn a facade that stopped answering into an error.
+
+The no-op task and function live here, at module level of a module that is never run as
+``__main__``, so spawned workers unpickle them under their real names.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from app.core import EventsDropped, Task, TaskChanged, TaskState, WorkerDied
+from app.core.front import FacadeFront
+
+POLL = 0.05  # the poll_events wait a GUI poller would use
+BAD_FATES = frozenset(TaskState) - {
+    TaskState.NEW,
+    TaskState.PENDING,
+    TaskState.RUNNING,
+    TaskState.DONE,
+}
+
+
+class BenchError(RuntimeError):
+    """A measurement could not be made (something hung, refused or ended in the wrong state)."""
+
+
+class NoopTask(Task):
+    """The cheapest possible task, so that what is left to time is the facade's own cost."""
+
+    def do_task(self) -> None:
+        return None
+
+
+def noop(i: int) -> None:
+    """The baselines' task: module level, because spawn pickles functions by reference."""
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr, so ``--json`` output on stdout stays one clean object."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def check_deadline(deadline: float, what: str) -> None:
+    """Turn a facade that stopped answering into an error instead of a hung benchmark."""
+    if time.monotonic() > deadline:
+        raise BenchError(f"timed out: {what}")
+
+
+def wait_ready(facade: FacadeFront, deadline: float) -> None:
+    """Wait until every worker is up and ready, so spawn time stays out of the figures."""
+    while not all(w.alive and w.ready for w in facade.worker_info()):
+        check_deadline(deadline, f"worker never became ready: {facade.worker_info()!r}")
+        facade.poll_events(POLL)
+
+
+def wait_done(facade: FacadeFront, expected: int, deadline: float) -> None:
+    """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails.
+
+    A caller that submits more than the facade keeps unpolled sees ``EventsDropped``: from
+    then on it counts the tasks' own states instead.
+    """
+    done = 0
+    by_state = False
+    while done < expected:
+        events = facade.poll_events(POLL)
+        if by_state or (events and isinstance(events[0], EventsDropped)):
+            by_state = True
+            tasks = facade.tasks
+            bad = [t for t in tasks if t.state in BAD_FATES]
+            if bad:
+                raise BenchError(f"no-op task ended {bad[0].state.name}: {bad[0]!r}")
+            done = sum(t.state is TaskState.DONE for t in tasks)
+        else:
+            for event in events:
+                if isinstance(event, TaskChanged):
+                    if event.state is TaskState.DONE:
+                        done += 1
+                    elif event.state in BAD_FATES:
+                        raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
+        check_deadline(deadline, f"only {done} of {expected} tasks reported DONE")
+
+
+def wait_died(facade: FacadeFront, pid: int, deadline: float) -> list[Any]:
+    """Poll until the WorkerDied event for ``pid`` arrives; return every event seen meanwhile."""
+    seen: list[Any] = []
+    while not any(isinstance(e, WorkerDied) and e.pid == pid for e in seen):
+        check_deadline(deadline, f"no WorkerDied event for killed worker pid {pid}")
+        seen.extend(facade.poll_events(POLL))
+    return seen
+
+
+def check_collected(tasks: list[Task], expected: int) -> None:
+    """A benchmark of a facade that loses tasks would be meaningless: make sure none were."""
+    done = sum(1 for t in tasks if t.state is TaskState.DONE)
+    if len(tasks) != expected or done != expected:
+        raise BenchError(f"collect_tasks returned {len(tasks)} tasks, {done} DONE; {expected=}")
+
+
+def submit_all(facade: FacadeFront, tasks: Sequence[Task]) -> None:
+    """Submit every task; a refusal means the figure would be wrong, so it is an error."""
+    submit = facade.process_task
+    for task in tasks:
+        if not submit(task):
+            raise BenchError(f"process_task refused {task.ID}: {task.state.name}, {task.error}")
