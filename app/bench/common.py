@@ -16,6 +16,7 @@ from app.core import EventsDropped, Task, TaskChanged, TaskState, WorkerDied
 from app.core.front import FacadeFront
 
 POLL = 0.05  # the poll_events wait a GUI poller would use
+DRAIN_EVERY = 1_000  # submits between two reads of the events, when the caller reads them
 BAD_FATES = frozenset(TaskState) - {
     TaskState.NEW,
     TaskState.PENDING,
@@ -57,31 +58,45 @@ def wait_ready(facade: FacadeFront, deadline: float) -> None:
         facade.poll_events(POLL)
 
 
-def wait_done(facade: FacadeFront, expected: int, deadline: float) -> None:
-    """Consume the event stream until ``expected`` tasks reached DONE; any other fate fails.
+class DoneCounter:
+    """Counts DONE tasks from the event stream; any other final fate is an error.
 
-    A caller that submits more than the facade keeps unpolled sees ``EventsDropped``: from
-    then on it counts the tasks' own states instead.
+    Once ``EventsDropped`` shows that events were lost (more were submitted than the
+    facade keeps unpolled), it counts the tasks' own states instead.
     """
-    done = 0
-    by_state = False
-    while done < expected:
-        events = facade.poll_events(POLL)
-        if by_state or (events and isinstance(events[0], EventsDropped)):
-            by_state = True
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.by_state = False
+
+    def feed(self, facade: FacadeFront, events: Sequence[Any]) -> int:
+        """Takes one batch of ``facade``'s events; the DONE count so far."""
+        if self.by_state or (events and isinstance(events[0], EventsDropped)):
+            self.by_state = True
             tasks = facade.tasks
             bad = [t for t in tasks if t.state in BAD_FATES]
             if bad:
                 raise BenchError(f"no-op task ended {bad[0].state.name}: {bad[0]!r}")
-            done = sum(t.state is TaskState.DONE for t in tasks)
-        else:
-            for event in events:
-                if isinstance(event, TaskChanged):
-                    if event.state is TaskState.DONE:
-                        done += 1
-                    elif event.state in BAD_FATES:
-                        raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
-        check_deadline(deadline, f"only {done} of {expected} tasks reported DONE")
+            self.done = sum(t.state is TaskState.DONE for t in tasks)
+            return self.done
+        for event in events:
+            if isinstance(event, TaskChanged):
+                if event.state is TaskState.DONE:
+                    self.done += 1
+                elif event.state in BAD_FATES:
+                    raise BenchError(f"no-op task ended {event.state.name}: {event!r}")
+        return self.done
+
+
+def wait_done(
+    facade: FacadeFront, expected: int, deadline: float, counter: DoneCounter | None = None
+) -> None:
+    """Consume the event stream until ``expected`` tasks reached DONE (counted on from
+    ``counter`` when the caller already read some events)."""
+    counter = counter or DoneCounter()
+    while counter.done < expected:
+        counter.feed(facade, facade.poll_events(POLL))
+        check_deadline(deadline, f"only {counter.done} of {expected} tasks reported DONE")
 
 
 def wait_died(facade: FacadeFront, pid: int, deadline: float) -> list[Any]:
@@ -100,9 +115,17 @@ def check_collected(tasks: list[Task], expected: int) -> None:
         raise BenchError(f"collect_tasks returned {len(tasks)} tasks, {done} DONE; {expected=}")
 
 
-def submit_all(facade: FacadeFront, tasks: Sequence[Task]) -> None:
-    """Submit every task; a refusal means the figure would be wrong, so it is an error."""
+def submit_all(
+    facade: FacadeFront, tasks: Sequence[Task], counter: DoneCounter | None = None
+) -> None:
+    """Submit every task; a refusal means the figure would be wrong, so it is an error.
+
+    With ``counter``, events are read every ``DRAIN_EVERY`` submits, as a program with a
+    poller would, so that none are dropped and the waits after it count events.
+    """
     submit = facade.process_task
-    for task in tasks:
+    for i, task in enumerate(tasks, 1):
         if not submit(task):
             raise BenchError(f"process_task refused {task.ID}: {task.state.name}, {task.error}")
+        if counter is not None and i % DRAIN_EVERY == 0:
+            counter.feed(facade, facade.poll_events(0.0))

@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench.common import submit_all, wait_done, wait_ready
+from app.bench.common import DoneCounter, submit_all, wait_done, wait_ready
 from app.bench.memory import MB, current_rss, peak_rss, reset_peak
 from app.core import SimpleTask, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
@@ -38,7 +38,8 @@ TARGETS = {
 
 
 def bare_facade(n: int, timeout: float) -> float:
-    """Seconds for the facade alone: submit n no-op tasks, read events until all DONE."""
+    """Seconds for the facade alone: submit n no-op tasks, reading events as it goes (as
+    the window's poller does), until all are DONE."""
     facade = WorkingProcessFacade(1)
     try:
         deadline = time.monotonic() + timeout
@@ -46,8 +47,9 @@ def bare_facade(n: int, timeout: float) -> float:
         facade.poll_events(0.0)
         tasks = [SimpleTask(f"task-{i + 1}", 0.0) for i in range(n)]
         start = time.perf_counter()
-        submit_all(facade, tasks)
-        wait_done(facade, n, deadline)
+        counter = DoneCounter()
+        submit_all(facade, tasks, counter)
+        wait_done(facade, n, deadline, counter)
         return time.perf_counter() - start
     finally:
         facade.close()
