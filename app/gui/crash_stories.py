@@ -27,13 +27,13 @@ class CrashStories:
 
     def tell(self, events: list[Event], facade: FacadeFront, auto_restart: bool) -> None:
         """The stories of the deaths, then of the tasks Dask gave up on, in ``events``."""
-        deaths = deaths_in(events)  # type: ignore[arg-type]
+        deaths = deaths_in(events)
         if deaths:
             workers_left = any(info.alive for info in facade.worker_info())
             for d in deaths:
                 story = explain_dask(d) if self._dask else explain(d, workers_left, auto_restart)
                 self._add(d.died.time, story)
-        for given_up in killed_workers_in(events):  # type: ignore[arg-type]
+        for given_up in killed_workers_in(events):
             self._add(given_up.time, explain_killed_worker(given_up))
 
     def _add(self, when: float, story: str) -> None:

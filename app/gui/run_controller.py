@@ -122,7 +122,11 @@ class RunController(QObject):
 
     @Slot(list)
     def _on_polled(self, events: list[Event]) -> None:
-        self.events.emit(events)
+        """Passes on the current run's batches. A replaced run's poller may have one still
+        queued (its last, read while it stopped): that one is dropped, because it would
+        mark the new run's tasks of the same ID and tell of deaths the new run never had."""
+        if self.sender() is self._poller:
+            self.events.emit(events)
 
     # == submitting =======================================================================
     def next_auto_id(self) -> str:

@@ -67,8 +67,8 @@ class TimelineView(QAbstractScrollArea):
         self._relayout()
 
     def apply_events(self, events: list[Event]) -> None:
-        timeline = self.timeline  # app.teaching.timeline reads any objects: list[object]
-        if timeline is not None and timeline.apply_events(events):  # type: ignore[arg-type]
+        timeline = self.timeline
+        if timeline is not None and timeline.apply_events(events):
             self._relayout()
 
     def freeze(self) -> None:

@@ -5,9 +5,11 @@ and a script may print it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.core import TaskChanged, TaskState, WorkerDied
+from app.core.events import Event
 
 _SIGNALS = {
     "SIGKILL": (
@@ -41,7 +43,7 @@ class Death:
     cancelled: list[str] = field(default_factory=list)
 
 
-def deaths_in(events: list[object]) -> list[Death]:
+def deaths_in(events: Sequence[Event]) -> list[Death]:
     """The deaths in a batch of facade events, each with the task events that follow it.
 
     The facade reports a death and the fate of the dead worker's tasks together, in that
@@ -210,7 +212,7 @@ def explain_dask(death: Death) -> str:
     return "\n".join(lines)
 
 
-def killed_workers_in(events: list[object]) -> list[TaskChanged]:
+def killed_workers_in(events: Sequence[Event]) -> list[TaskChanged]:
     """Tasks a Dask scheduler gave up on: CRASHED with KilledWorker."""
     return [
         e

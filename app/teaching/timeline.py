@@ -9,10 +9,11 @@ next state closes the bar with that outcome.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.core import TaskChanged, TaskState, WorkerDied, WorkerStarted
+from app.core.events import Event
 from app.core.task import Task
 
 
@@ -85,7 +86,7 @@ class Timeline:
         self._last: dict[str, tuple[Lane, Bar]] = {}  # each task's latest bar
         self.first_time: float | None = None
 
-    def apply_events(self, events: list[object]) -> bool:
+    def apply_events(self, events: Sequence[Event]) -> bool:
         """True when something that shows on the timeline changed.
 
         Only each task's last state in the batch is looked at (under load a batch holds
@@ -95,14 +96,13 @@ class Timeline:
         changed = False
         last: dict[str, tuple[TaskState, float]] = {}
         for event in events:
-            kind = type(event)
-            if kind is TaskChanged:
-                last[event.task_id] = (event.state, event.time)  # type: ignore[attr-defined]
-            elif kind is WorkerStarted:
-                self._started(event)  # type: ignore[arg-type]
+            if type(event) is TaskChanged:
+                last[event.task_id] = (event.state, event.time)
+            elif type(event) is WorkerStarted:
+                self._started(event)
                 changed = True
-            elif kind is WorkerDied:
-                self._died(event)  # type: ignore[arg-type]
+            elif type(event) is WorkerDied:
+                self._died(event)
                 changed = True
         for task_id, (state, when) in last.items():
             changed |= self._task_changed(task_id, state, when)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import threading
 import time
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QLabel,
@@ -14,7 +17,9 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from app.core import WorkerDied
 from app.gui import MainWindow
+from app.gui.poller import FacadePoller
 from tests.gui.helpers import (
     DEADLINE_MS,
     child,
@@ -183,3 +188,32 @@ def test_new_run_after_collect_has_a_fresh_facade(qtbot: QtBot, window: MainWind
     wait_state(qtbot, window, "old", "DONE")
     assert shown_ids(window) == ["task-1", "old"]
     assert [t.ID for t in old.tasks] == ["old"]
+
+
+@pytest.mark.timeout(60)
+def test_a_replaced_runs_last_batch_never_reaches_the_new_run(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """The old poller's death batch, still queued when a new run starts, is dropped: it
+    would mark the new run's task of the same ID CRASHED and explain a death it never had."""
+    submit(qtbot, window, "long", 60.0)
+    wait_state(qtbot, window, "long", "RUNNING")
+    poller = next(p for p in window.findChildren(FacadePoller) if p.isRunning())
+    death_emitted = threading.Event()
+
+    def seen(events: list[object]) -> None:  # runs in the poller's thread
+        if any(isinstance(e, WorkerDied) for e in events):
+            death_emitted.set()
+
+    poller.events_polled.connect(seen, Qt.ConnectionType.DirectConnection)
+    (pid,) = [i.pid for i in window.facade.worker_info() if i.pid is not None]
+    os.kill(pid, signal.SIGKILL)
+    # The GUI thread does not run its event loop meanwhile: the batch stays queued.
+    assert death_emitted.wait(10), "the poller never read the worker's death"
+    window.controller.begin_run()
+    submit(qtbot, window, "long", 60.0)
+    wait_state(qtbot, window, "long", "RUNNING")
+    qtbot.wait(200)  # any stale batch would have been delivered by now
+    assert state(window, "long") == "RUNNING"
+    assert window.explainer.toPlainText() == ""
+    assert worker_states(window) == ["busy on long"]
