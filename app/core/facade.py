@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import weakref
 
-from app.core.engine import _KILL_CLOSE, _KILL_COLLECT, Engine
+from app.core.engine import Engine
 from app.core.front import FacadeFront
 from app.core.task import Task
 from app.core.timeouts import is_seconds, limit
@@ -61,7 +61,7 @@ class WorkingProcessFacade(FacadeFront):
             raise ValueError(
                 f"timeout must be >= 0 seconds (inf for no limit) or None, not {timeout!r}"
             )
-        tasks = self._engine.collect(timeout, _KILL_COLLECT)
+        tasks = self._engine.collect(timeout, closing=False)
         self._engine.flush_futures()
         return tasks
 
@@ -70,5 +70,5 @@ class WorkingProcessFacade(FacadeFront):
 
         Called while another thread waits in ``collect_tasks``, it ends that wait now.
         """
-        self._engine.collect(0, _KILL_CLOSE)
+        self._engine.collect(0, closing=True)
         self._engine.flush_futures()
