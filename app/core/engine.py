@@ -240,13 +240,12 @@ class Engine(TaskBook[bool]):
         task.worker_pid = h.pid
         task.started_at = started
         task.finished_at = finished
-        if type(msg) is wire.Result:
+        if isinstance(msg, wire.Result):
             task.state = TaskState.DONE
             task.result = msg.value
             task.progress = 1.0
             self._emit(task, "", now)
         else:
-            assert type(msg) is wire.Failed
             task.state = TaskState.FAILED
             task.error = msg.error
             task.traceback, task.exception = msg.traceback, msg.exception
@@ -258,9 +257,8 @@ class Engine(TaskBook[bool]):
 
     def _apply(self, h: WorkerHandle, msg: wire.Message, logs: WorkerLines, now: float) -> None:
         """One message from a worker; ``now`` stamps its events, so they keep their order."""
-        kind = type(msg)
-        if kind is wire.Result or kind is wire.Failed:
-            self._finish(h, msg, now)  # type: ignore[arg-type]
+        if type(msg) is wire.Result or type(msg) is wire.Failed:
+            self._finish(h, msg, now)
         elif type(msg) is wire.Progress:
             task = h.window[0] if h.window else None
             if task is not None and task._seq == msg.seq and task.state is TaskState.RUNNING:

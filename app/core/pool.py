@@ -74,6 +74,7 @@ class WorkerPool(Engine):
         with self._lock:
             return [self._info(h) for h in self._workers]
 
+    # == the end of the job (under _lock) ================================================
     def _await_collector(self) -> None:
         self._wait(lambda: self._final is not None or not self._collecting, None)
 
@@ -147,6 +148,7 @@ class WorkerPool(Engine):
             self._settler.stop()
         self._io.join(10.0)
 
+    # == bookkeeping (under _lock) ========================================================
     def _alive_handles(self) -> list[WorkerHandle]:
         return [h for h in self._workers if h.alive or h.replacing]
 
@@ -228,6 +230,7 @@ class WorkerPool(Engine):
                 h.kill(reason)
         self._notify()
 
+    # == workers: started, replaced ======================================================
     def _spawn(self, index: int, restarts: int) -> WorkerHandle:
         h = WorkerHandle(self._ctx, index, restarts)
         with self._lock:
