@@ -12,6 +12,7 @@ import enum
 import fcntl
 import logging
 import os
+import select
 import signal
 import time
 from collections import deque
@@ -103,6 +104,9 @@ class WorkerHandle:
             stdout_r.fileno(): (STDOUT_LOGGER, logging.INFO, LineSplitter()),
             stderr_r.fileno(): (STDERR_LOGGER, logging.WARNING, LineSplitter()),
         }
+        self._output_poll = select.poll()  # which of them hold something, in one call
+        for fd in self.output:
+            self._output_poll.register(fd, select.POLLIN)
         for fd in (self.task_fd, self.result_fd, *self.output):
             os.set_blocking(fd, False)
         for fd in (self.task_fd, self.result_fd):
@@ -165,18 +169,24 @@ class WorkerHandle:
         self.kill(KillReason.DAMAGED)
 
     def read_output(
-        self, fd: int | None = None, *, reads: int = 1, end: bool = False
+        self, fd: int | None = None, *, reads: int = 1, end: bool = False, polled: bool = False
     ) -> list[tuple[str, int, str]]:
         """Lines written to the worker's fds 1 and 2, as (logger name, level, line): from
         ``fd`` alone, or from both; at most ``reads`` pipe reads of 64 KiB each, so that
         a child that floods its output waits on the pipe instead of drowning the parent.
         ``end`` also takes unfinished lines (the task that wrote them is over, or the
-        worker is dead)."""
+        worker is dead). ``polled`` first asks which pipes hold something (or are at
+        their end), in one call: far cheaper than a read that finds nothing, which is
+        what most reads after a result find."""
         lines: list[tuple[str, int, str]] = []
+        ready = None
+        if polled:
+            with contextlib.suppress(OSError):
+                ready = {out_fd for out_fd, _ in self._output_poll.poll(0)}
         for out_fd, (name, level, splitter) in self.output.items():
             if fd is not None and out_fd != fd:
                 continue
-            for _ in range(reads):
+            for _ in range(reads if ready is None or out_fd in ready else 0):
                 try:
                     chunk = os.read(out_fd, _OUTPUT_CHUNK)
                 except (BlockingIOError, OSError):

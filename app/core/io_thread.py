@@ -158,7 +158,7 @@ class IOThread:
                 frames, _more = h.read()
                 # What the task wrote to fds 1 and 2 came before its outcome: show it first.
                 ended = wire.has_outcome(frames)
-                owner.apply_output(h, h.read_output(reads=4, end=ended), logs)
+                owner.apply_output(h, h.read_output(reads=4, end=ended, polled=True), logs)
                 self._apply_frames(h, frames, logs)
                 if h.eof:  # dying: stop watching the pipe, its death follows at once
                     self._unregister_fd(h.result_fd)
