@@ -1,4 +1,5 @@
-"""The machinery behind ``DaskFacade``: task bookkeeping over a ``distributed.Client``.
+"""The machinery behind ``DaskFacade``: what talks to a ``distributed.Client`` (submits,
+fetches, listens, watches timeouts, disconnects) around the records of ``DaskRecords``.
 
 Data flow::
 
@@ -14,8 +15,8 @@ Data flow::
                                                               left, exit codes │
                                                               (plugins) ◄──────┘
 
-Dask owns scheduling, retries and restarts; this keeps the same records as the local
-engine and turns what Dask reports into the same events. Dask's handlers run on the
+Dask owns scheduling, retries and restarts; the records are the same as the local
+engine's, and what Dask reports becomes the same events. Dask's handlers run on the
 client's I/O loop (for a LocalCluster, the scheduler's loop too) and its callback
 thread: they only queue what they are told. One applier thread updates the records
 under ``_lock``; a fetcher thread waits on the cluster for results. Nothing holding
