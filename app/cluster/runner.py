@@ -20,10 +20,9 @@ import time
 import traceback
 from typing import Any
 
-from app.core import task as task_module
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
-from app.core.task import Task, WorkerCrash, load_task, why_not_valid
+from app.core.task import Task, WorkerCrash, load_task, set_progress_sink, why_not_valid
 
 TOPIC = "worker-monitor"
 """The event topic the runner logs to and the client subscribes to."""
@@ -110,7 +109,7 @@ def _install() -> None:
         sys.stderr = _TaskLines(sys.stderr, STDERR_LOGGER, logging.WARNING)
         sys.stdout._worker_monitor = True  # type: ignore[attr-defined]
         logging.getLogger().addHandler(_TaskRecords())
-        task_module._progress_sink = _progress
+        set_progress_sink(_progress)
 
 
 def run_task(payload: bytes, key: str) -> tuple[Any, ...]:

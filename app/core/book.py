@@ -1,7 +1,10 @@
-"""The records every engine keeps, whoever runs the tasks: local workers or a cluster.
+"""The records every engine keeps, whoever runs the tasks: local workers or a cluster,
+and the contract both engines implement.
 
 Tasks by ID and in submission order, the events not yet polled, and the futures of
 submitted calls. One lock guards all of it; callers only ever touch memory under it.
+``submit``, ``cancel``, ``resubmit`` and ``collect`` are the same for both engines; each
+engine says, in the abstract methods, how its tasks reach workers and how its job ends.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import pickle
 import threading
 import time
 import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from app.core import timeouts
 from app.core.errors import describe
 from app.core.events import Event, EventsDropped, WorkerInfo, WorkerLog
 from app.core.futures import Settler, TaskFuture, outcome
-from app.core.states import TaskState
+from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
 from app.core.validation import why_refused
 
@@ -39,8 +45,11 @@ floods its output with long lines reaches this long before the count."""
 
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
+Ticket = TypeVar("Ticket")
+"""What an engine's queueing (under the lock) hands to its hand-over (outside it)."""
 
-class TaskBook:
+
+class TaskBook(ABC, Generic[Ticket]):
     """Bookkeeping shared by the engines; each adds how its tasks reach workers."""
 
     _task_timeout: float | None = None  # the facade's, for tasks that give none
@@ -63,24 +72,130 @@ class TaskBook:
         self._settler: Settler | None = None  # started by the first of them
         self._called: set[str] = set()  # IDs of submit()ted calls: their futures resolve once
         self._calls = 0
+        self._collecting = False  # a collect is under way (or was interrupted)
+        self._kill_now = False  # close() was called while another thread collects
 
     # == what each engine provides ========================================================
-    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
-        raise NotImplementedError
-
-    def cancel(self, task_id: str) -> bool:
-        raise NotImplementedError
-
-    def resubmit(self, task_id: str) -> bool:
-        raise NotImplementedError
-
+    @abstractmethod
     def restart_workers(self, requeue_lost: bool) -> int:
-        raise NotImplementedError
+        """Replaces dead workers; LOST tasks run again if asked. Returns how many started."""
 
+    @abstractmethod
     def worker_info(self) -> list[WorkerInfo]:
-        raise NotImplementedError
+        """One snapshot per worker slot."""
+
+    @abstractmethod
+    def abandon(self) -> None:
+        """The facade was dropped without a collect: end quietly, leave no process."""
+
+    @abstractmethod
+    def _queue_new(self, task: Task, payload: bytes, now: float) -> Ticket:
+        """Queues a task just recorded (under the lock)."""
+
+    @abstractmethod
+    def _queue_again(self, task: Task) -> Ticket:
+        """Queues a resubmitted task once more (under the lock)."""
+
+    @abstractmethod
+    def _hand_over(self, task: Task, ticket: Ticket) -> bool:
+        """Sends what was queued on its way (outside the lock); False if it was not."""
+
+    @abstractmethod
+    def _withdraw(self, task: Task) -> Callable[[], None] | None:
+        """Takes a PENDING task back from wherever it waits (under the lock): None if it
+        is too late, else what to release once the lock is let go."""
+
+    @abstractmethod
+    def _emit(self, task: Task, message: str = "", when: float | None = None) -> None:
+        """Records a task's change as an event, and passes it on to its future."""
+
+    @abstractmethod
+    def _await_collector(self) -> None:
+        """Waits a while (under the lock) for the thread that is collecting."""
+
+    @abstractmethod
+    def _end_job(self, timeout: float | None, closing: bool) -> Callable[[], None]:
+        """Ends the job (under the lock; it may wait): every task final. Returns what
+        stops the workers, run outside the lock."""
+
+    def _collected(self, closing: bool) -> None:
+        """The job has ended, workers and all (under the lock)."""
 
     # == caller side ======================================================================
+    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
+        """Records and queues ``task``; ``future``, if given, follows it to its fate."""
+        payload, error = pickled(task)
+        now = time.time()
+        with self._lock:
+            if not self._record(task, future, error, now):
+                return False
+            ticket = self._queue_new(task, payload, now)
+        return self._hand_over(task, ticket)
+
+    def cancel(self, task_id: str) -> bool:
+        """Only a task no worker has begun: a running one is not interrupted."""
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state is not TaskState.PENDING:
+                return False
+            release = self._withdraw(task)
+            if release is None:
+                return False
+            task.state = TaskState.CANCELLED
+            task.error = "cancelled before it ran"
+            task.finished_at = time.time()
+            task._payload = None
+            self._emit(task, task.error)
+            self._notify()
+        release()
+        return True
+
+    def resubmit(self, task_id: str) -> bool:
+        with self._lock:
+            task = self._recorded(task_id)
+            if task.state not in RESUBMITTABLE:
+                return False
+            if not self._accepting:
+                task.error = f"not resubmitted: {self._closing_reason}"
+                return False
+            ticket = self._queue_again(task)
+        return self._hand_over(task, ticket)
+
+    def collect(self, timeout: float | None, closing: bool) -> list[Task]:
+        """Ends the job (``closing``: now) and returns every task, in submission order.
+
+        Each step may be interrupted (Ctrl-C) and is taken over by the next collect.
+        """
+        with self._changed:
+            while self._collecting and self._final is None:
+                # Another thread is collecting: wait for its answer, or take over if it
+                # was interrupted (Ctrl-C); close() means now, even then.
+                if closing:
+                    self._kill_now = True
+                    self._changed.notify_all()
+                self._await_collector()
+            if self._final is not None:
+                return list(self._final)
+            self._collecting = True
+            try:
+                stop_workers = self._end_job(timeout, closing)
+            except BaseException:  # interrupted: the facade stays consistent, not collecting
+                self._collecting = False
+                self._changed.notify_all()
+                raise
+        try:
+            stop_workers()
+        except BaseException:
+            with self._changed:
+                self._collecting = False
+                self._changed.notify_all()
+            raise
+        with self._changed:
+            self._collected(closing)
+            self._final = list(self._order)
+            self._changed.notify_all()
+            return list(self._final)
+
     def poll(self, timeout: float | None) -> list[Event]:
         until = timeouts.deadline(timeout)
         forever = until is None
@@ -148,6 +263,12 @@ class TaskBook:
             settler.stop()
 
     # == bookkeeping (under _lock) ========================================================
+    def _notify(self) -> None:
+        """Wakes pollers and collectors; free when nobody waits (the common case)."""
+        self._trim_events()
+        if self._waiting:
+            self._changed.notify_all()
+
     def _log_event(self, event: WorkerLog) -> None:
         """Keeps a worker's line, counting its size for ``_trim_events``."""
         self._events.append(event)

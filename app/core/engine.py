@@ -1,4 +1,5 @@
-"""The machinery behind ``WorkingProcessFacade``: bookkeeping plus one I/O thread.
+"""The records and rules behind ``WorkingProcessFacade``: what each task and worker is
+doing, which worker gets which task, and what a worker's death means for its tasks.
 
 Data flow::
 
@@ -7,282 +8,96 @@ Data flow::
     poll_events ◄── events ◄── records updated ◄── result pipe + sentinels ◄────┘
 
 Callers only touch in-memory state under ``_lock``; they never read or write a pipe, so
-they never block on a worker, whatever it is doing. The I/O thread owns every file
-descriptor: it waits on the result pipes, the process sentinels and a wake-up pipe at
-once (never a sleep loop), reads results as they come (so no worker ever blocks on a
-full pipe and no join waits on undrained data), sends queued tasks to workers in
-batches, enforces timeouts, and decides each task's fate when a worker dies.
+they never block on a worker, whatever it is doing. The ``IOThread`` owns every file
+descriptor; each round it asks this engine, under the lock, to send queued tasks in
+batches and enforce timeouts, and hands it what the workers said and who died.
 
 A worker holds a *window* of tasks it was sent, run in order; the head is running. Before
-it unpickles a task it writes the task's sequence number to shared memory, so when it
+it unpickles a task it claims the task's sequence number in shared memory, so when it
 dies the parent knows exactly which task it was running (CRASHED) and which it never
 started (requeued, or LOST when no worker is left).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import multiprocessing
-import os
 import pickle
-import selectors
-import threading
 import time
-import traceback
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from app.core import console, timeouts, wire
-from app.core.book import TaskBook, pickled
+from app.core.book import TaskBook
 from app.core.errors import describe, describe_exit, signal_name
-from app.core.events import TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.futures import TaskFuture
-from app.core.handle import WorkerHandle
-from app.core.states import RESUBMITTABLE, TaskState
+from app.core.events import TaskChanged, WorkerDied, WorkerLog
+from app.core.handle import KillReason, WorkerHandle
+from app.core.io_thread import IOThread, WorkerLines
+from app.core.states import TaskState
 from app.core.task import Task
-from app.core.worker import RING
 
 # Handled on the console thread: the I/O thread never waits for a slow terminal.
 log = console.DeferredLogger("app.core")
 
-_MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below RING
+_MAX_WINDOW = 256  # tasks a worker may hold ahead; must stay well below wire.RING
 _AHEAD_SECONDS = 0.005  # how much work to queue ahead of a worker, by its task times
 _APPLY_CHUNK = 512  # results applied per lock hold, so callers never wait long
-_CLAIM_WAIT = 1.0  # longest cancel() waits for a worker's claim lock
 _EARLY_DEATHS = 3  # replacements killed in a row before they were ready: give up then
-_RESPAWN_WAIT = 5.0  # longest the end of a job waits for a replacement on its way
-_STOP_GRACE = 5.0  # longest an idle worker gets to leave cleanly at the end of a collect
-_STOP_GRACE_NOW = 0.2  # the same for close(), or a collect whose timeout has run out
-
-_WAKE, _RESULTS, _OUTPUT, _DEATH, _WRITABLE = range(5)
-
-# Why the parent killed a worker, and so what happens to its tasks.
-_KILL_TIMEOUT = "timeout"  # its task ran too long: TIMED_OUT, worker replaced
-_KILL_COLLECT = "collect"  # collect_tasks(timeout) ran out: TIMED_OUT / CANCELLED
-_KILL_CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELLED
-_KILL_STOP = "stop"  # asked to stop at the end of a collect; was idle
-
-_OUTCOMES = (wire.RESULT, wire.FAILED)
 
 
-class Engine(TaskBook):
-    """All state and I/O of one facade. Lives as long as its I/O thread, not the facade."""
+def _nothing_to_release() -> None:
+    """A local task taken back holds nothing outside the engine."""
 
-    def __init__(
-        self,
-        workers: int,
-        start_method: str,
-        restart: bool,
-        task_timeout: float | None,
-    ) -> None:
+
+class Engine(TaskBook[bool]):
+    """The records of one facade's tasks and workers, and the rules that move them.
+
+    ``WorkerPool`` adds how workers start, are replaced and stop, and how a job ends.
+    """
+
+    def __init__(self, restart: bool, task_timeout: float | None) -> None:
         super().__init__()
-        self._ctx = multiprocessing.get_context(start_method)
         self._restart = restart
         self._task_timeout = task_timeout
         self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
         self._next_seq = 1
-        self._collecting = False
-        self._kill_now = False  # close() was called while another thread collects
         self._avg_run: float | None = None
         self._last_death = ""
         self._stop_requested = False  # collect found no work left: workers may leave
-        self._ending: str | None = None  # collect ran out or close(): kill, do not requeue
+        self._ending: KillReason | None = None  # collect ran out or close(): kill, no requeue
         self._stop = False
-        self._woken = False
-        self._new_handles: list[WorkerHandle] = []
         self._io_closed = False  # the I/O thread has taken its last look at the workers
-        self._respawning = 0  # replacements being started on threads of their own
-        self._io_done = threading.Event()  # set as the I/O thread's very last act
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, (_WAKE, None))
+        self._io = IOThread(self, self._lock)
         self._workers: list[WorkerHandle] = []
-        try:
-            for index in range(workers):
-                self._workers.append(self._spawn(index, 0))
-        except BaseException:
-            self._kill_all_now()
-            raise
-        self._thread = threading.Thread(
-            target=self._run, name="WorkingProcessFacade-io", daemon=True
-        )
-        self._thread.start()
 
-    # == caller side ======================================================================
-    def submit(self, task: Task, future: TaskFuture | None = None) -> bool:
-        """Records and queues ``task``; ``future``, if given, follows it to its fate."""
-        payload, error = pickled(task)
-        now = time.time()
-        with self._lock:
-            if not self._record(task, future, error, now):
-                return False
-            task._payload = payload
-            return self._enqueue(task, now, "")
+    @abstractmethod
+    def replace_soon(self, old: WorkerHandle) -> None:
+        """Starts a replacement for a dead worker, off the I/O thread."""
 
-    def cancel(self, task_id: str) -> bool:
-        with self._lock:
-            task = self._recorded(task_id)
-            if task.state is not TaskState.PENDING:
-                return False
-            where = task._where
-            if where >= 0 and not self._unclaim(self._workers[where], task):
-                return False
-            task.state = TaskState.CANCELLED
-            task.error = "cancelled before it ran"
-            task.finished_at = time.time()
-            task._payload = None
-            self._emit_task(task, task.error)
-            self._notify()
-            return True
+    # == how tasks reach the workers (the base's submit, cancel, resubmit) ==============
+    def _queue_new(self, task: Task, payload: bytes, now: float) -> bool:
+        task._payload = payload
+        return self._enqueue(task, now, "")
 
-    def resubmit(self, task_id: str) -> bool:
-        with self._lock:
-            task = self._recorded(task_id)
-            if task.state not in RESUBMITTABLE:
-                return False
-            if not self._accepting:
-                task.error = f"not resubmitted: {self._closing_reason}"
-                return False
-            return self._requeue(task, time.time(), "resubmitted")
+    def _queue_again(self, task: Task) -> bool:
+        return self._requeue(task, time.time(), "resubmitted")
 
-    def restart_workers(self, requeue_lost: bool) -> int:
-        with self._lock:
-            if not self._accepting:
-                raise RuntimeError(f"cannot restart workers: {self._closing_reason}")
-            dead = [h for h in self._workers if not h.alive and not h.replacing]
-            for h in dead:
-                h.replacing = True
-        started = 0
-        for h in dead:
-            if self._replace(h):
-                started += 1
-        with self._lock:
-            if requeue_lost and self._available():
-                now = time.time()
-                for task in self._requeueable_lost():
-                    self._requeue(task, now, "requeued after restart_worker()")
-            self._wake()
-        return started
+    def _hand_over(self, task: Task, ticket: bool) -> bool:
+        return ticket  # queued, or not: the I/O thread does the rest
 
-    def worker_info(self) -> list[WorkerInfo]:
-        with self._lock:
-            return [self._info(h) for h in self._workers]
-
-    def collect(self, timeout: float | None, reason: str) -> list[Task]:
-        with self._changed:
-            while self._collecting and self._final is None:
-                # Another thread is collecting: wait for its answer, or take over if it
-                # was interrupted (Ctrl-C); close() means now, even then.
-                if reason == _KILL_CLOSE:
-                    self._kill_now = True
-                    self._notify()
-                self._wait(lambda: self._final is not None or not self._collecting, None)
-            if self._final is not None:
-                return list(self._final)
-            self._collecting = True
-            try:
-                self._end_job(timeout, reason)
-            except BaseException:  # interrupted: the facade stays consistent, not collecting
-                self._collecting = False
-                self._notify()
-                raise
-        try:
-            # An Event, not join(): on Python 3.11 an interrupted join() marks the thread
-            # as ended while it still runs (bpo-45274), and the next join would not wait.
-            while not self._io_done.wait(timeouts.MAX_SLICE):
-                pass
-        except BaseException:
-            with self._changed:
-                self._collecting = False
-                self._notify()
-            raise
-        with self._changed:
-            self._final = list(self._order)
-            self._notify()
-            return list(self._final)
-
-    def _end_job(self, timeout: float | None, reason: str) -> None:
-        """Waits for the work to end (or ends it), stops the workers and the I/O thread.
-
-        Each step may be interrupted and run again by the next collect.
-        """
-        self._accepting = False
-        self._closing_reason = (
-            "the facade is collecting" if reason == _KILL_COLLECT else "the facade was closed"
-        )
-        self._wake()
-        until = timeouts.deadline(timeout)
-        self._wait(lambda: not self._has_work() or not self._available() or self._kill_now, until)
-        if self._has_work():
-            self._kill_everything(_KILL_CLOSE if self._kill_now else reason, timeout)
-        else:
-            self._stop_requested = True
-            self._wake()
-        # A replacement on its way is stopped (or killed) like the others once it is in
-        # place; one whose start hangs (a terminal that does not drain) is not waited for.
-        now = time.monotonic()
-        respawned_by = now + _RESPAWN_WAIT
-        if until is not None:  # a spawn takes milliseconds: a second is plenty even then
-            respawned_by = min(respawned_by, max(until, now + 1.0))
-        self._wait(lambda: self._respawning == 0, respawned_by)
-        # Idle workers leave cleanly; one that cannot (a task left a non-daemon thread
-        # running) is killed once the grace, or what is left of the timeout, is over.
-        now = time.monotonic()
-        grace = now + _STOP_GRACE
-        if self._kill_now or until is not None:
-            grace = min(grace, max(now + _STOP_GRACE_NOW, until or now))
-        if not self._wait(lambda: not self._alive_handles(), grace):
-            self._kill_everything(_KILL_STOP, timeout)
-            self._wait(lambda: not self._alive_handles(), None)
-        self._closing_reason = (
-            "the facade was already collected"
-            if reason == _KILL_COLLECT
-            else "the facade was closed"
-        )
-        self._stop = True
-        self._wake()
-
-    def abandon(self) -> None:
-        """Runs when the facade is garbage-collected or at exit without a collect."""
-        if self._final is not None or self._stop:
-            return
-        alive = [h for h in self._workers if h.alive]
-        unfinished = sum(1 for t in self._tasks.values() if not t.state.is_final)
-        if alive:
-            log.warning(
-                "WorkingProcessFacade dropped without collect_tasks() or close(): "
-                "killing %d worker(s); %d unfinished task(s) are abandoned",
-                len(alive),
-                unfinished,
-            )
-        self._accepting = False
-        self._closing_reason = "the facade was dropped"
-        for h in alive:
-            h.kill(_KILL_CLOSE)
-        self._stop = True
-        self._wake()
-        if self._settler is not None:
-            self._settler.stop()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(10.0)
+    def _withdraw(self, task: Task) -> Callable[[], None] | None:
+        where = task._where
+        if where >= 0 and not self._unclaim(self._workers[where], task):
+            return None
+        return _nothing_to_release
 
     # == bookkeeping (under _lock) ========================================================
-    def _emit_task(self, task: Task, message: str = "", when: float | None = None) -> None:
+    def _emit(self, task: Task, message: str = "", when: float | None = None) -> None:
         self._events.append(
             TaskChanged(task.ID, task.state, task.progress, message, when or time.time())
         )
         if self._futures:
             self._follow(task)
-
-    def _notify(self) -> None:
-        """Wakes pollers and collectors; free when nobody waits (the common case)."""
-        self._trim_events()
-        if self._waiting:
-            self._changed.notify_all()
 
     def _enqueue(self, task: Task, now: float, message: str) -> bool:
         """Queues a recorded task, or marks it LOST when no worker can ever run it."""
@@ -290,13 +105,13 @@ class Engine(TaskBook):
         task._seq = self._next_seq
         self._next_seq += 1
         task._where = -1
-        self._emit_task(task, message, now)
+        self._emit(task, message, now)
         if not self._available():
             self._lose(task, now)
             self._notify()
             return False
         self._queue.append((task._seq, task))
-        self._wake()
+        self._io.wake()
         self._notify()
         return True
 
@@ -315,7 +130,7 @@ class Engine(TaskBook):
         task.error = f"no worker alive to run it ({self._last_death or 'all workers ended'})"
         task.finished_at = now
         task._where = -1
-        self._emit_task(task, task.error)
+        self._emit(task, task.error)
 
     def _available(self) -> bool:
         """Whether some worker is alive, or on its way: the view process_task uses.
@@ -324,90 +139,9 @@ class Engine(TaskBook):
         its death is handled.
         """
         for h in self._workers:  # a plain loop, not any(): this runs on every submit
-            if h.replacing or (h.alive and h.kill_reason in (None, _KILL_TIMEOUT)):
+            if h.replacing or (h.alive and h.kill_reason in (None, KillReason.TIMEOUT)):
                 return True
         return False
-
-    def _alive_handles(self) -> list[WorkerHandle]:
-        return [h for h in self._workers if h.alive or h.replacing]
-
-    def _has_work(self) -> bool:
-        if any(h.window for h in self._workers):
-            return True
-        return any(t._seq == seq and t.state is TaskState.PENDING for seq, t in self._queue)
-
-    def _info(self, h: WorkerHandle) -> WorkerInfo:
-        head = h.window[0] if h.window else None
-        running = head is not None and head.state is TaskState.RUNNING
-        return WorkerInfo(
-            index=h.index,
-            pid=h.pid,
-            alive=h.alive and h.kill_reason is None,
-            exitcode=h.exitcode,
-            task_id=head.ID if running and head is not None else None,
-            tasks_done=h.tasks_done,
-            restarts=h.restarts,
-            ready=h.ready,
-            queued=len(h.window) - running,
-        )
-
-    def _wait(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
-        """Waits on the condition; survives a dead I/O thread instead of hanging."""
-        while not predicate():
-            if not self._stop and not self._thread.is_alive():
-                self._io_thread_died()
-                return predicate()
-            remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if remaining <= 0:
-                return predicate()
-            self._waiting += 1
-            try:
-                self._changed.wait(remaining)
-            finally:
-                self._waiting -= 1
-        return True
-
-    def _io_thread_died(self) -> None:
-        log.critical("the facade's I/O thread died; killing its workers")
-        self._kill_all_now()
-        now = time.time()
-        for task in self._tasks.values():
-            if not task.state.is_final:
-                task.state = TaskState.LOST
-                task.error = "the facade's I/O thread died (a bug): its fate is unknown"
-                task.finished_at = now
-                self._emit_task(task, task.error)
-        for h in self._workers:
-            h.alive = False
-            h.replacing = False
-        self._queue.clear()
-
-    def _kill_all_now(self) -> None:
-        for h in self._workers:
-            if h.alive:
-                h.kill(_KILL_CLOSE)
-                with contextlib.suppress(Exception):
-                    h.reap()
-                h.alive = False
-
-    def _kill_everything(self, reason: str, timeout: float | None) -> None:
-        """Ends the job now: running tasks TIMED_OUT, everything queued CANCELLED."""
-        self._ending = reason
-        now = time.time()
-        why = (
-            f"collect_tasks(timeout={timeout}) ran out"
-            if reason == _KILL_COLLECT
-            else "the facade was closed"
-        )
-        while self._queue:
-            seq, task = self._queue.popleft()
-            if task._seq == seq and task.state is TaskState.PENDING:
-                self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
-        for h in self._workers:
-            h.replacing = False
-            if h.alive:
-                h.kill(reason)
-        self._notify()
 
     def _cancel_unstarted(self, task: Task, now: float, error: str) -> None:
         task.state = TaskState.CANCELLED
@@ -416,27 +150,15 @@ class Engine(TaskBook):
         task.started_at = None
         task._payload = None
         task._where = -1
-        self._emit_task(task, error)
+        self._emit(task, error)
 
     def _unclaim(self, h: WorkerHandle, task: Task) -> bool:
         """Takes a task back from a worker's window before the worker claims it.
 
         The worker claims a task under the same lock, so exactly one side wins.
         """
-        seq = task._seq
-        deadline = time.monotonic() + _CLAIM_WAIT
-        while not h.claim.acquire(timeout=0.05):
-            if not h.process_alive() or time.monotonic() > deadline:
-                return False
-        try:
-            shared = h.shared
-            claimed = shared[0]
-            slot = 1 + seq % RING
-            if claimed >= seq or (shared[slot] > claimed and shared[slot] != seq):
-                return False
-            shared[slot] = seq
-        finally:
-            h.claim.release()
+        if not h.unclaim(task._seq):
+            return False
         h.window.remove(task)
         task._where = -1
         return True
@@ -484,8 +206,7 @@ class Engine(TaskBook):
                 batch.append((seq, task._payload))
             if not batch:
                 return
-            if h.send(wire.task_batch(batch)):
-                self._selector_want_write(h)
+            self._io.send(h, wire.encode_tasks(batch))
 
     def _start_head(self, h: WorkerHandle, started: float, now: float) -> None:
         """The head of a window runs once the worker says so, or once the task before it
@@ -502,10 +223,10 @@ class Engine(TaskBook):
         h.head_since = clock = time.monotonic()
         timeout = self._timeout_of(task)
         task._deadline = clock + timeout if timeout is not None else 0.0
-        self._emit_task(task, "", now)
+        self._emit(task, "", now)
 
-    def _finish(self, h: WorkerHandle, msg: tuple[Any, ...], now: float) -> None:
-        kind, seq, started, finished, value, tb = msg
+    def _finish(self, h: WorkerHandle, msg: wire.Result | wire.Failed, now: float) -> None:
+        seq, started, finished = msg.seq, msg.started, msg.finished
         # A worker runs its window in order: the outcome is the head's, or a bug.
         task = h.window[0] if h.window else None
         if task is None or task._seq != seq:
@@ -519,51 +240,50 @@ class Engine(TaskBook):
         task.worker_pid = h.pid
         task.started_at = started
         task.finished_at = finished
-        if kind == wire.RESULT:
+        if isinstance(msg, wire.Result):
             task.state = TaskState.DONE
-            task.result = value
+            task.result = msg.value
             task.progress = 1.0
-            self._emit_task(task, "", now)
+            self._emit(task, "", now)
         else:
             task.state = TaskState.FAILED
-            task.error = value
-            task.traceback, task.exception = tb
-            self._emit_task(task, value, now)
+            task.error = msg.error
+            task.traceback, task.exception = msg.traceback, msg.exception
+            self._emit(task, msg.error, now)
         run = max(0.0, finished - started)
         avg = self._avg_run
         self._avg_run = run if avg is None else avg + (run - avg) * 0.2
         self._start_head(h, finished, now)
 
-    def _apply(self, h: WorkerHandle, msg: tuple[Any, ...], logs: list[Any], now: float) -> None:
+    def _apply(self, h: WorkerHandle, msg: wire.Message, logs: WorkerLines, now: float) -> None:
         """One message from a worker; ``now`` stamps its events, so they keep their order."""
-        kind = msg[0]
-        if kind == wire.RESULT or kind == wire.FAILED:
+        if type(msg) is wire.Result or type(msg) is wire.Failed:
             self._finish(h, msg, now)
-        elif kind == wire.PROGRESS:
-            _, seq, fraction, text = msg
+        elif type(msg) is wire.Progress:
             task = h.window[0] if h.window else None
-            if task is not None and task._seq == seq and task.state is TaskState.RUNNING:
-                task.progress = fraction
-                self._events.append(TaskChanged(task.ID, task.state, fraction, text, now))
-        elif kind == wire.LOG:
-            _, level, created, name, text = msg
-            self._log_event(WorkerLog(h.pid, level, text, created))
-            logs.append((h.index, h.pid, level, created, name, text))
-        elif kind == wire.BEGAN:
-            if h.window and h.window[0]._seq == msg[1]:
+            if task is not None and task._seq == msg.seq and task.state is TaskState.RUNNING:
+                task.progress = msg.fraction
+                self._events.append(
+                    TaskChanged(task.ID, task.state, msg.fraction, msg.message, now)
+                )
+        elif type(msg) is wire.Log:
+            self._log_event(WorkerLog(h.pid, msg.level, msg.text, msg.created))
+            logs.append((h.index, h.pid, msg.level, msg.created, msg.name, msg.text))
+        elif type(msg) is wire.Began:
+            if h.window and h.window[0]._seq == msg.seq:
                 self._start_head(h, now, now)
-        elif kind == wire.READY:
+        elif type(msg) is wire.Ready:
             h.ready = True
-        elif kind == wire.FATAL:
-            h.fatal = (msg[1], msg[2])
+        elif type(msg) is wire.Fatal:
+            h.fatal = (msg.seq, msg.traceback)
 
-    def _on_death(self, h: WorkerHandle) -> bool:
+    def on_death_locked(self, h: WorkerHandle) -> bool:
         """Decides the fate of every task the dead worker held; True to replace it."""
         now = time.time()
         h.alive = False
         code = h.exitcode
         reason = h.kill_reason
-        claimed = h.shared[0]
+        claimed = wire.claimed(h.shared)
         how = describe_exit(code)
         self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now))
         window = list(h.window)
@@ -579,10 +299,10 @@ class Engine(TaskBook):
                 unstarted.append(task)
         if crashed is not None:
             self._fate_of_running(h, crashed, reason, how, now)
-        if reason != _KILL_STOP:
+        if reason != KillReason.STOP:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
-        replace = not ending and reason != _KILL_STOP and not self._stop_requested
-        replace = replace and (reason == _KILL_TIMEOUT or self._restart)
+        replace = not ending and reason != KillReason.STOP and not self._stop_requested
+        replace = replace and (reason == KillReason.TIMEOUT or self._restart)
         by_signal = code is not None and code < 0
         if not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
             # It died before running anything, by itself (a script without its __main__
@@ -610,7 +330,7 @@ class Engine(TaskBook):
             task.state = TaskState.PENDING
             task.started_at = None
         if ending:
-            closed = self._ending == _KILL_CLOSE
+            closed = self._ending == KillReason.CLOSE
             why = "the facade was closed" if closed else "collect_tasks ran out"
             for task in unstarted:
                 self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
@@ -619,10 +339,10 @@ class Engine(TaskBook):
                 task._seq = self._next_seq
                 self._next_seq += 1
                 self._queue.appendleft((task._seq, task))
-                self._emit_task(task, f"requeued: worker-{h.index} died before starting it")
+                self._emit(task, f"requeued: worker-{h.index} died before starting it")
             if not self._available():
                 self._lose_queue(now)
-        if h.ready and reason not in (_KILL_STOP, _KILL_CLOSE, _KILL_COLLECT):
+        if h.ready and reason not in (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT):
             running = f"while running {crashed.ID!r}" if crashed is not None else "while idle"
             log.warning("worker-%d (pid %d) %s %s", h.index, h.pid, how, running)
         if unstarted and not ending and self._available():
@@ -631,17 +351,17 @@ class Engine(TaskBook):
         return replace
 
     def _fate_of_running(
-        self, h: WorkerHandle, task: Task, reason: str | None, how: str, now: float
+        self, h: WorkerHandle, task: Task, reason: KillReason | None, how: str, now: float
     ) -> None:
         task.finished_at = now
         task.worker_pid = h.pid
         task._payload = None
-        if reason == _KILL_TIMEOUT:
+        if reason == KillReason.TIMEOUT:
             task.state = TaskState.TIMED_OUT
             task.error = (
                 f"ran past its timeout of {self._timeout_of(task)} s; worker-{h.index} was killed"
             )
-        elif reason in (_KILL_COLLECT, _KILL_CLOSE, _KILL_STOP):
+        elif reason in (KillReason.COLLECT, KillReason.CLOSE, KillReason.STOP):
             task.state = TaskState.TIMED_OUT
             task.error = f"still running when the job ended ({self._closing_reason}); killed"
         else:
@@ -651,7 +371,7 @@ class Engine(TaskBook):
             if h.fatal is not None and h.fatal[0] == task._seq:
                 task.traceback = h.fatal[1]
                 task.error += f": {h.fatal[1].strip().splitlines()[-1]}"
-        self._emit_task(task, task.error)
+        self._emit(task, task.error)
 
     def _lose_queue(self, now: float) -> None:
         lost = 0
@@ -663,130 +383,32 @@ class Engine(TaskBook):
         if lost:
             log.warning("%d queued task(s) LOST: no worker is left to run them", lost)
 
-    # == the I/O thread ===================================================================
-    def _wake(self) -> None:
-        if not self._woken:
-            self._woken = True
-            with contextlib.suppress(OSError):  # full (already woken) or closed
-                os.write(self._wake_w, b"!")
+    # == the I/O thread's rounds (IOOwner) ================================================
+    def io_stopped_locked(self) -> bool:
+        return self._stop
 
-    def _spawn(self, index: int, restarts: int) -> WorkerHandle:
-        h = WorkerHandle(self._ctx, index, restarts)
-        with self._lock:
-            self._new_handles.append(h)
-            self._events.append(WorkerStarted(index, h.pid, time.time()))
-            self._wake()
-        log.info("worker-%d started (pid %d)", index, h.pid)
-        return h
+    def io_round_locked(self) -> float | None:
+        if self._stop_requested:
+            self._send_stops()
+        self._dispatch()
+        self._expire()
+        return self._next_deadline()
 
-    def _replace_soon(self, old: WorkerHandle) -> None:
-        """Replaces a dead worker from a thread of its own: starting a process flushes the
-        parent's stdout and stderr (multiprocessing does), which waits as long as a
-        terminal that does not drain; the I/O thread must not."""
-        thread = threading.Thread(
-            target=self._respawn, args=(old,), name="WorkingProcessFacade-respawn", daemon=True
-        )
-        with self._lock:
-            self._respawning += 1  # the end of the job waits for it
-        try:
-            thread.start()
-        except RuntimeError as exc:  # no thread to be had (a limit, or the interpreter ends)
-            log.error("could not start a replacement for worker-%d: %s", old.index, exc)
+    def apply_messages(self, h: WorkerHandle, msgs: list[wire.Message], logs: WorkerLines) -> None:
+        """Applies in short lock holds: callers never wait long."""
+        for start in range(0, len(msgs), _APPLY_CHUNK):
             with self._lock:
-                self._respawning -= 1
-                old.replacing = False
-                if not self._available():
-                    self._lose_queue(time.time())
+                now = time.time()
+                for msg in msgs[start : start + _APPLY_CHUNK]:
+                    self._apply(h, msg, logs, now)
                 self._notify()
-
-    def _respawn(self, old: WorkerHandle) -> None:
-        try:
-            self._replace(old)
-        finally:
-            with self._lock:
-                self._respawning -= 1
-                self._notify()
-
-    def _replace(self, old: WorkerHandle) -> bool:
-        try:
-            new = self._spawn(old.index, old.restarts + 1)
-        except Exception as exc:
-            log.error("could not start a replacement for worker-%d: %s", old.index, describe(exc))
-            with self._lock:
-                old.replacing = False
-                if not self._available():
-                    self._lose_queue(time.time())
-                self._notify()
-            return False
-        with self._lock:
-            new.tasks_done = old.tasks_done
-            new.early_deaths = 0 if old.ready else old.early_deaths + 1
-            self._workers[old.index] = new
-            old.replacing = False
-            if self._ending is not None:  # the job ended while it was starting
-                new.kill(self._ending)
-            elif not self._available():  # it died before it was in place
-                self._lose_queue(time.time())
-            orphan = self._io_closed  # no I/O thread left to bury it: do it here
-            self._notify()
-        if orphan:
-            new.end_group()
-            code = new.reap()
-            with self._lock:
-                self._events.append(
-                    WorkerDied(new.index, new.pid, code, signal_name(code), time.time())
-                )
-                self._notify()
-        return True
-
-    def _selector_want_write(self, h: WorkerHandle) -> None:
-        if not h.write_registered:
-            self._selector.register(h.task_fd, selectors.EVENT_WRITE, (_WRITABLE, h))
-            h.write_registered = True
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException:
-            log.critical("the facade's I/O thread crashed:\n%s", traceback.format_exc())
-        finally:
-            try:
-                self._shutdown_io()
-            finally:
-                self._io_done.set()
-
-    def _loop(self) -> None:
-        sel = self._selector
-        while True:
-            with self._lock:
-                self._woken = False
-                if self._stop:
-                    return
-                self._register_new()
-                if self._stop_requested:
-                    self._send_stops()
-                self._dispatch()
-                self._expire()
-                timeout = self._next_deadline()
-            ready = sel.select(timeout)
-            self._handle(ready)
-
-    def _register_new(self) -> None:
-        for h in self._new_handles:
-            sel = self._selector
-            sel.register(h.result_fd, selectors.EVENT_READ, (_RESULTS, h))
-            sel.register(h.death_fd, selectors.EVENT_READ, (_DEATH, h))
-            for fd in h.output:
-                sel.register(fd, selectors.EVENT_READ, (_OUTPUT, h))
-        self._new_handles.clear()
 
     def _send_stops(self) -> None:
         for h in self._workers:
             if h.alive and not h.stopping and not h.window:
                 h.stopping = True
-                h.kill_reason = _KILL_STOP
-                if h.send(b"S"):
-                    self._selector_want_write(h)
+                h.kill_reason = KillReason.STOP
+                self._io.send(h, wire.encode_stop())
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -800,7 +422,7 @@ class Engine(TaskBook):
                         h.index,
                         h.pid,
                     )
-                    h.kill(_KILL_TIMEOUT)
+                    h.kill(KillReason.TIMEOUT)
 
     def _next_deadline(self) -> float | None:
         soonest = math.inf
@@ -813,53 +435,8 @@ class Engine(TaskBook):
             return None
         return timeouts.remaining(soonest)
 
-    def _handle(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
-        logs: list[Any] = []
-        dead: list[WorkerHandle] = []
-        for key, _mask in ready:
-            tag, h = key.data
-            if tag == _WAKE:
-                with contextlib.suppress(OSError):
-                    os.read(self._wake_r, 4096)
-            elif tag == _RESULTS:
-                frames, _more = h.read()
-                # What the task wrote to fds 1 and 2 came before its outcome: show it first.
-                ended = any(frame[0] in _OUTCOMES for frame in frames)
-                self._apply_output(h, h.read_output(reads=4, end=ended), logs)
-                self._apply_frames(h, frames, logs)
-                if h.eof:  # dying: stop watching the pipe, its death follows at once
-                    self._unregister_fd(h.result_fd)
-            elif tag == _OUTPUT:
-                self._apply_output(h, h.read_output(key.fd), logs)
-            elif tag == _DEATH:
-                dead.append(h)
-            elif tag == _WRITABLE and not h.flush():
-                self._unregister_fd(h.task_fd)
-                h.write_registered = False
-        for h in dead:
-            if self._bury(h, logs):
-                self._replace_soon(h)
-        if logs:
-            console.emit_worker_lines(logs)
-
-    def _apply_frames(self, h: WorkerHandle, frames: list[bytes], logs: list[Any]) -> None:
-        """Decodes outside the lock, applies in short lock holds: callers never wait long."""
-        decoded = []
-        for frame in frames:
-            try:
-                decoded.append(wire.decode(frame))
-            except Exception as exc:  # a damaged frame must not end the I/O thread
-                h.damaged(describe(exc))
-                break
-        for start in range(0, len(decoded), _APPLY_CHUNK):
-            with self._lock:
-                now = time.time()
-                for msg in decoded[start : start + _APPLY_CHUNK]:
-                    self._apply(h, msg, logs, now)
-                self._notify()
-
-    def _apply_output(
-        self, h: WorkerHandle, lines: list[tuple[str, int, str]], logs: list[Any]
+    def apply_output(
+        self, h: WorkerHandle, lines: list[tuple[str, int, str]], logs: WorkerLines
     ) -> None:
         """Lines written to a worker's fds 1 and 2: events, and lines for the console."""
         if not lines:
@@ -871,51 +448,21 @@ class Engine(TaskBook):
                 logs.append((h.index, h.pid, level, now, name, text))
             self._notify()
 
-    def _bury(self, h: WorkerHandle, logs: list[Any]) -> bool:
-        """A worker died: apply all it sent, end what its tasks started, reap it, decide
-        its tasks. True to replace it."""
-        for fd in (h.result_fd, h.death_fd, h.task_fd, *h.output):
-            self._unregister_fd(fd)
-        h.write_registered = False
-        h.end_group()  # before the reap: the group's id is the worker's pid, still ours
-        self._apply_output(h, h.read_output(reads=1024, end=True), logs)
-        self._apply_frames(h, h.drain(), logs)
-        h.reap()
-        with self._lock:
-            return self._on_death(h)
+    def io_ending_locked(self) -> list[WorkerHandle]:
+        self._stop = True
+        self._ending = self._ending or KillReason.CLOSE
+        self._io_closed = True
+        if self._accepting:  # it crashed: nothing can run tasks any more
+            self._accepting = False
+            self._closing_reason = "the facade's I/O thread ended"
+        for h in self._workers:
+            h.replacing = False
+        return [h for h in self._workers if h.alive]
 
-    def _unregister_fd(self, fd: int) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(fd)
-
-    def _shutdown_io(self) -> None:
-        """Leaves nothing behind: every worker killed and reaped, every fd closed."""
-        with self._lock:
-            self._stop = True
-            self._ending = self._ending or _KILL_CLOSE
-            self._io_closed = True
-            if self._accepting:  # it crashed: nothing can run tasks any more
-                self._accepting = False
-                self._closing_reason = "the facade's I/O thread ended"
-            for h in self._workers:
-                h.replacing = False
-            handles = [h for h in self._workers if h.alive]
-        logs: list[Any] = []
-        for h in handles:
-            h.kill(_KILL_CLOSE)
-            with contextlib.suppress(Exception):
-                self._bury(h, logs)
-        with self._lock:
-            now = time.time()
-            for seq, task in list(self._queue):
-                if task._seq == seq and task.state is TaskState.PENDING:
-                    self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
-            self._queue.clear()
-            self._woken = True  # for good: _wake must never write to a closed, reused fd
-            self._notify()
-        self._selector.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if logs:
-            console.emit_worker_lines(logs)
+    def io_ended_locked(self) -> None:
+        now = time.time()
+        for seq, task in list(self._queue):
+            if task._seq == seq and task.state is TaskState.PENDING:
+                self._cancel_unstarted(task, now, f"cancelled: {self._closing_reason}")
+        self._queue.clear()
+        self._notify()

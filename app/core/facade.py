@@ -1,6 +1,6 @@
 """``WorkingProcessFacade``: hand tasks to background worker processes, safely.
 
-The facade is a thin public front; the state and the I/O thread live in an ``Engine``
+The facade is a thin public front; the state and the I/O thread live in a ``WorkerPool``
 that never refers back to the facade, so a facade dropped without ``collect_tasks()``
 is garbage-collected and its finalizer kills the workers (GUIDE, trap 9).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import weakref
 
-from app.core.engine import _KILL_CLOSE, _KILL_COLLECT, Engine
 from app.core.front import FacadeFront
+from app.core.pool import WorkerPool
 from app.core.task import Task
 from app.core.timeouts import is_seconds, limit
 
@@ -25,7 +25,7 @@ class WorkingProcessFacade(FacadeFront):
     it drops in where a ``ProcessPoolExecutor`` is used; each call is a task too.
     """
 
-    _engine: Engine
+    _engine: WorkerPool
 
     def __init__(
         self,
@@ -47,7 +47,7 @@ class WorkingProcessFacade(FacadeFront):
                 "task_timeout must be a positive number of seconds (inf for no limit) or "
                 f"None, not {task_timeout!r}"
             )
-        self._engine = Engine(workers, start_method, restart, limit(task_timeout))
+        self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout))
         self._finalizer = weakref.finalize(self, self._engine.abandon)
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
@@ -61,7 +61,7 @@ class WorkingProcessFacade(FacadeFront):
             raise ValueError(
                 f"timeout must be >= 0 seconds (inf for no limit) or None, not {timeout!r}"
             )
-        tasks = self._engine.collect(timeout, _KILL_COLLECT)
+        tasks = self._engine.collect(timeout, closing=False)
         self._engine.flush_futures()
         return tasks
 
@@ -70,5 +70,5 @@ class WorkingProcessFacade(FacadeFront):
 
         Called while another thread waits in ``collect_tasks``, it ends that wait now.
         """
-        self._engine.collect(0, _KILL_CLOSE)
+        self._engine.collect(0, closing=True)
         self._engine.flush_futures()

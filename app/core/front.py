@@ -27,7 +27,7 @@ class FacadeFront(Executor):
     that follows it to its fate.
     """
 
-    _engine: TaskBook
+    _engine: TaskBook[Any]
     _shutdown_called = False
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:

@@ -8,10 +8,13 @@ engine's I/O thread touches these file descriptors.
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import logging
 import os
+import select
 import signal
+import time
 from collections import deque
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
@@ -21,12 +24,24 @@ from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.lines import LineSplitter
 from app.core.task import Task
-from app.core.worker import RING, worker_main
+from app.core.worker import worker_main
 
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _PIPE_SIZE = 1 << 20  # fewer wake-ups per result burst; the unprivileged maximum on Linux
 _READ_CHUNK = 1 << 20
 _OUTPUT_CHUNK = 1 << 16  # a whole default pipe: what fds 1 and 2 hold when the writer waits
+_CLAIM_WAIT = 1.0  # longest a cancel waits for a worker's claim lock
+
+
+class KillReason(enum.Enum):
+    """Why the parent killed a worker, and so what happens to its tasks."""
+
+    TIMEOUT = "timeout"  # its task ran too long: TIMED_OUT, worker replaced
+    COLLECT = "collect"  # collect_tasks(timeout) ran out: TIMED_OUT / CANCELLED
+    CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELLED
+    STOP = "stop"  # asked to stop at the end of a collect; was idle
+    DAMAGED = "damaged"  # its result stream was not frames any more
+    REAP = "reap"  # found alive when it was to be reaped
 
 
 class WorkerHandle:
@@ -42,7 +57,7 @@ class WorkerHandle:
         self.ready = False
         self.alive = True
         self.exitcode: int | None = None
-        self.kill_reason: str | None = None  # why the parent killed or stopped it
+        self.kill_reason: KillReason | None = None  # why the parent killed or stopped it
         self.replacing = False  # dead, and a replacement is on its way
         self.stopping = False  # asked to leave its loop at the end of a collect
         self.write_registered = False  # the I/O thread waits for room in the task pipe
@@ -57,7 +72,7 @@ class WorkerHandle:
         life_r, life_w = ctx.Pipe(duplex=False)
         stdout_r, stdout_w = ctx.Pipe(duplex=False)  # the worker's fds 1 and 2, raw
         stderr_r, stderr_w = ctx.Pipe(duplex=False)
-        self.shared: Any = ctx.RawArray("q", 1 + RING)
+        self.shared: Any = ctx.RawArray(wire.CLAIM_TYPECODE, wire.CLAIM_SLOTS)
         self.claim: Any = ctx.Lock()
         level = logging.getLogger().getEffectiveLevel()
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
@@ -89,6 +104,9 @@ class WorkerHandle:
             stdout_r.fileno(): (STDOUT_LOGGER, logging.INFO, LineSplitter()),
             stderr_r.fileno(): (STDERR_LOGGER, logging.WARNING, LineSplitter()),
         }
+        self._output_poll = select.poll()  # which of them hold something, in one call
+        for fd in self.output:
+            self._output_poll.register(fd, select.POLLIN)
         for fd in (self.task_fd, self.result_fd, *self.output):
             os.set_blocking(fd, False)
         for fd in (self.task_fd, self.result_fd):
@@ -145,24 +163,30 @@ class WorkerHandle:
         running task is blamed with this reason."""
         if self.kill_reason is None:
             self.fatal = (
-                self.shared[0],
+                wire.claimed(self.shared),
                 f"the worker's result stream was damaged ({what}); the parent killed it",
             )
-        self.kill("damaged")
+        self.kill(KillReason.DAMAGED)
 
     def read_output(
-        self, fd: int | None = None, *, reads: int = 1, end: bool = False
+        self, fd: int | None = None, *, reads: int = 1, end: bool = False, polled: bool = False
     ) -> list[tuple[str, int, str]]:
         """Lines written to the worker's fds 1 and 2, as (logger name, level, line): from
         ``fd`` alone, or from both; at most ``reads`` pipe reads of 64 KiB each, so that
         a child that floods its output waits on the pipe instead of drowning the parent.
         ``end`` also takes unfinished lines (the task that wrote them is over, or the
-        worker is dead)."""
+        worker is dead). ``polled`` first asks which pipes hold something (or are at
+        their end), in one call: far cheaper than a read that finds nothing, which is
+        what most reads after a result find."""
         lines: list[tuple[str, int, str]] = []
+        ready = None
+        if polled:
+            with contextlib.suppress(OSError):
+                ready = {out_fd for out_fd, _ in self._output_poll.poll(0)}
         for out_fd, (name, level, splitter) in self.output.items():
             if fd is not None and out_fd != fd:
                 continue
-            for _ in range(reads):
+            for _ in range(reads if ready is None or out_fd in ready else 0):
                 try:
                     chunk = os.read(out_fd, _OUTPUT_CHUNK)
                 except (BlockingIOError, OSError):
@@ -183,8 +207,24 @@ class WorkerHandle:
             frames.extend(got)
         return frames
 
+    # -- the claim ring ---------------------------------------------------------------
+    def unclaim(self, seq: int) -> bool:
+        """Takes task ``seq`` back before the worker claims it; False if the worker has
+        (or the claim lock cannot be had: the worker died holding it, say).
+
+        The worker claims a task under the same lock, so exactly one side wins.
+        """
+        deadline = time.monotonic() + _CLAIM_WAIT
+        while not self.claim.acquire(timeout=0.05):
+            if not self.process_alive() or time.monotonic() > deadline:
+                return False
+        try:
+            return wire.unclaim(self.shared, seq)
+        finally:
+            self.claim.release()
+
     # -- ending -----------------------------------------------------------------------
-    def kill(self, reason: str) -> None:
+    def kill(self, reason: KillReason) -> None:
         """SIGKILL to the worker and every process its tasks started: the only signal a
         hung task cannot ignore."""
         if self.kill_reason is None:
@@ -230,7 +270,7 @@ class WorkerHandle:
     def reap(self) -> int | None:
         """Waits for the dead process and releases its resources; returns its exit code."""
         if self.process.exitcode is None and not wait([self.death_fd], 5.0):
-            self.kill(self.kill_reason or "reap")  # not dead after all: make it so
+            self.kill(self.kill_reason or KillReason.REAP)  # not dead after all: make it so
         self.process.join()  # waitpid: whatever its children still hold
         self.exitcode = self.process.exitcode
         for conn in self._conns:

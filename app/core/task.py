@@ -20,6 +20,13 @@ from app.core.states import TaskState
 # Set inside a worker process to the function that sends progress to the parent.
 _progress_sink: Callable[[Task, float, str], None] | None = None
 
+
+def set_progress_sink(sink: Callable[[Task, float, str], None]) -> None:
+    """Called once in a worker process: where ``Task.report_progress`` sends progress."""
+    global _progress_sink
+    _progress_sink = sink
+
+
 _BOOKKEEPING = (
     "result",
     "state",

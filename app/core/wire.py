@@ -1,4 +1,5 @@
-"""The byte-level protocol between the parent and a worker.
+"""The protocol between the parent and a worker: every frame's encoder and decoder, the
+messages as named types, and the layout of the shared claim ring.
 
 Frames use the length header of ``multiprocessing.connection.Connection`` (a signed
 big-endian int, or -1 then an unsigned 64-bit length), so the worker reads and writes with
@@ -17,6 +18,11 @@ Every frame starts with one byte saying what it is:
                        P  progress: seq, fraction, utf-8 message
                        L  log:      level, time, utf-8 "logger name NUL message"
                        X  fatal:    seq, utf-8 traceback of the worker's own loop
+
+The claim ring is a shared array of signed 64-bit ints: ``[claimed seq, RING cancel
+slots]``. The worker claims a task by writing its seq to slot 0; the parent takes a task
+back by writing its seq to the task's cancel slot. Both do it under one shared lock, so
+exactly one side wins (see ``claim`` and ``unclaim``).
 """
 
 from __future__ import annotations
@@ -25,59 +31,264 @@ import pickle
 import struct
 import traceback
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.core.errors import describe
 
-TASKS = ord("T")
-STOP = ord("S")
-READY = ord("Y")
-BEGAN = ord("B")
-RESULT = ord("R")
-FAILED = ord("F")
-PROGRESS = ord("P")
-LOG = ord("L")
-FATAL = ord("X")
+_TASKS = ord("T")
+_STOP = ord("S")
+_READY = ord("Y")
+_BEGAN = ord("B")
+_RESULT = ord("R")
+_FAILED = ord("F")
+_PROGRESS = ord("P")
+_LOG = ord("L")
+_FATAL = ord("X")
 
-TASK_ITEM = struct.Struct("!qI")
-SEQ = struct.Struct("!q")
-OUTCOME = struct.Struct("!qdd")  # seq, started, finished
-PROGRESS_HEAD = struct.Struct("!qd")
-LOG_HEAD = struct.Struct("!id")
+_TASK_ITEM = struct.Struct("!qI")
+_TAGGED_SEQ = struct.Struct("!Bq")
+_TAGGED_OUTCOME = struct.Struct("!Bqdd")  # kind, seq, started, finished
+_TAGGED_PROGRESS = struct.Struct("!Bqd")
+_TAGGED_LOG = struct.Struct("!Bid")
+_SEQ = struct.Struct("!q")
+_OUTCOME = struct.Struct("!qdd")
+_PROGRESS_HEAD = struct.Struct("!qd")
+_LOG_HEAD = struct.Struct("!id")
 
 _SHORT = struct.Struct("!i")
 _LONG = struct.Struct("!Q")
 
+_STOP_BODY = bytes([_STOP])
+_OUTCOMES = (_RESULT, _FAILED)
 
+# == the claim ring =======================================================================
+RING = 1024
+"""Cancel slots in the ring; a worker's window of tasks must stay well below it."""
+CLAIM_TYPECODE = "q"
+"""The ``array`` typecode of the ring's entries."""
+CLAIM_SLOTS = 1 + RING
+"""Entries in the ring: the claimed seq, then the cancel slots."""
+
+
+def claim(ring: Any, seq: int) -> bool:
+    """The worker's side, under the claim lock: True if it may run ``seq``; False if the
+    parent took it back first."""
+    if ring[1 + seq % RING] == seq:
+        return False
+    ring[0] = seq
+    return True
+
+
+def unclaim(ring: Any, seq: int) -> bool:
+    """The parent's side, under the claim lock: True if ``seq`` is now taken back, so the
+    worker will skip it; False if the worker has claimed it (or a later one) already."""
+    claimed = ring[0]
+    slot = 1 + seq % RING
+    if claimed >= seq or (ring[slot] > claimed and ring[slot] != seq):
+        return False
+    ring[slot] = seq
+    return True
+
+
+def claimed(ring: Any) -> int:
+    """The seq of the task the worker claimed last (0 before its first)."""
+    value: int = ring[0]
+    return value
+
+
+# == messages =============================================================================
+class Tasks(NamedTuple):
+    """Parent -> worker: tasks to run in order, as (seq, pickled task) pairs."""
+
+    items: list[tuple[int, memoryview]]
+
+
+class Stop(NamedTuple):
+    """Parent -> worker: leave the loop and exit cleanly."""
+
+
+class Ready(NamedTuple):
+    pid: int
+
+
+class Began(NamedTuple):
+    seq: int
+
+
+class Result(NamedTuple):
+    seq: int
+    started: float
+    finished: float
+    value: Any
+
+
+class Failed(NamedTuple):
+    seq: int
+    started: float
+    finished: float
+    error: str
+    traceback: str | None
+    exception: BaseException | None
+
+
+class Progress(NamedTuple):
+    seq: int
+    fraction: float
+    message: str
+
+
+class Log(NamedTuple):
+    level: int
+    created: float
+    name: str
+    text: str
+
+
+class Fatal(NamedTuple):
+    seq: int
+    traceback: str
+
+
+class Unknown(NamedTuple):
+    """A frame of a kind this side does not know: ignored."""
+
+    kind: int
+
+
+Order = Tasks | Stop
+Message = Ready | Began | Result | Failed | Progress | Log | Fatal | Unknown
+
+# NamedTuple's own __new__ takes arguments by name; building from a tuple is cheaper.
+_new_result = Result._make
+_new_failed = Failed._make
+
+
+# == parent -> worker =====================================================================
+def encode_tasks(items: Iterable[tuple[int, bytes]]) -> bytes:
+    """One T frame body carrying several pickled tasks."""
+    parts = [b"T"]
+    for seq, payload in items:
+        parts.append(_TASK_ITEM.pack(seq, len(payload)))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def encode_stop() -> bytes:
+    return _STOP_BODY
+
+
+def decode_order(body: bytes) -> Order:
+    """What the parent asks of the worker; tasks stay views into ``body``."""
+    if body[0] == _STOP:
+        return Stop()
+    view = memoryview(body)
+    items = []
+    pos = 1
+    end = len(view)
+    size = _TASK_ITEM.size
+    while pos < end:
+        seq, n = _TASK_ITEM.unpack_from(view, pos)
+        pos += size
+        items.append((seq, view[pos : pos + n]))
+        pos += n
+    return Tasks(items)
+
+
+# == worker -> parent =====================================================================
+def encode_ready(pid: int) -> bytes:
+    return _TAGGED_SEQ.pack(_READY, pid)
+
+
+def encode_began(seq: int) -> bytes:
+    return _TAGGED_SEQ.pack(_BEGAN, seq)
+
+
+def encode_result(seq: int, started: float, finished: float, pickled: bytes) -> bytes:
+    return _TAGGED_OUTCOME.pack(_RESULT, seq, started, finished) + pickled
+
+
+def encode_failed(
+    seq: int,
+    started: float,
+    finished: float,
+    error: str,
+    tb: str | None,
+    pickled_exception: bytes | None,
+) -> bytes:
+    detail = pickle.dumps((error, tb, pickled_exception), protocol=pickle.HIGHEST_PROTOCOL)
+    return _TAGGED_OUTCOME.pack(_FAILED, seq, started, finished) + detail
+
+
+def encode_progress(seq: int, fraction: float, message: str) -> bytes:
+    text = message.encode("utf-8", "backslashreplace")
+    return _TAGGED_PROGRESS.pack(_PROGRESS, seq, fraction) + text
+
+
+def encode_log(level: int, created: float, name: str, message: str) -> bytes:
+    text = f"{name}\0{message}".encode("utf-8", "backslashreplace")
+    return _TAGGED_LOG.pack(_LOG, level, created) + text
+
+
+def encode_fatal(seq: int, tb: str) -> bytes:
+    return _TAGGED_SEQ.pack(_FATAL, seq) + tb.encode("utf-8", "backslashreplace")
+
+
+def has_outcome(frames: list[bytes]) -> bool:
+    """Whether some frame ends a task (R or F), without decoding them."""
+    return any(frame[0] in _OUTCOMES for frame in frames)
+
+
+def decode(frame: bytes) -> Message:
+    """One frame from a worker; runs outside the lock (it may unpickle)."""
+    kind = frame[0]
+    if kind in _OUTCOMES:
+        head = _OUTCOME.unpack_from(frame, 1)
+        body = memoryview(frame)[1 + _OUTCOME.size :]
+        if kind == _FAILED:
+            error, tb, pickled = pickle.loads(body)
+            return _new_failed((*head, error, tb, _exception(pickled)))
+        try:
+            value = pickle.loads(body)
+        except BaseException as exc:
+            error = f"the result could not be unpickled in the parent: {describe(exc)}"
+            return _new_failed((*head, error, traceback.format_exc(), exc))
+        return _new_result((*head, value))
+    if kind == _PROGRESS:
+        seq, fraction = _PROGRESS_HEAD.unpack_from(frame, 1)
+        text = frame[1 + _PROGRESS_HEAD.size :].decode("utf-8", "replace")
+        return Progress(seq, fraction, text)
+    if kind == _LOG:
+        level, created = _LOG_HEAD.unpack_from(frame, 1)
+        name, _, text = frame[1 + _LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
+        return Log(level, created, name, text)
+    if kind == _READY:
+        return Ready(_SEQ.unpack_from(frame, 1)[0])
+    if kind == _BEGAN:
+        return Began(_SEQ.unpack_from(frame, 1)[0])
+    if kind == _FATAL:
+        seq = _SEQ.unpack_from(frame, 1)[0]
+        return Fatal(seq, frame[1 + _SEQ.size :].decode("utf-8", "replace"))
+    return Unknown(kind)
+
+
+def _exception(pickled: bytes | None) -> BaseException | None:
+    """The task's own exception, when it survives the trip (its class may not import here)."""
+    if pickled is None:
+        return None
+    try:
+        exc = pickle.loads(pickled)
+    except BaseException:
+        return None
+    return exc if isinstance(exc, BaseException) else None
+
+
+# == framing ==============================================================================
 def frame(payload: bytes) -> bytes:
     """``payload`` with the length header ``Connection.recv_bytes`` expects."""
     n = len(payload)
     if n > 0x7FFFFFFF:
         return _SHORT.pack(-1) + _LONG.pack(n) + payload
     return _SHORT.pack(n) + payload
-
-
-def task_batch(items: Iterable[tuple[int, bytes]]) -> bytes:
-    """One T frame body carrying several pickled tasks."""
-    parts = [b"T"]
-    for seq, payload in items:
-        parts.append(TASK_ITEM.pack(seq, len(payload)))
-        parts.append(payload)
-    return b"".join(parts)
-
-
-def split_task_batch(body: memoryview) -> list[tuple[int, memoryview]]:
-    """The (seq, pickled task) pairs of a T frame body."""
-    items = []
-    pos = 1
-    end = len(body)
-    size = TASK_ITEM.size
-    while pos < end:
-        seq, n = TASK_ITEM.unpack_from(body, pos)
-        pos += size
-        items.append((seq, body[pos : pos + n]))
-        pos += n
-    return items
 
 
 class ProtocolError(Exception):
@@ -116,45 +327,3 @@ class FrameReader:
         if pos:
             del buf[:pos]
         return frames
-
-
-def decode(frame: bytes) -> tuple[Any, ...]:
-    """One frame from a worker, as a tuple; runs outside the lock (it may unpickle)."""
-    kind = frame[0]
-    if kind in (RESULT, FAILED):
-        seq, started, finished = OUTCOME.unpack_from(frame, 1)
-        body = memoryview(frame)[1 + OUTCOME.size :]
-        if kind == FAILED:
-            error, tb, pickled = pickle.loads(body)
-            return (kind, seq, started, finished, error, (tb, _exception(pickled)))
-        try:
-            value = pickle.loads(body)
-        except BaseException as exc:
-            error = f"the result could not be unpickled in the parent: {describe(exc)}"
-            return (FAILED, seq, started, finished, error, (traceback.format_exc(), exc))
-        return (kind, seq, started, finished, value, None)
-    if kind == PROGRESS:
-        seq, fraction = PROGRESS_HEAD.unpack_from(frame, 1)
-        text = frame[1 + PROGRESS_HEAD.size :].decode("utf-8", "replace")
-        return (kind, seq, fraction, text)
-    if kind == LOG:
-        level, created = LOG_HEAD.unpack_from(frame, 1)
-        name, _, text = frame[1 + LOG_HEAD.size :].decode("utf-8", "replace").partition("\0")
-        return (kind, level, created, name, text)
-    if kind in (READY, BEGAN):
-        return (kind, SEQ.unpack_from(frame, 1)[0])
-    if kind == FATAL:
-        seq = SEQ.unpack_from(frame, 1)[0]
-        return (kind, seq, frame[1 + SEQ.size :].decode("utf-8", "replace"))
-    return (kind,)
-
-
-def _exception(pickled: bytes | None) -> BaseException | None:
-    """The task's own exception, when it survives the trip (its class may not import here)."""
-    if pickled is None:
-        return None
-    try:
-        exc = pickle.loads(pickled)
-    except BaseException:
-        return None
-    return exc if isinstance(exc, BaseException) else None

@@ -23,15 +23,12 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
-from app.core import task as task_module
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
 from app.core.lines import LineSplitter
-from app.core.task import Task, WorkerCrash, load_task, why_not_valid
-
-# The shared slot layout: [claimed seq, cancel ring of RING entries].
-RING = 1024
+from app.core.task import Task, WorkerCrash, load_task, set_progress_sink, why_not_valid
+from app.core.wire import claim
 
 
 class _Outbox:
@@ -62,8 +59,7 @@ class _Outbox:
                 while data:
                     data = data[os.write(fd, data) :]
             return
-        text = f"{name}\0{message}".encode("utf-8", "backslashreplace")
-        self.send(b"L" + wire.LOG_HEAD.pack(level, created) + text)
+        self.send(wire.encode_log(level, created, name, message))
 
 
 class _PipeHandler(logging.Handler):
@@ -161,8 +157,11 @@ class _Streams:
         """Sends what a task left unsent (a line with no newline) before its outcome, and
         puts the streams back for the next task."""
         for text, sink in zip(self._text, self._sinks, strict=True):
-            with contextlib.suppress(Exception):
+            # A try, not contextlib.suppress: this runs once a task, and a try costs nothing.
+            try:  # noqa: SIM105
                 text.flush()
+            except Exception:  # closed, or detached by the task: restore() mends it
+                pass
             sink.end_line()
         self.restore()
 
@@ -306,21 +305,21 @@ class _Runner:
                     body = self._tasks.recv_bytes()
                 except EOFError:
                     return  # the parent closed our pipe: nothing more will come
-                if body[0] == wire.STOP:
+                order = wire.decode_order(body)
+                if isinstance(order, wire.Stop):
                     return
-                inbox.extend(wire.split_task_batch(memoryview(body)))
+                inbox.extend(order.items)
                 idle = True
                 continue
             seq, payload = inbox.popleft()
             # Claim the task under the lock the parent's cancel() takes: a task is either
             # cancelled before the worker reaches it or claimed and run, never both.
             with self._claim:
-                if shared[1 + seq % RING] == seq:
+                if not claim(shared, seq):
                     continue
-                shared[0] = seq
             if idle:
                 idle = False
-                self._outbox.send(b"B" + wire.SEQ.pack(seq))
+                self._outbox.send(wire.encode_began(seq))
             self._run_one(seq, payload)
 
     def _run_one(self, seq: int, payload: memoryview) -> None:
@@ -356,7 +355,7 @@ class _Runner:
             self._fail(seq, started, f"the result could not be pickled: {describe(exc)}")
             return
         self._end_output()
-        self._outbox.send(b"R" + wire.OUTCOME.pack(seq, started, time.time()) + data)
+        self._outbox.send(wire.encode_result(seq, started, time.time(), data))
 
     def _leave_if_forked(self, exc: BaseException | None) -> None:
         """Ends a child the task forked that came back here instead of exiting, as
@@ -378,20 +377,19 @@ class _Runner:
     def _fail(self, seq: int, started: float, error: str, *, with_tb: bool = True) -> None:
         tb = traceback.format_exc() if with_tb else None
         self._end_output()
-        detail = pickle.dumps((error, tb, pickled_exception()), protocol=pickle.HIGHEST_PROTOCOL)
-        self._outbox.send(b"F" + wire.OUTCOME.pack(seq, started, time.time()) + detail)
+        body = wire.encode_failed(seq, started, time.time(), error, tb, pickled_exception())
+        self._outbox.send(body)
 
     def report_progress(self, task: Task, fraction: float, message: str) -> None:
         seq, current = self._current
         if current is task:
-            text = message.encode("utf-8", "backslashreplace")
-            self._outbox.send(b"P" + wire.PROGRESS_HEAD.pack(seq, fraction) + text)
+            self._outbox.send(wire.encode_progress(seq, fraction, message))
 
     def fatal(self) -> None:
         """Tells the parent why the loop itself is dying, to attach to the running task."""
-        tb = traceback.format_exc().encode("utf-8", "backslashreplace")
+        tb = traceback.format_exc()
         with contextlib.suppress(Exception):
-            self._outbox.send(b"X" + wire.SEQ.pack(self._shared[0]) + tb)
+            self._outbox.send(wire.encode_fatal(wire.claimed(self._shared), tb))
 
 
 def worker_main(
@@ -420,8 +418,8 @@ def worker_main(
     if not _start_watchdog(lifeline, parent_pid):
         threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
     runner = _Runner(tasks, outbox, shared, claim, streams.end_task)
-    task_module._progress_sink = runner.report_progress
-    outbox.send(b"Y" + wire.SEQ.pack(os.getpid()))
+    set_progress_sink(runner.report_progress)
+    outbox.send(wire.encode_ready(os.getpid()))
     try:
         runner.loop()
     except BaseException:
