@@ -1,0 +1,18 @@
+"""Worker monitor: a background-worker facade that never loses a task, and a Qt window
+that shows its life.
+
+The packages, each importing only those listed below it (checked by ``lint-imports``)::
+
+    app.gui       the window (PySide6): RunController owns a run, MainWindow lays it out
+    app.testing   the pytest plugin: monitor_window, monitor_facade, facade, leak check
+    app.bench     python -m app bench: against the standard library, on Dask, in the window
+    app.teaching  Qt-free: scenarios, crash explainer, timeline data, export, demo
+    app.cluster   Qt-free, optional: the same facade over a Dask cluster
+    app.core      Qt-free: WorkingProcessFacade and its worker processes
+
+How a task travels (local backend)::
+
+    process_task -> Engine (records, dispatch) -> IOThread -> wire frame -> worker
+    worker: result/output frames -> IOThread -> Engine (fate rules) -> events
+    events -> poll_events -> FacadePoller (QThread) -> RunController.events -> the views
+"""
