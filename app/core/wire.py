@@ -234,8 +234,9 @@ def encode_fatal(seq: int, tb: str) -> bytes:
 
 
 def has_outcome(frames: list[bytes]) -> bool:
-    """Whether some frame ends a task (R or F), without decoding them."""
-    return any(frame[0] in _OUTCOMES for frame in frames)
+    """Whether some frame ends a task (R or F), without decoding them. An empty frame is
+    none (``decode`` finds it damaged)."""
+    return any(frame and frame[0] in _OUTCOMES for frame in frames)
 
 
 def decode(frame: bytes) -> Message:

@@ -294,3 +294,26 @@ class ReapAllChildrenTask(Task):
                 child.returncode = 0  # reaped here: its Popen must not look for it
                 return reaped
             reaped += 1
+
+
+# Raw frames a task may push into its worker's result stream, bypassing the worker.
+RAW_FRAMES = {
+    "empty": b"\x00\x00\x00\x00",  # a frame of length 0: not even a kind byte
+    "bad length": b"\xff\xff\xff\xf0",  # a length no frame has
+    "short outcome": b"\x00\x00\x00\x02R\x00",  # an R frame cut short of its header
+}
+
+
+class RawFrameTask(Task):
+    """Writes bytes of its own choosing into the worker's result pipe, as a careless C
+    library or a stray ``os.write`` on the wrong descriptor might, then waits a while."""
+
+    def __init__(self, ID: str, how: str) -> None:
+        super().__init__(ID)
+        self.how = how
+
+    def do_task(self) -> None:
+        handler = logging.getLogger().handlers[0]  # the worker's pipe to the parent
+        fd = handler._outbox._conn.fileno()  # type: ignore[attr-defined]
+        os.write(fd, RAW_FRAMES[self.how])
+        time.sleep(30)  # the parent kills the worker long before this ends
