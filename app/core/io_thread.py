@@ -96,6 +96,16 @@ class IOThread:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    def close_unstarted(self) -> None:
+        """Releases the selector and the wake-up pipe of a thread that never started (its
+        facade failed to start its workers): nobody else would close them."""
+        assert not self._thread.is_alive()
+        self._woken = True  # wake must never write to a closed, reused fd
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def wait_done(self, timeout: float) -> bool:
         """An Event, not join(): on Python 3.11 an interrupted join() marks the thread
         as ended while it still runs (bpo-45274), and the next join would not wait."""

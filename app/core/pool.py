@@ -47,6 +47,7 @@ class WorkerPool(Engine):
                 self._workers.append(self._spawn(index, 0))
         except BaseException:
             self._kill_all_now()
+            self._io.close_unstarted()
             raise
         self._io.start()
 
