@@ -66,6 +66,13 @@ def choose_backend(dask: str | None) -> Backend | str:
         return LocalBackend()
     if not dask_available():
         return f"--dask: {INSTALL_HINT}"
+    if dask:  # checked before a Client is made: a half-made one holds the exit for 20 s
+        from distributed.comm import get_address_host_port
+
+        try:
+            get_address_host_port(dask)
+        except ValueError as exc:
+            return f"--dask {dask}: {exc} (an address such as tcp://host:8786)"
     quiet_dask_logs()
     return DaskBackend(dask or None)
 

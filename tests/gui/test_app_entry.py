@@ -67,3 +67,23 @@ def test_dask_without_distributed_says_how_to_install(monkeypatch: pytest.Monkey
     message = gui_app.choose_backend("")
     assert isinstance(message, str) and "pip install" in message and "[dask]" in message
     assert main(["--dask"]) == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("argv", [["--dask", "localhost"], ["--dask", "bench"]])
+def test_a_dask_address_without_a_port_is_refused_at_once(argv: list[str], tmp_path: Path) -> None:
+    """``--dask bench`` takes ``bench`` as the address: one line and exit 2, no traceback,
+    and no half-made Client that holds the exit for 20 s."""
+    pytest.importorskip("distributed")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--dask {argv[1]}: missing port number" in done.stderr
+    assert "Traceback" not in done.stderr
