@@ -11,6 +11,9 @@ import sys
 
 from app.bench import cli as bench_cli
 
+WINDOW_OPTIONS = (("--workers", "workers"), ("--dask", "dask"))
+"""The window's options (flag, attribute): before ``demo`` or ``bench`` they are an error."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -18,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         description="A monitor for a Python multiprocessing worker. Without a command, it "
         "opens the monitor window.",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
+    parser.add_argument("--workers", type=int, help="worker processes (window; default 1)")
     parser.add_argument(
         "--dask",
         nargs="?",
@@ -45,13 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench_cli.add_arguments(bench_parser)
     args = parser.parse_args(argv)
+    window_options = [flag for flag, key in WINDOW_OPTIONS if getattr(args, key) is not None]
+    if args.command and window_options:
+        parser.error(f"{window_options[0]} is an option of the window, not of {args.command}")
     if args.command == "demo":
         return _demo(args.scenario)
     if args.command == "bench":
         return bench_cli.run(args, bench_parser.error)
-    if args.workers < 1:
+    workers = 1 if args.workers is None else args.workers
+    if workers < 1:
         parser.error("--workers must be at least 1")
-    return _window(args.workers, args.dask)
+    return _window(workers, args.dask)
 
 
 def _window(workers: int, dask: str | None) -> int:
