@@ -85,3 +85,25 @@ def test_collect_with_timeout_during_bulk_submit(
     tasks = window.facade.tasks
     assert all(t.state in (TaskState.DONE, TaskState.CANCELLED, TaskState.TIMED_OUT) for t in tasks)
     qtbot.waitUntil(lambda: window.model.rowCount() == len(tasks), timeout=DEADLINE_MS)
+
+
+@pytest.mark.timeout(60)
+def test_new_run_during_a_scenario_ends_the_scenario(
+    qtbot: QtBot, monitor_window: WindowFactory
+) -> None:
+    """New run between a scenario's collects: the scenario stops there, instead of going on
+    in the user's new run (collecting it, and sending its own tasks into it)."""
+    window = monitor_window()
+    controller = window.controller
+    window.scenario_player.start("several-collects")
+    with qtbot.waitSignal(
+        controller.mode_changed, check_params_cb=lambda mode: mode == COLLECTED, timeout=DEADLINE_MS
+    ):
+        pass
+    assert window.scenario_player.running  # its second and third collects are still to come
+    window.begin_run()
+    assert not window.scenario_player.running
+    window.facade.process_task(SimpleTask("mine", 0.0))
+    qtbot.waitUntil(lambda: state(window, "mine") == "DONE", timeout=DEADLINE_MS)
+    assert controller.mode == RUNNING
+    assert [t.ID for t in window.facade.tasks] == ["mine"]
