@@ -44,7 +44,8 @@ def test_new_run_during_a_bulk_submit(qtbot: QtBot, monitor_window: WindowFactor
     qtbot.waitUntil(lambda: len(window.facade.tasks) == 5, timeout=DEADLINE_MS)
     qtbot.waitUntil(lambda: window.model.counts[TaskState.DONE] == 5, timeout=DEADLINE_MS)
     assert [t.ID for t in window.facade.tasks] == [f"task-{n}" for n in range(1, 6)]
-    assert window.model.rowCount() == 5
+    # rows are inserted at the table's pace, a moment after the counts
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=DEADLINE_MS)
 
 
 @pytest.mark.timeout(60)
