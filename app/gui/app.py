@@ -43,7 +43,7 @@ def run_window(workers: int, dask: str | None) -> int:
         backend.close()
         return 2
     sys.excepthook = ExceptionDialog(window)
-    _quit_on_signals(qt_app, window)
+    quit_on_signals(qt_app, window)
     window.show()
     tune_gc()
     status = qt_app.exec()
@@ -92,7 +92,7 @@ def create_window(
     return qt_app, window
 
 
-def _quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
+def quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
     """Ctrl-C or SIGTERM close the window properly: workers stopped, nothing leaked.
 
     Python runs signal handlers only when it has control, so a timer hands it control
@@ -102,7 +102,8 @@ def _quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
     def handler(signum: int, _frame: object) -> None:
         log.info("%s: shutting down", signal.Signals(signum).name)
         window.shutdown()
-        qt_app.quit()
+        # Queued: a signal that comes before exec() would find no event loop to quit.
+        QTimer.singleShot(0, qt_app.quit)
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.__main__ import main
 from app.gui import MainWindow
-from app.gui.app import ExceptionDialog
+from app.gui.app import ExceptionDialog, quit_on_signals
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +89,30 @@ def test_a_dask_address_without_a_port_is_refused_at_once(argv: list[str], tmp_p
     assert done.returncode == 2, done.stderr
     assert f"--dask {argv[1]}: missing port number" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_event_loop_runs_still_quits(
+    qtbot: QtBot, window: MainWindow, signum: signal.Signals
+) -> None:
+    """SIGTERM or Ctrl-C just after start-up, before ``exec()``: the quit must not be lost
+    (``quit()`` without a running event loop does nothing; the window then ran on, shut
+    down, for ever)."""
+    qt_app = QApplication.instance()
+    assert isinstance(qt_app, QApplication)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        quit_on_signals(qt_app, window)
+        handler = signal.getsignal(signum)
+        assert callable(handler)
+        handler(signum, None)  # as Python runs it, between start-up and exec()
+        guard = QTimer()
+        guard.setSingleShot(True)
+        guard.timeout.connect(lambda: qt_app.exit(99))
+        guard.start(10_000)
+        assert qt_app.exec() == 0, "the signal's quit was lost: only the guard ended exec()"
+        guard.stop()
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
