@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from app.bench import cli as bench_cli
 
@@ -52,13 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command and window_options:
         parser.error(f"{window_options[0]} is an option of the window, not of {args.command}")
     if args.command == "demo":
-        return _demo(args.scenario)
+        return _interruptible(lambda: _demo(args.scenario))
     if args.command == "bench":
-        return bench_cli.run(args, bench_parser.error)
+        return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
     workers = 1 if args.workers is None else args.workers
     if workers < 1:
         parser.error("--workers must be at least 1")
     return _window(workers, args.dask)
+
+
+def _interruptible(command: Callable[[], int]) -> int:
+    """Runs a terminal command; Ctrl-C ends it with one line and status 130, no traceback
+    (the facades it made close as the interrupt unwinds through them)."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _window(workers: int, dask: str | None) -> int:

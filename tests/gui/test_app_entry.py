@@ -116,3 +116,24 @@ def test_a_signal_before_the_event_loop_runs_still_quits(
     finally:
         for s, h in before.items():
             signal.signal(s, h)
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_in_the_terminal_demo_ends_it_without_a_traceback() -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        [sys.executable, "-m", "app", "demo", "--scenario", "hang-timeout"],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as demo:
+        assert demo.stderr is not None
+        for line in demo.stderr:  # the scenario is under way once it has submitted
+            if "process_task('after')" in line:
+                break
+        demo.send_signal(signal.SIGINT)
+        rest = demo.stderr.read()
+        assert demo.wait(timeout=30) == 130
+    assert "Traceback" not in rest and "interrupted" in rest
