@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -94,25 +94,23 @@ def test_a_dask_address_without_a_port_is_refused_at_once(argv: list[str], tmp_p
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_before_the_event_loop_runs_still_quits(
-    qtbot: QtBot, window: MainWindow, signum: signal.Signals
+    window: MainWindow, signum: signal.Signals, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGTERM or Ctrl-C just after start-up, before ``exec()``: the quit must not be lost
     (``quit()`` without a running event loop does nothing; the window then ran on, shut
-    down, for ever)."""
+    down, for ever). A local event loop stands in for the application's."""
     qt_app = QApplication.instance()
     assert isinstance(qt_app, QApplication)
+    loop = QEventLoop()
+    monkeypatch.setattr(QApplication, "quit", staticmethod(loop.quit))
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         quit_on_signals(qt_app, window)
         handler = signal.getsignal(signum)
         assert callable(handler)
         handler(signum, None)  # as Python runs it, between start-up and exec()
-        guard = QTimer()
-        guard.setSingleShot(True)
-        guard.timeout.connect(lambda: qt_app.exit(99))
-        guard.start(10_000)
-        assert qt_app.exec() == 0, "the signal's quit was lost: only the guard ended exec()"
-        guard.stop()
+        QTimer.singleShot(10_000, lambda: loop.exit(99))
+        assert loop.exec() == 0, "the signal's quit was lost: only the guard ended the loop"
     finally:
         for s, h in before.items():
             signal.signal(s, h)
