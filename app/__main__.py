@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from app.bench import cli as bench_cli
+
+WINDOW_OPTIONS = (("--workers", "workers"), ("--dask", "dask"))
+"""The window's options (flag, attribute): before ``demo`` or ``bench`` they are an error."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         description="A monitor for a Python multiprocessing worker. Without a command, it "
         "opens the monitor window.",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (window)")
+    parser.add_argument("--workers", type=int, help="worker processes (window; default 1)")
     parser.add_argument(
         "--dask",
         nargs="?",
@@ -45,13 +49,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench_cli.add_arguments(bench_parser)
     args = parser.parse_args(argv)
+    window_options = [flag for flag, key in WINDOW_OPTIONS if getattr(args, key) is not None]
+    if args.command and window_options:
+        parser.error(f"{window_options[0]} is an option of the window, not of {args.command}")
     if args.command == "demo":
-        return _demo(args.scenario)
+        return _interruptible(lambda: _demo(args.scenario))
     if args.command == "bench":
-        return bench_cli.run(args, bench_parser.error)
-    if args.workers < 1:
+        return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
+    workers = 1 if args.workers is None else args.workers
+    if workers < 1:
         parser.error("--workers must be at least 1")
-    return _window(args.workers, args.dask)
+    return _window(workers, args.dask)
+
+
+def _interruptible(command: Callable[[], int]) -> int:
+    """Runs a terminal command; Ctrl-C ends it with one line and status 130, no traceback
+    (the facades it made close as the interrupt unwinds through them)."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _window(workers: int, dask: str | None) -> int:

@@ -14,8 +14,9 @@ name ``worker-monitor``): its fixtures are there in every test, nothing to impor
   (or make it autouse in a ``conftest.py``) to check tests that start workers otherwise.
 
 The promises: teardown never opens a dialog and never waits without a deadline. A window
-is shut down (its facade closed, its threads stopped, its backend closed) before pytest-qt
-closes it, so the "Work in flight" question never comes up; while the test runs, that
+is shut down (its facade closed, its threads stopped, its backend closed) before it is
+closed, so the "Work in flight" question never comes up (a window the test deleted has
+ended its run as it went); while the test runs, that
 question is answered "Stay" without showing it, so ``window.close()`` cannot block a test
 either (a test that wants another answer replaces ``window.ask_close_choice``). Whatever
 is still running after the deadlines is named in the test's error, and the processes are
@@ -292,7 +293,7 @@ def facade(monitor_facade: FacadeFactory) -> WorkingProcessFacade:
 def monitor_window(
     qtbot: QtBot, tmp_path: Path, monitor_leak_check: LeakCheck
 ) -> Iterator[WindowFactory]:
-    """A factory of shown monitor windows, each shut down before pytest-qt closes it.
+    """A factory of shown monitor windows, each shut down, closed and deleted after the test.
 
     ``settings_path`` picks the window's ini file (default ``tmp_path/settings.ini``);
     give two windows the same path to test what one saves and the next restores.
@@ -308,7 +309,7 @@ def monitor_window(
         return CloseChoice.STAY
 
     def shut_down(window: MainWindow) -> None:
-        """Before pytest-qt closes (and deletes) it: nothing of it may still run then."""
+        """Before it is closed (and deleted): nothing of it may still run then."""
         window.shutdown()
         threads = window.findChildren(QThread)
         monitor_leak_check.stopped.extend(_running(threads))
@@ -322,13 +323,15 @@ def monitor_window(
         window = MainWindow(workers=workers, settings=settings, backend=backend)
         window.ask_close_choice = stay  # type: ignore[method-assign]
         made.append(window)
-        qtbot.addWidget(window, before_close_func=shut_down)
         window.show()
         return window
 
     yield factory
     import shiboken6
 
-    for window in made:  # pytest-qt has done it already, unless a test deleted the window
+    # Not left to pytest-qt (qtbot.addWidget): it would close a window the test deleted.
+    for window in made:
         if shiboken6.isValid(window):
             shut_down(window)
+            window.close()
+            window.deleteLater()  # pytest-qt processes events after the fixtures' teardown

@@ -128,6 +128,42 @@ def test_closing_with_long_tasks_in_flight_is_prompt_and_asks_nothing(
     assert max(teardowns) < 15.0, f"teardowns took {teardowns} s (the tasks sleep 600 s)"
 
 
+DELETING_TESTS = """
+import shiboken6
+
+from app.core import SimpleTask
+
+
+def test_deletes_its_window_later(qtbot, monitor_window):
+    window = monitor_window()
+    window.facade.process_task(SimpleTask("long", 600.0))
+    window.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(window), timeout=10_000)
+
+
+def test_deletes_its_window_at_once(qtbot, monitor_window):
+    window = monitor_window(workers=2)
+    window.submit_many(1000, 60.0)
+    window.controller.collect()
+    shiboken6.delete(window)
+
+
+def test_after_the_deletions_starts_clean(facade):
+    task = SimpleTask("quick", 0.0)
+    facade.process_task(task)
+    facade.collect_tasks(timeout=60)
+    assert task.state.name == "DONE"
+"""
+
+
+@pytest.mark.timeout(RUN_DEADLINE + 30)
+def test_a_test_that_deletes_its_window_ends_its_run(inner: pytest.Pytester) -> None:
+    """Deleting the window (deleteLater, or shiboken6.delete) ends its run first: its
+    QThreads destroyed running would abort pytest, and its workers would outlive it."""
+    inner.makepyfile(test_deleting=DELETING_TESTS)
+    run(inner).assert_outcomes(passed=3)
+
+
 FACADE_ONLY_TESTS = """
 import sys
 

@@ -9,6 +9,7 @@ Each benchmark module is imported only when chosen, so the window's Qt and Dask'
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -42,6 +43,14 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite positive number of seconds."""
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 
@@ -85,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"with --dask: worker processes each (default {DEFAULTS['dask']['dask_workers']})",
     )
     parser.add_argument("--rss-tasks", type=positive, help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=seconds, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:

@@ -43,7 +43,7 @@ def run_window(workers: int, dask: str | None) -> int:
         backend.close()
         return 2
     sys.excepthook = ExceptionDialog(window)
-    _quit_on_signals(qt_app, window)
+    quit_on_signals(qt_app, window)
     window.show()
     tune_gc()
     status = qt_app.exec()
@@ -66,6 +66,13 @@ def choose_backend(dask: str | None) -> Backend | str:
         return LocalBackend()
     if not dask_available():
         return f"--dask: {INSTALL_HINT}"
+    if dask:  # checked before a Client is made: a half-made one holds the exit for 20 s
+        from distributed.comm import get_address_host_port
+
+        try:
+            get_address_host_port(dask)
+        except ValueError as exc:
+            return f"--dask {dask}: {exc} (an address such as tcp://host:8786)"
     quiet_dask_logs()
     return DaskBackend(dask or None)
 
@@ -85,7 +92,7 @@ def create_window(
     return qt_app, window
 
 
-def _quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
+def quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
     """Ctrl-C or SIGTERM close the window properly: workers stopped, nothing leaked.
 
     Python runs signal handlers only when it has control, so a timer hands it control
@@ -95,7 +102,8 @@ def _quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
     def handler(signum: int, _frame: object) -> None:
         log.info("%s: shutting down", signal.Signals(signum).name)
         window.shutdown()
-        qt_app.quit()
+        # Queued: a signal that comes before exec() would find no event loop to quit.
+        QTimer.singleShot(0, qt_app.quit)
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

@@ -248,7 +248,10 @@ class RunController(QObject):
 
     @Slot()
     def _collect_finished(self) -> None:
-        if self._end_collect():
+        """The current collect has ended. A replaced run's collect thread may have its
+        ``finished`` still queued: that one is ignored, or it would reap (and wait in the
+        GUI thread for) the collect of the run that replaced it."""
+        if self.sender() is self._collector and self._end_collect():
             self._set_mode(COLLECTED)
 
     def _end_collect(self) -> bool:

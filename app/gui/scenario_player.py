@@ -41,6 +41,9 @@ class ScenarioPlayer(QObject):
         self._collect_started = False
         self.problems: list[str] = []
         self._tick = Throttle(TICK_MS, self._advance, self)
+        # A new run (New run, a script) ends the scenario: it would go on in that run.
+        # start() begins its own run first, then ticks.
+        controller.run_replaced.connect(self.stop)
 
     @property
     def running(self) -> bool:
@@ -67,6 +70,7 @@ class ScenarioPlayer(QObject):
         self._play = ScenarioPlay(scenario.steps, self, patience=STEP_DEADLINE)
         self._tick.later()
 
+    @Slot()
     def stop(self) -> None:
         self._tick.cancel()
 

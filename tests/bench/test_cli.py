@@ -60,6 +60,8 @@ def test_dask_takes_its_own_defaults_and_workers(calls: list[tuple[str, tuple[An
         (["--dask", "--submits", "3"], "--submits: not an option of bench --dask"),
         (["--gui", "--dask"], "not allowed with argument"),
         (["-n", "0"], "argument -n: must be at least 1, not 0"),
+        (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
+        (["--timeout", "nan"], "argument --timeout: must be a positive number of seconds"),
     ],
 )
 def test_an_option_the_benchmark_does_not_take_is_an_error(
@@ -72,6 +74,23 @@ def test_an_option_the_benchmark_does_not_take_is_an_error(
         main(["bench", *argv])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--workers", "2", "bench"], ["--dask", "tcp://h:1", "bench"], ["--workers", "3", "demo"]],
+)
+def test_a_window_option_before_a_command_is_an_error(
+    argv: list[str],
+    calls: list[tuple[str, tuple[Any, ...]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``python -m app --workers 2 bench`` would run the benchmark as if it were not there."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert f"{argv[0]} is an option of the window, not of {argv[-1]}" in capsys.readouterr().err
     assert calls == []
 
 

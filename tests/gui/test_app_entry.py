@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.__main__ import main
 from app.gui import MainWindow
-from app.gui.app import ExceptionDialog
+from app.gui.app import ExceptionDialog, quit_on_signals
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,3 +69,69 @@ def test_dask_without_distributed_says_how_to_install(monkeypatch: pytest.Monkey
     message = gui_app.choose_backend("")
     assert isinstance(message, str) and "pip install" in message and "[dask]" in message
     assert main(["--dask"]) == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("argv", [["--dask", "localhost"], ["--dask", "bench"]])
+def test_a_dask_address_without_a_port_is_refused_at_once(argv: list[str], tmp_path: Path) -> None:
+    """``--dask bench`` takes ``bench`` as the address: one line and exit 2, no traceback,
+    and no half-made Client that holds the exit for 20 s."""
+    pytest.importorskip("distributed")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--dask {argv[1]}: missing port number" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_event_loop_runs_still_quits(
+    window: MainWindow, signum: signal.Signals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM or Ctrl-C just after start-up, before ``exec()``: the quit must not be lost
+    (``quit()`` without a running event loop does nothing; the window then ran on, shut
+    down, for ever). A local event loop stands in for the application's."""
+    qt_app = QApplication.instance()
+    assert isinstance(qt_app, QApplication)
+    loop = QEventLoop()
+    monkeypatch.setattr(QApplication, "quit", staticmethod(loop.quit))
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        quit_on_signals(qt_app, window)
+        handler = signal.getsignal(signum)
+        assert callable(handler)
+        handler(signum, None)  # as Python runs it, between start-up and exec()
+        QTimer.singleShot(10_000, lambda: loop.exit(99))
+        assert loop.exec() == 0, "the signal's quit was lost: only the guard ended the loop"
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_in_the_terminal_demo_ends_it_without_a_traceback() -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        [sys.executable, "-m", "app", "demo", "--scenario", "hang-timeout"],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as demo:
+        assert demo.stderr is not None
+        for line in demo.stderr:  # the scenario is under way once it has submitted
+            if "process_task('after')" in line:
+                break
+        demo.send_signal(signal.SIGINT)
+        rest = demo.stderr.read()
+        assert demo.wait(timeout=30) == 130
+    assert "Traceback" not in rest and "interrupted" in rest
