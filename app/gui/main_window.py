@@ -531,8 +531,8 @@ class MainWindow(QMainWindow):
             app.setStyleSheet(stylesheet())
 
     def has_work_in_flight(self) -> bool:
-        counts = self.model.counts
-        return counts[TaskState.PENDING] + counts[TaskState.RUNNING] > 0
+        """Asks the facade, not the table: the table learns of a task a moment later."""
+        return any(not task.state.is_final for task in self.facade.tasks)
 
     def ask_close_choice(self) -> CloseChoice:
         """Asks what to do with the work in flight (tests replace this)."""
