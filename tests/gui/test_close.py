@@ -91,7 +91,6 @@ def test_close_without_work_in_flight_does_not_ask(
     window = monitor_window(workers=1)
     submit(qtbot, window, "quick", 0.0)
     qtbot.waitUntil(lambda: state(window, "quick") == "DONE", timeout=DEADLINE_MS)
-    # The State cell reads the live task; the per-state counts follow its DONE event.
     qtbot.waitUntil(lambda: not window.has_work_in_flight(), timeout=DEADLINE_MS)
     asked: list[CloseChoice] = []
     answer(window, CloseChoice.STAY, asked)

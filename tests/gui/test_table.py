@@ -91,8 +91,8 @@ def test_model_passes_qtmodeltester(
     window.submit_many(40, 0.0)
     window.facade.process_task(SimpleTask("slow", 0.3))
     qtbot.waitUntil(lambda: state(window, "slow") == "DONE", timeout=DEADLINE_MS)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 41, timeout=DEADLINE_MS)
     qtbot.waitUntil(lambda: not window.has_work_in_flight(), timeout=DEADLINE_MS)
-    assert window.model.rowCount() == 41
     table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
     child(window, QLineEdit, "textFilterEdit").setText("task-1")
     assert 0 < proxy.rowCount() < 41
