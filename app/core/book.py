@@ -21,6 +21,7 @@ from app.core import timeouts
 from app.core.errors import describe
 from app.core.events import Event, EventsDropped, WorkerInfo, WorkerLog
 from app.core.futures import Settler, TaskFuture, outcome
+from app.core.recording import Recorder
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
 from app.core.validation import why_refused
@@ -74,6 +75,8 @@ class TaskBook(ABC, Generic[Ticket]):
         self._calls = 0
         self._collecting = False  # a collect is under way (or was interrupted)
         self._kill_now = False  # close() was called while another thread collects
+        self._recorder: Recorder | None = None  # records the run, when asked to
+        self._passed = 0  # events before this index were handed to the recorder
 
     # == what each engine provides ========================================================
     @abstractmethod
@@ -194,7 +197,9 @@ class TaskBook(ABC, Generic[Ticket]):
             self._collected(closing)
             self._final = list(self._order)
             self._changed.notify_all()
-            return list(self._final)
+            final = list(self._final)
+        self.end_recording("closed" if closing else "collected")
+        return final
 
     def poll(self, timeout: float | None) -> list[Event]:
         until = timeouts.deadline(timeout)
@@ -211,7 +216,10 @@ class TaskBook(ABC, Generic[Ticket]):
                         self._changed.wait(left)
                 finally:
                     self._waiting -= 1
+            if self._recorder is not None:
+                self._pass_on()
             events, self._events = self._events, []
+            self._passed = 0
             self._text = 0
             if self._dropped:
                 events.insert(0, EventsDropped(self._dropped, time.time()))
@@ -262,6 +270,37 @@ class TaskBook(ABC, Generic[Ticket]):
             settler.flush()
             settler.stop()
 
+    # == the run's recording ==============================================================
+    def record_to(self, recorder: Recorder, backend: str, workers: int | None) -> None:
+        """Starts recording every event from now on, and those not yet polled
+        (``OSError`` if the file's first line cannot be written)."""
+        recorder.start(backend, workers, self._pull_recorded)
+        with self._lock:
+            self._recorder = recorder
+
+    def end_recording(self, how: str) -> None:
+        """Hands the recorder what is left and ends the file (outside the lock)."""
+        with self._lock:
+            recorder = self._recorder
+            if recorder is None:
+                return
+            self._pass_on()
+            self._recorder = None
+        recorder.close(how)
+
+    def _pull_recorded(self) -> None:
+        """The writer's periodic look: events that no notify has handed over yet."""
+        with self._lock:
+            if self._recorder is not None:
+                self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Hands the events recorded since the last call to the recorder (under _lock)."""
+        events = self._events
+        if self._recorder is not None and self._passed < len(events):
+            self._recorder.take(events, self._passed, self._tasks)
+        self._passed = len(events)
+
     # == bookkeeping (under _lock) ========================================================
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
@@ -276,7 +315,10 @@ class TaskBook(ABC, Generic[Ticket]):
 
     def _trim_events(self) -> None:
         """Bounds what a caller that never polls keeps, in events and in log text: drops
-        the oldest, a tenth more than needed so that this runs rarely."""
+        the oldest, a tenth more than needed so that this runs rarely. The recorder gets
+        every event first."""
+        if self._recorder is not None:
+            self._pass_on()
         events = self._events
         excess = len(events) - self._max_events
         if excess <= 0 and self._text <= self._max_text:
@@ -293,6 +335,7 @@ class TaskBook(ABC, Generic[Ticket]):
                 text -= len(event.message)
             drop += 1
         del events[:drop]
+        self._passed = len(events)
         self._text = text
         self._dropped += drop
 
@@ -325,6 +368,9 @@ class TaskBook(ABC, Generic[Ticket]):
         task.attempts = 1
         self._tasks[task.ID] = task
         self._order.append(task)
+        if self._recorder is not None:
+            self._pass_on()
+            self._recorder.submitted(task, now)
         if future is not None:
             if self._settler is None:
                 self._settler = Settler()
@@ -338,9 +384,10 @@ class TaskBook(ABC, Generic[Ticket]):
         given = task._limit if task._limit is not None else self._task_timeout
         return timeouts.limit(given)
 
-    @staticmethod
-    def _again(task: Task, now: float) -> None:
+    def _again(self, task: Task, now: float) -> None:
         """Clears what the last attempt left, before a task is queued once more."""
+        if self._recorder is not None:
+            self._pass_on()  # the last attempt's outcome is recorded before it is cleared
         if task.timeout is None or timeouts.is_seconds(task.timeout):
             task._limit = timeouts.as_given(task.timeout)  # else the accepted one stays
         task.attempts += 1
@@ -348,6 +395,8 @@ class TaskBook(ABC, Generic[Ticket]):
         task.exitcode = task.worker_pid = None
         task.started_at = task.finished_at = task.progress = None
         task.submitted_at = now
+        if self._recorder is not None:
+            self._recorder.submitted(task, now)
 
     def _recorded(self, task_id: str) -> Task:
         task = self._tasks.get(task_id) if isinstance(task_id, str) else None
