@@ -15,7 +15,8 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from app.core import timeouts
 from app.core.errors import describe
@@ -44,6 +45,7 @@ MAX_UNPOLLED_TEXT = 32 << 20
 """Characters of worker log lines kept for a caller that does not poll: a worker that
 floods its output with long lines reaches this long before the count."""
 
+_PASS_CHUNK = 4096  # events handed to the recorder per lock hold
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 Ticket = TypeVar("Ticket")
@@ -274,9 +276,10 @@ class TaskBook(ABC, Generic[Ticket]):
     def record_to(self, recorder: Recorder, backend: str, workers: int | None) -> None:
         """Starts recording every event from now on, and those not yet polled
         (``OSError`` if the file's first line cannot be written)."""
-        recorder.start(backend, workers, self._pull_recorded)
+        recorder.start(backend, workers, partial(self._pull_recorded, recorder))
         with self._lock:
             self._recorder = recorder
+            self._passed = 0
 
     def end_recording(self, how: str) -> None:
         """Hands the recorder what is left and ends the file (outside the lock)."""
@@ -288,18 +291,30 @@ class TaskBook(ABC, Generic[Ticket]):
             self._recorder = None
         recorder.close(how)
 
-    def _pull_recorded(self) -> None:
-        """The writer's periodic look: events that no notify has handed over yet."""
-        with self._lock:
-            if self._recorder is not None:
-                self._pass_on()
+    def _pull_recorded(self, recorder: Recorder) -> list[Any]:
+        """The writer's look, every flush: the events since the last one, taken in short
+        lock holds, so callers never wait long."""
+        while True:
+            with self._lock:
+                if self._recorder is recorder:
+                    self._pass_on(_PASS_CHUNK)
+                if self._recorder is not recorder or self._passed >= len(self._events):
+                    return recorder.swap()
 
-    def _pass_on(self) -> None:
-        """Hands the events recorded since the last call to the recorder (under _lock)."""
+    def _pass_on(self, most: int | None = None) -> None:
+        """Hands the events recorded since the last call to the recorder (under _lock):
+        before they are polled, trimmed, or a resubmission clears a task's outcome."""
         events = self._events
-        if self._recorder is not None and self._passed < len(events):
-            self._recorder.take(events, self._passed, self._tasks)
-        self._passed = len(events)
+        start = self._passed
+        end = len(events) if most is None else min(len(events), start + most)
+        if self._recorder is not None and start < end:
+            self._recorder.take(events, start, end, self._tasks)
+        self._passed = end
+
+    def _death_recorded(self) -> None:
+        """A worker died: the recorder writes it at once (under _lock)."""
+        if self._recorder is not None:
+            self._recorder.wake()
 
     # == bookkeeping (under _lock) ========================================================
     def _notify(self) -> None:
@@ -317,12 +332,12 @@ class TaskBook(ABC, Generic[Ticket]):
         """Bounds what a caller that never polls keeps, in events and in log text: drops
         the oldest, a tenth more than needed so that this runs rarely. The recorder gets
         every event first."""
-        if self._recorder is not None:
-            self._pass_on()
         events = self._events
         excess = len(events) - self._max_events
         if excess <= 0 and self._text <= self._max_text:
             return
+        if self._recorder is not None:
+            self._pass_on()
         drop = max(excess + self._max_events // 10, 0)
         text = self._text
         for event in events[:drop]:
@@ -368,9 +383,6 @@ class TaskBook(ABC, Generic[Ticket]):
         task.attempts = 1
         self._tasks[task.ID] = task
         self._order.append(task)
-        if self._recorder is not None:
-            self._pass_on()
-            self._recorder.submitted(task, now)
         if future is not None:
             if self._settler is None:
                 self._settler = Settler()
@@ -395,8 +407,6 @@ class TaskBook(ABC, Generic[Ticket]):
         task.exitcode = task.worker_pid = None
         task.started_at = task.finished_at = task.progress = None
         task.submitted_at = now
-        if self._recorder is not None:
-            self._recorder.submitted(task, now)
 
     def _recorded(self, task_id: str) -> Task:
         task = self._tasks.get(task_id) if isinstance(task_id, str) else None

@@ -24,7 +24,6 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as quoted
 from pathlib import Path
@@ -49,8 +48,8 @@ FLUSH_SECONDS = 0.05
 CLOSE_WAIT = 10.0
 """How long collect or close waits for the writer to finish the file."""
 
-_FINAL = frozenset(s for s in TaskState if s.is_final)
-_RUNNING = TaskState.RUNNING
+_BURST = 256  # lines encoded between two offers of the GIL
+_PENDING, _RUNNING, _DONE = TaskState.PENDING, TaskState.RUNNING, TaskState.DONE
 # What the engine hands over, besides its own event records: tagged tuples.
 _SUBMIT, _BEGAN, _ENDED = 0, 1, 2
 
@@ -64,23 +63,22 @@ class Recorder:
         self.t0 = time.time()
         self._fd, self.path = open_run_file(target)
         self.problems: list[str] = []
-        self._inbox: deque[list[Item]] = deque()
+        self._handed: list[Item] = []  # the engine's, under its lock, until the writer swaps it
         self._wake = threading.Event()
-        self._queued = 0  # items handed over: written only by the engine, under its lock
-        self._written = 0  # items encoded: written only by the writer thread
         self._dropped = 0  # items refused for want of room: the engine's, under its lock
         self._reported = 0  # the dropped count last written to the file
         self._stopped = False  # closing, or the file failed: nothing more is taken
         self._closing = False
         self._end = ("", 0.0)
-        self._pull: Callable[[], None] | None = None
+        self._pull: Callable[[], list[Item]] | None = None
         self._thread = threading.Thread(target=self._run, name="run-recorder", daemon=True)
         self._classes: dict[type, str] = {}
 
     # == the facade's side =================================================================
-    def start(self, backend: str, workers: int | None, pull: Callable[[], None]) -> None:
+    def start(self, backend: str, workers: int | None, pull: Callable[[], list[Item]]) -> None:
         """Writes the header line (an ``OSError`` here is the facade's to raise) and starts
-        the writer; ``pull`` makes the engine hand over what it holds (every flush)."""
+        the writer; ``pull`` has the engine hand over what it holds (``take``), under its
+        lock, and returns ``swap()``'s list."""
         header = {
             "format": FORMAT,
             "version": VERSION,
@@ -106,7 +104,8 @@ class Recorder:
 
     def close(self, how: str) -> None:
         """Writes what is left and the end line (``how``: collected, closed, abandoned),
-        waiting up to ``CLOSE_WAIT`` seconds for a slow disk; idempotent."""
+        waiting up to ``CLOSE_WAIT`` seconds for a slow disk; idempotent. The engine has
+        handed over its last events and lets go of this recorder before it calls this."""
         if self._closing:
             return
         self._end = (how, time.time())
@@ -124,55 +123,54 @@ class Recorder:
                 CLOSE_WAIT,
             )
 
+    def wake(self) -> None:
+        """Something to write at once (a worker died): the writer pulls now."""
+        self._wake.set()
+
     # == the engine's side (under its lock; never waits) ==================================
-    def take(self, events: list[Event], start: int, tasks: dict[str, Task]) -> None:
-        """Hands over ``events[start:]``; a task's final state carries its outcome."""
-        count = len(events) - start
-        if self._stopped or self._queued - self._written >= MAX_BACKLOG:
-            self._dropped += count
+    def take(self, events: list[Event], start: int, end: int, tasks: dict[str, Task]) -> None:
+        """Takes ``events[start:end]``: a task's submission and final state carry what the
+        task holds now (its class and attempt; its outcome), the rest as they are."""
+        handed = self._handed
+        if self._stopped or len(handed) >= MAX_BACKLOG:
+            self._dropped += end - start
             return
-        items: list[Item] = []
-        add = items.append
-        died = False
-        for event in events[start:]:
-            if type(event) is TaskChanged:
-                state = event.state
-                task = tasks.get(event.task_id)
-                if task is None:
-                    add(event)
-                elif state in _FINAL:
-                    add(
-                        (
-                            _ENDED,
-                            event,
-                            task.result,
-                            task.error,
-                            task.traceback,
-                            task.exitcode,
-                            task.worker_pid,
-                            task.attempts,
-                            task.started_at,
-                        )
-                    )
-                elif state is _RUNNING:
-                    add((_BEGAN, event, task.worker_pid))
+        add = handed.append
+        for i in range(start, end):
+            event = events[i]
+            if type(event) is not TaskChanged:
+                add(event)
+                continue
+            task = tasks.get(event.task_id)
+            state = event.state  # compared by identity: hashing an Enum is slow
+            if task is None:
+                add(event)
+            elif state is _RUNNING:
+                add((_BEGAN, event, task.worker_pid))
+            elif state is _PENDING:
+                if event.time == task.submitted_at:  # as it was (re)submitted
+                    add((_SUBMIT, event, type(task), task.attempts))
                 else:
                     add(event)
-            else:
-                died = died or type(event) is WorkerDied
-                add(event)
-        self._queued += count
-        self._inbox.append(items)
-        if died:
-            self._wake.set()  # a death reaches the disk at once
+            else:  # final: its outcome, as the task holds it now
+                add(
+                    (
+                        _ENDED,
+                        event,
+                        task.result,
+                        task.error,
+                        task.traceback,
+                        task.exitcode,
+                        task.worker_pid,
+                        task.attempts,
+                        task.started_at,
+                    )
+                )
 
-    def submitted(self, task: Task, now: float) -> None:
-        """A task was accepted, or queued once more (its ``attempts`` says which)."""
-        if self._stopped or self._queued - self._written >= MAX_BACKLOG:
-            self._dropped += 1
-            return
-        self._queued += 1
-        self._inbox.append([(_SUBMIT, now, task.ID, type(task), task.attempts)])
+    def swap(self) -> list[Item]:
+        """What was taken since the last swap (under the engine's lock, or once closed)."""
+        handed, self._handed = self._handed, []
+        return handed
 
     # == the writer thread =================================================================
     def _run(self) -> None:
@@ -180,36 +178,28 @@ class Recorder:
             while True:
                 self._wake.wait(FLUSH_SECONDS)
                 self._wake.clear()
-                closing = self._closing  # read first: what was handed over before is there
+                closing = self._closing  # read first: what was taken before is there
                 pull = self._pull
-                if pull is not None and not closing:
-                    pull()
-                self._drain()
+                items = pull() if pull is not None and not closing else self.swap()
+                self._write_items(items)
                 if closing:
+                    self._write_items(self.swap())
                     self._finish()
                     return
-        except OSError as exc:
+        except BaseException as exc:  # the facade goes on, unrecorded
             self._fail(exc)
-        except BaseException as exc:  # a bug: the facade goes on, unrecorded
-            self._fail(exc)
-            log.exception("the run recorder stopped")
+            if not isinstance(exc, OSError):
+                log.exception("the run recorder stopped")
 
-    def _drain(self) -> None:
-        inbox = self._inbox
-        while inbox:
-            chunk: list[str] = []
-            count = 0
-            while inbox and count < 20_000:
-                items = inbox.popleft()
-                count += len(items)
-                chunk.extend(map(self._line, items))
-            if self._dropped != self._reported:
-                self._reported = self._dropped
-                chunk.append(
-                    f'{{"t":{self._t(time.time())},"e":"dropped","count":{self._reported}}}\n'
-                )
-            self._write("".join(chunk))
-            self._written += count
+    def _write_items(self, items: list[Item]) -> None:
+        line = self._line
+        for start in range(0, len(items), _BURST):
+            self._write("".join(map(line, items[start : start + _BURST])))
+            time.sleep(0)  # lets the facade's threads have the GIL back at once
+        if self._dropped != self._reported:
+            self._reported = self._dropped
+            when = self._t(time.time())
+            self._write(f'{{"t":{when},"e":"dropped","count":{self._reported}}}\n')
 
     def _finish(self) -> None:
         how, when = self._end
@@ -224,8 +214,7 @@ class Recorder:
     def _fail(self, exc: BaseException) -> None:
         self._stopped = True
         self._pull = None
-        lost = sum(map(len, self._inbox))
-        self._inbox.clear()
+        lost = len(self.swap())
         message = (
             f"recording stopped: writing {self.path} failed ({exc}); "
             f"{lost} event(s) then waiting, and every later one, were not recorded"
@@ -245,22 +234,25 @@ class Recorder:
         return f"{when - self.t0:.6f}"
 
     def _line(self, item: Any) -> str:
-        """The line of one handed-over item (an event record, or a tagged tuple)."""
+        """The line of one handed-over item (an event record, or a tagged tuple). The
+        common lines are built inline: this runs for every event of the run."""
         kind = type(item)
-        if kind is TaskChanged:
-            return self._state(item) + "}\n"
         if kind is tuple:
             tag = item[0]
             if tag == _BEGAN:
-                _, event, pid = item
-                return f'{self._state(event)},"pid":{_number(pid)}}}\n'
+                return f'{self._state(item[1])},"pid":{_number(item[2])}}}\n'
             if tag == _ENDED:
                 return self._ended(item)
-            _, now, task_id, cls, attempt = item
-            return (
-                f'{{"t":{self._t(now)},"e":"submit","id":{quoted(task_id)},'
-                f'"class":{quoted(self._class_name(cls))},"attempt":{attempt}}}\n'
+            _, event, cls, attempt = item
+            line = (
+                f'{{"t":{event.time - self.t0:.6f},"e":"submit","id":{quoted(event.task_id)},'
+                f'"class":{quoted(self._class_name(cls))},"attempt":{attempt}'
             )
+            if event.message:
+                line += f',"message":{quoted(event.message)}'
+            return line + "}\n"
+        if kind is TaskChanged:
+            return self._state(item) + "}\n"
         if kind is WorkerLog:
             pid, level, message, when = item
             return (
@@ -283,8 +275,8 @@ class Recorder:
 
     def _state(self, event: TaskChanged) -> str:
         line = (
-            f'{{"t":{self._t(event.time)},"e":"state","id":{quoted(event.task_id)},'
-            f'"state":"{event.state.name}"'
+            f'{{"t":{event.time - self.t0:.6f},"e":"state","id":{quoted(event.task_id)},'
+            f'"state":"{event.state._name_}"'
         )
         if event.progress is not None:
             line += f',"progress":{_number(event.progress)}'
@@ -294,12 +286,15 @@ class Recorder:
 
     def _ended(self, item: tuple[Any, ...]) -> str:
         _, event, result, error, traceback, exitcode, pid, attempts, started = item
-        line = self._state(event) + f',"pid":{_number(pid)},"attempts":{attempts}'
-        if event.state is TaskState.DONE:
-            text, length = result_text(result)
-            line += f',"result":{quoted(text)}'
-            if length is not None:
-                line += f',"result_chars":{length}'
+        line = f'{self._state(event)},"pid":{_number(pid)},"attempts":{attempts}'
+        if event.state is _DONE:
+            if result is None:
+                line += ',"result":"None"'
+            else:
+                text, length = result_text(result)
+                line += f',"result":{quoted(text)}'
+                if length is not None:
+                    line += f',"result_chars":{length}'
         if error is not None:
             line += f',"error":{quoted(str(error))}'
         if traceback is not None:
@@ -307,7 +302,7 @@ class Recorder:
         if exitcode is not None:
             line += f',"exitcode":{_number(exitcode)}'
         if started is not None:
-            line += f',"started":{self._t(started)}'
+            line += f',"started":{started - self.t0:.6f}'
         return line + "}\n"
 
     def _class_name(self, cls: type) -> str:
@@ -336,6 +331,8 @@ def result_text(value: Any) -> tuple[str, int | None]:
 
 def _number(value: float | None) -> str:
     """A JSON number, or null for None and for what JSON cannot hold (NaN, infinities)."""
-    if value is None or (type(value) is float and not math.isfinite(value)):
+    if type(value) is int:
+        return str(value)
+    if value is None or not math.isfinite(value):
         return "null"
-    return repr(value)
+    return repr(float(value))

@@ -234,7 +234,7 @@ def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
     record.progress = record.result = record.result_chars = None
     record.error = record.traceback = record.exitcode = record.worker_pid = None
     record.started = record.finished = None
-    record.message = ""
+    record.message = _of(event, "message", str) or ""
     record.submitted = event["t"]
 
 
