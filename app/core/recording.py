@@ -26,11 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as quoted
-from pathlib import Path
 from typing import Any
 
 from app.core.events import Event, TaskChanged, WorkerDied, WorkerLog, WorkerStarted
-from app.core.run_paths import FORMAT, open_run_file
+from app.core.run_paths import FORMAT, Target, open_run_file
 from app.core.states import TaskState
 from app.core.task import Task
 
@@ -59,7 +58,7 @@ Item = Event | tuple[Any, ...]
 class Recorder:
     """Writes one facade's run to a file; made (path checked, file opened) by the facade."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Target) -> None:
         self.t0 = time.time()
         self._fd, self.path = open_run_file(target)
         self.problems: list[str] = []

@@ -13,6 +13,7 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 RECORD_ENV = "WORKER_MONITOR_RECORD"
 """``1`` records to the runs folder, a path to that file or folder; unset, empty or ``0``
@@ -37,43 +38,60 @@ def runs_folder() -> Path:
     return base / "worker-monitor" / "runs"
 
 
-def chosen_path(record: RecordChoice) -> Path | None:
-    """The file or folder ``record`` asks for, the environment's when None; None: no recording."""
+class Target(NamedTuple):
+    """Where ``record=`` asks to record: a file, or a folder for a new file in it."""
+
+    path: Path
+    folder: bool
+
+
+def chosen_path(record: RecordChoice) -> Target | None:
+    """What ``record`` asks for, the environment's when None; None: no recording.
+
+    A path names a folder when it is one already or ends with a separator, else a file.
+    """
     if record is None:
         value = os.environ.get(RECORD_ENV, "").strip()
         if value in ("", "0"):
             return None
-        return runs_folder() if value == "1" else Path(value).expanduser()
+        return Target(runs_folder(), True) if value == "1" else _given(value)
     if record is True:
-        return runs_folder()
+        return Target(runs_folder(), True)
     if record is False:
         return None
     if isinstance(record, str | os.PathLike):
-        path = Path(record).expanduser()
-        if not str(path):
-            raise ValueError("record must name a file or folder, not an empty path")
-        return path
+        return _given(record)
     raise TypeError(f"record must be a path, True, False or None, not {type(record).__name__}")
 
 
-def open_run_file(target: Path) -> tuple[int, Path]:
-    """Opens the run file for ``target`` (a folder: a new file in it) for writing.
+def _given(given: str | os.PathLike[str]) -> Target:
+    text = os.fspath(given)
+    if not text:
+        raise ValueError("record must name a file or folder, not an empty path")
+    path = Path(text).expanduser()
+    return Target(path, text.endswith(os.sep) or path.is_dir())
+
+
+def open_run_file(target: Target) -> tuple[int, Path]:
+    """Opens the run file for ``target`` for writing: the file it names, or a new file in
+    the folder it names (made ``0700`` when missing, its missing parents too).
 
     Returns the descriptor and the file's path. Raises ``OSError`` with a message that
     names the path and the problem: a folder that cannot be made, a file that cannot be
     written, or an existing file that is not a run recording (never overwritten).
     """
+    path = target.path
     try:
-        if target.is_dir() or str(target).endswith(os.sep):
-            _make_folder(target)
-            return _new_file_in(target)
-        _make_folder(target.parent)
-        return _replace_file(target), target
+        if target.folder:
+            _make_folder(path)
+            return _new_file_in(path)
+        _make_folder(path.parent)
+        return _replace_file(path), path
     except OSError as exc:
-        if str(target) in str(exc):
+        if str(path) in str(exc):
             raise
         reason = exc.strerror or str(exc)
-        raise OSError(exc.errno, f"cannot record the run to {str(target)!r}: {reason}") from exc
+        raise OSError(exc.errno, f"cannot record the run to {str(path)!r}: {reason}") from exc
 
 
 def _make_folder(folder: Path) -> None:
