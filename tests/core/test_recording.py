@@ -24,25 +24,10 @@ from app.core import (
     recording,
 )
 from app.core.run_paths import RECORD_ENV, RUNS_ENV, chosen_path, runs_folder
-from app.core.runs import RecordedRun
-from tests.core.helpers import all_final, wait_for
+from tests.core.helpers import all_final, assert_recorded_as_collected, wait_for
 from tests.core.tasks_for_tests import RaiseTask, SquareTask
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def assert_same(tasks: list[Task], run: RecordedRun) -> None:
-    """Every collected task's fate, as the recording tells it."""
-    recorded = run.tasks()
-    assert list(recorded) == [t.ID for t in tasks]
-    for task in tasks:
-        r = recorded[task.ID]
-        seen = (r.state, r.exitcode, r.attempts, r.worker_pid, r.error)
-        assert seen == (task.state, task.exitcode, task.attempts, task.worker_pid, task.error), (
-            task.ID
-        )
-        assert r.result == (repr(task.result) if task.state is TaskState.DONE else None)
-        assert r.task_class == f"{type(task).__module__}.{type(task).__qualname__}"
 
 
 @pytest.mark.parametrize("way", ["exception", "exit", "exit0", "kill", "segfault", "hang"])
@@ -62,7 +47,7 @@ def test_the_recording_tells_each_death_as_collect_tasks_does(tmp_path: Path, wa
     assert run.header["format"] == "worker-monitor-run" and run.header["version"] == 1
     assert run.header["backend"] == "local" and run.header["workers"] == 1
     assert run.header["pid"] == os.getpid()
-    assert_same(w.tasks, run)
+    assert_recorded_as_collected(w.tasks, run)
     assert run.tasks()["bad"].attempts == 2 and "ZeroDivisionError" in run.tasks()["bad"].traceback
     deaths = run.deaths()
     died = next(d for d in deaths if d["pid"] == crash.worker_pid)
@@ -89,7 +74,7 @@ def test_lost_and_cancelled_tasks_are_recorded_so(tmp_path: Path) -> None:
         w.close()
     run = read_run(path)
     assert run.events[-1]["how"] == "closed"
-    assert_same(w.tasks, run)
+    assert_recorded_as_collected(w.tasks, run)
     states = {task_id: r.state for task_id, r in run.tasks().items()}
     assert states["blocker"] is TaskState.TIMED_OUT
     assert states["queued-2"] is TaskState.CANCELLED
@@ -105,7 +90,7 @@ def test_a_worker_left_without_workers_makes_lost_tasks(tmp_path: Path) -> None:
         wait_for(w, all_final([crash, *queued]))
     assert [t.state for t in queued] == [TaskState.LOST] * 3
     run = read_run(path)
-    assert_same(w.tasks, run)
+    assert_recorded_as_collected(w.tasks, run)
     assert run.tasks()["crash"].exitcode == 3
 
 
