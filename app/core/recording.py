@@ -47,7 +47,7 @@ FLUSH_SECONDS = 0.05
 CLOSE_WAIT = 10.0
 """How long collect or close waits for the writer to finish the file."""
 
-_BURST = 256  # lines encoded between two offers of the GIL
+_BURST = 512  # lines encoded between two offers of the GIL
 _PENDING, _RUNNING, _DONE = TaskState.PENDING, TaskState.RUNNING, TaskState.DONE
 # What the engine hands over, besides its own event records: tagged tuples.
 _SUBMIT, _BEGAN, _ENDED = 0, 1, 2
@@ -134,19 +134,19 @@ class Recorder:
         if self._stopped or len(handed) >= MAX_BACKLOG:
             self._dropped += end - start
             return
-        add = handed.append
-        for i in range(start, end):
-            event = events[i]
-            if type(event) is not TaskChanged:
+        add, get, changed = handed.append, tasks.get, TaskChanged
+        running, pending = _RUNNING, _PENDING
+        for event in events[start:end]:
+            if type(event) is not changed:
                 add(event)
                 continue
-            task = tasks.get(event.task_id)
+            task = get(event.task_id)
             state = event.state  # compared by identity: hashing an Enum is slow
             if task is None:
                 add(event)
-            elif state is _RUNNING:
+            elif state is running:
                 add((_BEGAN, event, task.worker_pid))
-            elif state is _PENDING:
+            elif state is pending:
                 if event.time == task.submitted_at:  # as it was (re)submitted
                     add((_SUBMIT, event, type(task), task.attempts))
                 else:
@@ -192,9 +192,11 @@ class Recorder:
 
     def _write_items(self, items: list[Item]) -> None:
         line = self._line
+        parts = []
         for start in range(0, len(items), _BURST):
-            self._write("".join(map(line, items[start : start + _BURST])))
+            parts.append("".join(map(line, items[start : start + _BURST])))
             time.sleep(0)  # lets the facade's threads have the GIL back at once
+        self._write("".join(parts))  # one write a round: each write gives the GIL away
         if self._dropped != self._reported:
             self._reported = self._dropped
             when = self._t(time.time())
@@ -239,7 +241,13 @@ class Recorder:
         if kind is tuple:
             tag = item[0]
             if tag == _BEGAN:
-                return f'{self._state(item[1])},"pid":{_number(item[2])}}}\n'
+                event, pid = item[1], item[2]
+                if event.progress is None and not event.message and type(pid) is int:
+                    return (
+                        f'{{"t":{event.time - self.t0:.6f},"e":"state",'
+                        f'"id":{quoted(event.task_id)},"state":"RUNNING","pid":{pid}}}\n'
+                    )
+                return f'{self._state(event)},"pid":{_number(pid)}}}\n'
             if tag == _ENDED:
                 return self._ended(item)
             _, event, cls, attempt = item
