@@ -45,7 +45,7 @@ MAX_UNPOLLED_TEXT = 32 << 20
 """Characters of worker log lines kept for a caller that does not poll: a worker that
 floods its output with long lines reaches this long before the count."""
 
-_PASS_CHUNK = 4096  # events handed to the recorder per lock hold
+_PASS_CHUNK = 1024  # events handed to the recorder per lock hold
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 Ticket = TypeVar("Ticket")
@@ -300,6 +300,7 @@ class TaskBook(ABC, Generic[Ticket]):
                     self._pass_on(_PASS_CHUNK)
                 if self._recorder is not recorder or self._passed >= len(self._events):
                     return recorder.swap()
+            time.sleep(0)  # the GIL to a thread that waited for the lock, at once
 
     def _pass_on(self, most: int | None = None) -> None:
         """Hands the events recorded since the last call to the recorder (under _lock):
