@@ -273,3 +273,24 @@ def test_a_dropped_facade_ends_its_file(tmp_path: Path) -> None:
     finalizer()  # what garbage collection does
     run = read_run(path)
     assert run.complete and run.events[-1]["how"] == "abandoned"
+
+
+def test_lines_reach_the_file_while_the_run_goes_on_a_death_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    with WorkingProcessFacade(restart=True, record=path) as w:
+        ok = SquareTask("ok", 2)
+        w.process_task(ok)
+        wait_for(w, all_final([ok]))
+        seen_done = time.monotonic()
+        wait_until_in_file(path, '"state":"DONE"', seen_done)
+        crash = CrashTask("crash", "kill")
+        w.process_task(crash)
+        wait_for(w, all_final([crash]))
+        wait_until_in_file(path, '"e":"worker_died"', time.monotonic())
+
+
+def wait_until_in_file(path: Path, text: str, since: float) -> None:
+    """The line is in the file within about the writer's period (0.05 s; 0.5 s allowed)."""
+    while text not in path.read_text():
+        assert time.monotonic() - since < 0.5, f"{text} not written within 0.5 s"
+        time.sleep(0.005)  # polling a file: there is nothing to wait on
