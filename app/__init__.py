@@ -5,10 +5,11 @@ The packages, each importing only those listed below it (checked by ``lint-impor
 
     app.gui       the window (PySide6): RunController owns a run, MainWindow lays it out
     app.testing   the pytest plugin: monitor_window, monitor_facade, facade, leak check
-    app.bench     python -m app bench: against the standard library, on Dask, in the window
+    app.bench     python -m app bench: the standard library, Dask, the window, recording
+    app.reports   Qt-free: python -m app report and trace, on a recorded run
     app.teaching  Qt-free: scenarios, crash explainer, timeline data, export, demo
     app.cluster   Qt-free, optional: the same facade over a Dask cluster
-    app.core      Qt-free: WorkingProcessFacade and its worker processes
+    app.core      Qt-free: WorkingProcessFacade, its worker processes, run recordings
 
 How a task travels (local backend)::
 

@@ -1,4 +1,5 @@
-"""``python -m app``: the monitor window; ``demo`` and ``bench`` subcommands.
+"""``python -m app``: the monitor window; ``demo``, ``bench``, ``report`` and ``trace``
+subcommands.
 
 The command line is parsed here, once; each command then imports only what it needs (the
 terminal demo and the benchmarks never load Qt unless asked to).
@@ -48,10 +49,31 @@ def main(argv: list[str] | None = None) -> int:
         description=bench_cli.DESCRIPTION,
     )
     bench_cli.add_arguments(bench_parser)
+    report_parser = sub.add_parser(
+        "report",
+        help="a recorded run's tasks and worker deaths",
+        description="Print a recorded run's tasks and worker deaths as a table (or one JSON "
+        "object). Exit status 0 when the run could be read, complete or not; 2 when the "
+        "file is missing or not a run.",
+    )
+    report_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
+    report_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    trace_parser = sub.add_parser(
+        "trace",
+        help="a recorded run in the Chrome trace format (Perfetto)",
+        description="Write a recorded run in the Chrome trace event format: one track per "
+        "worker process, one slice per task attempt, an instant at each worker death.",
+    )
+    trace_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
+    trace_parser.add_argument("out", help="the trace file to write (JSON)")
     args = parser.parse_args(argv)
     window_options = [flag for flag, key in WINDOW_OPTIONS if getattr(args, key) is not None]
     if args.command and window_options:
         parser.error(f"{window_options[0]} is an option of the window, not of {args.command}")
+    if args.command == "report":
+        return _report(args.file, args.json)
+    if args.command == "trace":
+        return _trace(args.file, args.out)
     if args.command == "demo":
         return _interruptible(lambda: _demo(args.scenario))
     if args.command == "bench":
@@ -76,6 +98,18 @@ def _window(workers: int, dask: str | None) -> int:
     from app.gui.app import run_window  # Qt only for the window
 
     return run_window(workers, dask)
+
+
+def _report(path: str, json_output: bool) -> int:
+    from app.reports import report
+
+    return report.main(path, json_output)
+
+
+def _trace(path: str, out: str) -> int:
+    from app.reports import trace
+
+    return trace.main(path, out)
 
 
 def _demo(scenario: str | None) -> int:

@@ -1,7 +1,8 @@
 """``python -m app bench``: its options, and the benchmark they choose.
 
-One command measures three things: the facade against the standard library (the
-default), the window under load (``--gui``) and the facade next to Dask (``--dask``).
+One command measures four things: the facade against the standard library (the
+default), the window under load (``--gui``), the facade next to Dask (``--dask``) and
+what recording a run costs (``--record``).
 Each benchmark module is imported only when chosen, so the window's Qt and Dask's
 ``distributed`` load only for the benchmark that needs them.
 """
@@ -17,7 +18,7 @@ DESCRIPTION = (
     "Tasks/s of the worker facade against ProcessPoolExecutor, Pool and a raw Queue floor; "
     "kill-to-event latency; process_task latency; memory for 100k tasks. With --gui: the "
     "window under 100,000 tasks (offscreen); with --dask: the facade next to a Dask "
-    "LocalCluster."
+    "LocalCluster; with --record: recording a run on and off."
 )
 
 # benchmark -> the options it takes, with their defaults
@@ -25,8 +26,9 @@ DEFAULTS: dict[str, dict[str, int]] = {
     "local": {"n": 20_000, "rounds": 3, "kills": 20, "submits": 20_000, "rss_tasks": 100_000},
     "window": {"n": 100_000},
     "dask": {"n": 2_000, "rounds": 2, "dask_workers": 2},
+    "record": {"n": 100_000, "rounds": 2},
 }
-TIMEOUTS = {"local": 120.0, "window": 300.0, "dask": 300.0}
+TIMEOUTS = {"local": 120.0, "window": 300.0, "dask": 300.0, "record": 300.0}
 FLAGS = {
     "n": "-n",
     "rounds": "--rounds",
@@ -35,7 +37,12 @@ FLAGS = {
     "rss_tasks": "--rss-tasks",
     "dask_workers": "--workers",
 }
-NAMES = {"local": "the local benchmark", "window": "bench --gui", "dask": "bench --dask"}
+NAMES = {
+    "local": "the local benchmark",
+    "window": "bench --gui",
+    "dask": "bench --dask",
+    "record": "bench --record",
+}
 
 
 def positive(text: str) -> int:
@@ -56,7 +63,7 @@ def seconds(text: str) -> float:
 
 def _defaults(key: str) -> str:
     """How a help line states an option's defaults: ``20,000; --dask 2,000``."""
-    flags = {"local": "", "window": "--gui ", "dask": "--dask "}
+    flags = {"local": "", "window": "--gui ", "dask": "--dask ", "record": "--record "}
     given = [f"{flags[b]}{d[key]:,}" for b, d in DEFAULTS.items() if key in d]
     return f"default {'; '.join(given)}"
 
@@ -77,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const="dask",
         help="the local facade next to a Dask LocalCluster (needs the [dask] extra)",
+    )
+    which.add_argument(
+        "--record",
+        dest="benchmark",
+        action="store_const",
+        const="record",
+        help="the same run recorded to a file and not: throughput ratio and file size",
     )
     parser.set_defaults(benchmark="local")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -121,6 +135,10 @@ def run(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
         return on_dask.benchmark(
             value["n"], value["dask_workers"], value["rounds"], timeout, args.json
         )
+    if chosen == "record":
+        from app.bench import record
+
+        return record.benchmark(value["n"], value["rounds"], timeout, args.json)
     from app.bench import local
 
     options = local.Options(

@@ -175,6 +175,7 @@ class DaskEngine(DaskRecords):
             self._shut_down([])
         if self._settler is not None:
             self._settler.stop()
+        self.end_recording("abandoned")
 
     # == what Dask reports (client I/O loop and callback thread) ==========================
     def _send(self, task: Task, key: str, payload: bytes) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.cluster.engine import DaskEngine
 from app.core.front import FacadeFront
+from app.core.run_paths import RecordChoice
 from app.core.task import Task
 from app.core.timeouts import is_seconds, limit
 
@@ -42,7 +43,8 @@ class DaskFacade(FacadeFront):
     ``cluster`` is None (start a ``LocalCluster`` of ``workers`` processes, closed with
     the facade), a scheduler address such as ``"tcp://host:8786"``, or a cluster object
     to share (left running). The scheduler, nannies and workers must be able to import
-    this project: its plugins and the tasks' classes travel by reference.
+    this project: its plugins and the tasks' classes travel by reference. ``record`` is
+    ``WorkingProcessFacade``'s: the run recorded the same way, with backend ``"dask"``.
     """
 
     _engine: DaskEngine
@@ -55,6 +57,7 @@ class DaskFacade(FacadeFront):
         task_timeout: float | None = None,
         allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
         connect_timeout: float = 10.0,
+        record: RecordChoice = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
@@ -65,8 +68,14 @@ class DaskFacade(FacadeFront):
             )
         from distributed import Client
 
+        recorder = self._open_recording(record)
         owns = cluster is None
-        made = local_cluster(workers, allowed_failures) if owns else None
+        try:
+            made = local_cluster(workers, allowed_failures) if owns else None
+        except BaseException:
+            if recorder is not None:
+                recorder.discard()
+            raise
         target = made if owns else cluster
         client = None
         try:
@@ -82,8 +91,21 @@ class DaskFacade(FacadeFront):
                 client.close()  # type: ignore[no-untyped-call]
             if made is not None:
                 made.close()
+            if recorder is not None:
+                recorder.discard()
             raise
         self._finalizer = weakref.finalize(self, self._engine.abandon)
+        self._start_recording(recorder, "dask", self._worker_count(workers if owns else None))
+
+    def _worker_count(self, started: int | None) -> int | None:
+        """The workers the cluster has now: as many as it was started with, or the
+        scheduler's count of a cluster it shares (None if it cannot say)."""
+        if started is not None:
+            return started
+        try:
+            return len(self._engine.client.scheduler_info()["workers"])
+        except Exception:
+            return None
 
     @property
     def client(self) -> Any:

@@ -260,6 +260,7 @@ class DaskRecords(TaskBook[Ticket]):
             slot.exitcode = self._exit_codes.get(slot.pid, slot.exitcode)
         code = slot.exitcode
         self._events.append(WorkerDied(slot.index, slot.pid or 0, code, signal_name(code), now))
+        self._death_recorded()
         for task_id in [i for i, a in self._running_on.items() if a == address]:
             del self._running_on[task_id]  # it cannot be running there any more
         if self._collecting:

@@ -9,19 +9,25 @@ from app.core.events import (
     WorkerStarted,
 )
 from app.core.facade import WorkingProcessFacade
+from app.core.runs import RecordedRun, RunFileError, RunFollower, TaskRecord, read_run
 from app.core.states import TaskState
 from app.core.task import CrashTask, SimpleTask, Task
 
 __all__ = [
     "CrashTask",
     "EventsDropped",
+    "RecordedRun",
+    "RunFileError",
+    "RunFollower",
     "SimpleTask",
     "Task",
     "TaskChanged",
+    "TaskRecord",
     "TaskState",
     "WorkerDied",
     "WorkerInfo",
     "WorkerLog",
     "WorkerStarted",
     "WorkingProcessFacade",
+    "read_run",
 ]

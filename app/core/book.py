@@ -15,12 +15,14 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from app.core import timeouts
 from app.core.errors import describe
 from app.core.events import Event, EventsDropped, WorkerInfo, WorkerLog
 from app.core.futures import Settler, TaskFuture, outcome
+from app.core.recording import Recorder
 from app.core.states import RESUBMITTABLE, TaskState
 from app.core.task import Task
 from app.core.validation import why_refused
@@ -43,6 +45,7 @@ MAX_UNPOLLED_TEXT = 32 << 20
 """Characters of worker log lines kept for a caller that does not poll: a worker that
 floods its output with long lines reaches this long before the count."""
 
+_PASS_CHUNK = 1024  # events handed to the recorder per lock hold
 _OWNERSHIP = threading.Lock()  # taken after an engine's lock, never before
 
 Ticket = TypeVar("Ticket")
@@ -74,6 +77,8 @@ class TaskBook(ABC, Generic[Ticket]):
         self._calls = 0
         self._collecting = False  # a collect is under way (or was interrupted)
         self._kill_now = False  # close() was called while another thread collects
+        self._recorder: Recorder | None = None  # records the run, when asked to
+        self._passed = 0  # events before this index were handed to the recorder
 
     # == what each engine provides ========================================================
     @abstractmethod
@@ -194,7 +199,9 @@ class TaskBook(ABC, Generic[Ticket]):
             self._collected(closing)
             self._final = list(self._order)
             self._changed.notify_all()
-            return list(self._final)
+            final = list(self._final)
+        self.end_recording("closed" if closing else "collected")
+        return final
 
     def poll(self, timeout: float | None) -> list[Event]:
         until = timeouts.deadline(timeout)
@@ -211,7 +218,10 @@ class TaskBook(ABC, Generic[Ticket]):
                         self._changed.wait(left)
                 finally:
                     self._waiting -= 1
+            if self._recorder is not None:
+                self._pass_on()
             events, self._events = self._events, []
+            self._passed = 0
             self._text = 0
             if self._dropped:
                 events.insert(0, EventsDropped(self._dropped, time.time()))
@@ -262,6 +272,51 @@ class TaskBook(ABC, Generic[Ticket]):
             settler.flush()
             settler.stop()
 
+    # == the run's recording ==============================================================
+    def record_to(self, recorder: Recorder, backend: str, workers: int | None) -> None:
+        """Starts recording every event from now on, and those not yet polled
+        (``OSError`` if the file's first line cannot be written)."""
+        recorder.start(backend, workers, partial(self._pull_recorded, recorder))
+        with self._lock:
+            self._recorder = recorder
+            self._passed = 0
+
+    def end_recording(self, how: str) -> None:
+        """Hands the recorder what is left and ends the file (outside the lock)."""
+        with self._lock:
+            recorder = self._recorder
+            if recorder is None:
+                return
+            self._pass_on()
+            self._recorder = None
+        recorder.close(how)
+
+    def _pull_recorded(self, recorder: Recorder) -> list[Any]:
+        """The writer's look, every flush: the events since the last one, taken in short
+        lock holds, so callers never wait long."""
+        while True:
+            with self._lock:
+                if self._recorder is recorder:
+                    self._pass_on(_PASS_CHUNK)
+                if self._recorder is not recorder or self._passed >= len(self._events):
+                    return recorder.swap()
+            time.sleep(0)  # the GIL to a thread that waited for the lock, at once
+
+    def _pass_on(self, most: int | None = None) -> None:
+        """Hands the events recorded since the last call to the recorder (under _lock):
+        before they are polled, trimmed, or a resubmission clears a task's outcome."""
+        events = self._events
+        start = self._passed
+        end = len(events) if most is None else min(len(events), start + most)
+        if self._recorder is not None and start < end:
+            self._recorder.take(events, start, end, self._tasks)
+        self._passed = end
+
+    def _death_recorded(self) -> None:
+        """A worker died: the recorder writes it at once (under _lock)."""
+        if self._recorder is not None:
+            self._recorder.wake()
+
     # == bookkeeping (under _lock) ========================================================
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
@@ -276,11 +331,14 @@ class TaskBook(ABC, Generic[Ticket]):
 
     def _trim_events(self) -> None:
         """Bounds what a caller that never polls keeps, in events and in log text: drops
-        the oldest, a tenth more than needed so that this runs rarely."""
+        the oldest, a tenth more than needed so that this runs rarely. The recorder gets
+        every event first."""
         events = self._events
         excess = len(events) - self._max_events
         if excess <= 0 and self._text <= self._max_text:
             return
+        if self._recorder is not None:
+            self._pass_on()
         drop = max(excess + self._max_events // 10, 0)
         text = self._text
         for event in events[:drop]:
@@ -293,6 +351,7 @@ class TaskBook(ABC, Generic[Ticket]):
                 text -= len(event.message)
             drop += 1
         del events[:drop]
+        self._passed = len(events)
         self._text = text
         self._dropped += drop
 
@@ -338,9 +397,10 @@ class TaskBook(ABC, Generic[Ticket]):
         given = task._limit if task._limit is not None else self._task_timeout
         return timeouts.limit(given)
 
-    @staticmethod
-    def _again(task: Task, now: float) -> None:
+    def _again(self, task: Task, now: float) -> None:
         """Clears what the last attempt left, before a task is queued once more."""
+        if self._recorder is not None:
+            self._pass_on()  # the last attempt's outcome is recorded before it is cleared
         if task.timeout is None or timeouts.is_seconds(task.timeout):
             task._limit = timeouts.as_given(task.timeout)  # else the accepted one stays
         task.attempts += 1

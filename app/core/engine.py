@@ -286,6 +286,7 @@ class Engine(TaskBook[bool]):
         claimed = wire.claimed(h.shared)
         how = describe_exit(code)
         self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now))
+        self._death_recorded()
         window = list(h.window)
         h.window.clear()
         ending = self._ending is not None

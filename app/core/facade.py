@@ -12,6 +12,7 @@ import weakref
 
 from app.core.front import FacadeFront
 from app.core.pool import WorkerPool
+from app.core.run_paths import RecordChoice
 from app.core.task import Task
 from app.core.timeouts import is_seconds, limit
 
@@ -23,6 +24,11 @@ class WorkingProcessFacade(FacadeFront):
     ``collect_tasks`` ends the job and returns every task with its exact fate.
     It is also a ``concurrent.futures.Executor`` (``submit``, ``map``, ``shutdown``), so
     it drops in where a ``ProcessPoolExecutor`` is used; each call is a task too.
+
+    ``record`` records the run to a JSON Lines file (``app.core.read_run`` reads it): a
+    path (a file, or a folder for a new file in it), True (a new file in the runs
+    folder), False (never), or None: as ``WORKER_MONITOR_RECORD`` says. A path that
+    cannot be written raises ``OSError`` here; ``record_path`` is the file.
     """
 
     _engine: WorkerPool
@@ -34,6 +40,7 @@ class WorkingProcessFacade(FacadeFront):
         start_method: str = "spawn",
         restart: bool = False,
         task_timeout: float | None = None,
+        record: RecordChoice = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
@@ -47,8 +54,15 @@ class WorkingProcessFacade(FacadeFront):
                 "task_timeout must be a positive number of seconds (inf for no limit) or "
                 f"None, not {task_timeout!r}"
             )
-        self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout))
+        recorder = self._open_recording(record)
+        try:
+            self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout))
+        except BaseException:
+            if recorder is not None:
+                recorder.discard()
+            raise
         self._finalizer = weakref.finalize(self, self._engine.abandon)
+        self._start_recording(recorder, "local", workers)
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
         """Ends the job and returns every recorded task, in submission order.

@@ -7,12 +7,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from app.core.book import TaskBook
 from app.core.events import Event, WorkerInfo
 from app.core.futures import TaskFuture, TaskRejectedError
+from app.core.recording import Recorder
+from app.core.run_paths import RecordChoice, chosen_path
 from app.core.states import TaskState
 from app.core.task import CallTask, Task
 from app.core.timeouts import is_seconds
@@ -29,12 +32,46 @@ class FacadeFront(Executor):
 
     _engine: TaskBook[Any]
     _shutdown_called = False
+    _recorder: Recorder | None = None
+
+    @property
+    def record_path(self) -> Path | None:
+        """The file this facade's run is recorded to, or None when it is not recorded."""
+        return None if self._recorder is None else self._recorder.path
+
+    @property
+    def record_problems(self) -> list[str]:
+        """What went wrong with the recording after it began (a full disk, events the
+        disk was too slow for); empty while all is well."""
+        return [] if self._recorder is None else list(self._recorder.problems)
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
         raise NotImplementedError
 
     def close(self) -> None:
         raise NotImplementedError
+
+    # -- recording ----------------------------------------------------------------------
+    @staticmethod
+    def _open_recording(record: RecordChoice) -> Recorder | None:
+        """The recorder ``record`` asks for, its file open: before any worker starts, so a
+        path that cannot be written raises (``OSError``) before anything else happens."""
+        target = chosen_path(record)
+        return None if target is None else Recorder(target)
+
+    def _start_recording(
+        self, recorder: Recorder | None, backend: str, workers: int | None
+    ) -> None:
+        """Writes the run's header and starts recording; closes the facade if it cannot."""
+        if recorder is None:
+            return
+        try:
+            self._engine.record_to(recorder, backend, workers)
+        except BaseException:
+            recorder.discard()
+            self.close()
+            raise
+        self._recorder = recorder
 
     # -- tasks and events ---------------------------------------------------------------
     def process_task(self, task: Task) -> bool:

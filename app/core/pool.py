@@ -129,6 +129,7 @@ class WorkerPool(Engine):
     def abandon(self) -> None:
         """Runs when the facade is garbage-collected or at exit without a collect."""
         if self._final is not None or self._stop:
+            self.end_recording("abandoned")
             return
         alive = [h for h in self._workers if h.alive]
         unfinished = sum(1 for t in self._tasks.values() if not t.state.is_final)
@@ -148,6 +149,7 @@ class WorkerPool(Engine):
         if self._settler is not None:
             self._settler.stop()
         self._io.join(10.0)
+        self.end_recording("abandoned")
 
     # == bookkeeping (under _lock) ========================================================
     def _alive_handles(self) -> list[WorkerHandle]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.__main__ import main
-from app.bench import local, on_dask
+from app.bench import local, on_dask, record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     made: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(local, "benchmark", lambda *args: made.append(("local", args)) or 0)
     monkeypatch.setattr(on_dask, "benchmark", lambda *args: made.append(("dask", args)) or 0)
+    monkeypatch.setattr(record, "benchmark", lambda *args: made.append(("record", args)) or 0)
     return made
 
 
@@ -49,6 +50,12 @@ def test_dask_takes_its_own_defaults_and_workers(calls: list[tuple[str, tuple[An
     assert calls == [("dask", (2_000, 3, 2, 300.0, False)), ("dask", (50, 2, 1, 300.0, True))]
 
 
+def test_record_takes_its_own_defaults(calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+    assert main(["bench", "--record"]) == 0
+    assert main(["bench", "--record", "-n", "500", "--rounds", "1", "--json"]) == 0
+    assert calls == [("record", (100_000, 2, 300.0, False)), ("record", (500, 1, 300.0, True))]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -59,6 +66,7 @@ def test_dask_takes_its_own_defaults_and_workers(calls: list[tuple[str, tuple[An
         ),
         (["--dask", "--submits", "3"], "--submits: not an option of bench --dask"),
         (["--gui", "--dask"], "not allowed with argument"),
+        (["--record", "--kills", "3"], "--kills: not an option of bench --record"),
         (["-n", "0"], "argument -n: must be at least 1, not 0"),
         (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
         (["--timeout", "nan"], "argument --timeout: must be a positive number of seconds"),
@@ -146,3 +154,13 @@ def test_the_dask_benchmark_measures_all_three_contenders() -> None:
     report = json.loads(done.stdout)
     assert report["errors"] == {}
     assert set(report["results"]) == {"local facade", "DaskFacade", "plain Dask"}
+
+
+@pytest.mark.timeout(150)
+def test_the_record_benchmark_measures_both_sides_and_the_file() -> None:
+    done = _bench("--record", "-n", "500", "--rounds", "1", timeout=140)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["n"] == 500 and report["record_ratio"] > 0
+    assert 0 < report["record_mb_per_100k"] < 40 and report["dropped"] == 0
+    assert report["lines"] == 1 + 3 * 500 + 2 + 1  # header; submit, RUNNING, DONE; worker; end

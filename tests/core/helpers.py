@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 
-from app.core import TaskChanged, TaskState, WorkingProcessFacade
+from app.core import RecordedRun, Task, TaskChanged, TaskState, WorkingProcessFacade
 
 DEADLINE = 10.0
 """Default seconds to wait for something the facade should do promptly."""
@@ -132,3 +132,16 @@ def all_workers_ready(facade: WorkingProcessFacade) -> Callable[[], bool]:
 
     predicate.__name__ = "all workers ready"
     return predicate
+
+
+def assert_recorded_as_collected(tasks: Sequence[Task], run: RecordedRun) -> None:
+    """Every collected task's fate, exactly as the run's recording tells it."""
+    recorded = run.tasks()
+    assert list(recorded) == [t.ID for t in tasks]
+    for task in tasks:
+        r = recorded[task.ID]
+        seen = (r.state, r.exitcode, r.attempts, r.worker_pid, r.error)
+        expected = (task.state, task.exitcode, task.attempts, task.worker_pid, task.error)
+        assert seen == expected, task.ID
+        assert r.result == (repr(task.result) if task.state is TaskState.DONE else None)
+        assert r.task_class == f"{type(task).__module__}.{type(task).__qualname__}"

@@ -1,0 +1,265 @@
+"""Reading a recorded run: a finished file (``read_run``) or one still being written
+(``RunFollower``), and each task's last known state from its events.
+
+A run file is plain JSON Lines and is only ever parsed as JSON: nothing in it is
+unpickled, evaluated or imported, so opening a file from anyone is safe. A damaged file
+is read up to the damage, which ``problems`` names by line number; a last line without
+its newline is what a writer killed mid-line leaves, and is skipped without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.recording import VERSION
+from app.core.run_paths import FORMAT
+from app.core.states import TaskState
+
+_STATES = {state.name: state for state in TaskState}
+
+
+class RunFileError(ValueError):
+    """The file is not a run recording at all, or one of a newer format version."""
+
+
+@dataclass
+class TaskRecord:
+    """One task as its recorded events left it; times are seconds since the run began."""
+
+    id: str
+    task_class: str | None = None
+    state: TaskState = TaskState.PENDING
+    progress: float | None = None
+    message: str = ""
+    result: str | None = None  # repr text, cut at the header's result_chars
+    result_chars: int | None = None  # the whole result's length, when it was cut
+    error: str | None = None
+    traceback: str | None = None
+    exitcode: int | None = None
+    worker_pid: int | None = None
+    attempts: int = 1
+    submitted: float | None = None
+    started: float | None = None
+    finished: float | None = None
+
+
+@dataclass
+class RecordedRun:
+    """A run as read from its file: ``header`` (its first line), ``events`` (every later
+    line, as a dict, in order), ``complete`` (its end line was seen)."""
+
+    path: Path
+    header: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = False
+    damage: list[str] = field(default_factory=list)
+    dropped: int = 0  # events the writer could not keep up with, by its own count
+
+    @property
+    def problems(self) -> list[str]:
+        """Damaged lines, with their numbers, and events the recording had to drop."""
+        notes = list(self.damage)
+        if self.dropped:
+            notes.append(
+                f"{self.dropped} event(s) were not recorded (the disk was slower than the "
+                "run): the states of some tasks may be out of date"
+            )
+        return notes
+
+    def tasks(self) -> dict[str, TaskRecord]:
+        """Each task's last known state, by ID, in submission order."""
+        records: dict[str, TaskRecord] = {}
+        for event in self.events:
+            kind = event["e"]
+            if kind == "submit":
+                _submitted(records, event)
+            elif kind == "state":
+                _changed(records, event)
+        return records
+
+    def deaths(self) -> list[dict[str, Any]]:
+        """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t``."""
+        return [
+            {key: event.get(key) for key in ("worker", "pid", "exitcode", "signal", "t")}
+            for event in self.events
+            if event["e"] == "worker_died"
+        ]
+
+
+class RunFollower:
+    """Reads a run file as it grows: each ``read()`` returns the events added since.
+
+    ``run`` holds everything read so far. Raises ``RunFileError`` once the first line
+    shows that the file is not a run, or one of a newer version.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.run = RecordedRun(Path(path))
+        self._offset = 0
+        self._tail = b""
+        self._lines = 0
+        self._stopped = False  # damage was found: nothing after it is read
+
+    def read(self) -> list[dict[str, Any]]:
+        """The events whose lines were completed since the last call."""
+        with open(self.run.path, "rb") as file:
+            file.seek(self._offset)
+            data = file.read()
+        if self._offset == 0 and data and not data.lstrip().startswith(b"{"):
+            raise RunFileError(f"{self.run.path} is not a run recording: it is not JSON Lines")
+        self._offset += len(data)
+        if self._stopped:
+            return []
+        lines = (self._tail + data).split(b"\n")
+        self._tail = lines.pop()
+        return self._take(lines)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The file will not grow: its last line, if whole but for its newline, is read;
+        a torn one is skipped."""
+        tail, self._tail = self._tail, b""
+        if self._lines == 0:
+            if not tail.strip():
+                raise RunFileError(f"{self.run.path} is empty: no run was recorded in it")
+            return self._take([tail])
+        if self._stopped or not tail.strip():
+            return []
+        try:
+            event = _event(tail)
+        except ValueError:
+            return []  # torn by a writer that was killed mid-line
+        self._lines += 1
+        return self._add([event])
+
+    def _take(self, lines: list[bytes]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for raw in lines:
+            self._lines += 1
+            if self._lines == 1:
+                self.run.header = _header(raw, self.run.path)
+                continue
+            try:
+                events.append(_event(raw))
+            except ValueError as exc:
+                self.run.damage.append(f"line {self._lines}: {exc}; nothing after it was read")
+                self._stopped = True
+                break
+        return self._add(events)
+
+    def _add(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        run = self.run
+        for event in events:
+            kind = event["e"]
+            if kind == "end":
+                run.complete = True
+            elif kind == "dropped" and isinstance(event.get("count"), int):
+                run.dropped = max(run.dropped, event["count"])
+        run.events.extend(events)
+        return events
+
+
+def read_run(path: str | os.PathLike[str]) -> RecordedRun:
+    """Reads a whole run file, finished or not (``OSError`` if it cannot be opened).
+
+    Raises ``RunFileError`` only for a file that is not a run at all (empty, foreign) or
+    one of a newer format version; a damaged run is read up to the damage.
+    """
+    follower = RunFollower(path)
+    follower.read()
+    follower.finish()
+    return follower.run
+
+
+def _header(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RunFileError(f"{path} is not a run recording: its first line is no run header")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RunFileError(f"{path} is not a run recording: its version is {version!r}")
+    if version > VERSION:
+        raise RunFileError(
+            f"{path} is a run of format version {version}, newer than this program reads "
+            f"(up to {VERSION}): update worker-monitor to open it"
+        )
+    return header
+
+
+def _event(raw: bytes) -> dict[str, Any]:
+    """One event line, checked enough that folding it cannot fail (ValueError if not)."""
+    try:
+        event = json.loads(raw)
+    except RecursionError:
+        raise ValueError("damaged (nested too deeply)") from None
+    except ValueError as exc:
+        raise ValueError(f"damaged (not JSON: {exc})") from None
+    if not isinstance(event, dict):
+        raise ValueError("damaged (not a JSON object)")
+    kind, when = event.get("e"), event.get("t")
+    if not isinstance(kind, str) or not _is_number(when):
+        raise ValueError("damaged (no event kind or time)")
+    if kind in ("state", "submit") and not isinstance(event.get("id"), str):
+        raise ValueError(f"damaged ({kind} without a task ID)")
+    if kind == "state" and event.get("state") not in _STATES:
+        raise ValueError(f"damaged (unknown state {event.get('state')!r})")
+    return event
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """``event[key]`` if it is of ``kind``, else None: a bad value cannot spread."""
+    value = event.get(key)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        return None
+    return value
+
+
+def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
+    record = records.get(event["id"])
+    if record is None:
+        record = records[event["id"]] = TaskRecord(event["id"])
+    record.task_class = _of(event, "class", str)
+    record.attempts = _of(event, "attempt", int) or record.attempts
+    record.state = TaskState.PENDING
+    record.progress = record.result = record.result_chars = None
+    record.error = record.traceback = record.exitcode = record.worker_pid = None
+    record.started = record.finished = None
+    record.message = _of(event, "message", str) or ""
+    record.submitted = event["t"]
+
+
+def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
+    record = records.get(event["id"])
+    if record is None:  # its submission was not recorded (dropped): known from here on
+        record = records[event["id"]] = TaskRecord(event["id"])
+    state = _STATES[event["state"]]
+    was = record.state
+    record.state = state
+    record.progress = _of(event, "progress", (int, float))
+    record.message = _of(event, "message", str) or ""
+    if state is TaskState.RUNNING:
+        record.worker_pid = _of(event, "pid", int) or record.worker_pid
+        if was is not TaskState.RUNNING:
+            record.started = event["t"]
+    elif state is TaskState.PENDING:  # requeued: the attempt so far is undone
+        record.started = record.worker_pid = None
+    elif state.is_final:
+        record.worker_pid = _of(event, "pid", int)
+        record.attempts = _of(event, "attempts", int) or record.attempts
+        record.result = _of(event, "result", str)
+        record.result_chars = _of(event, "result_chars", int)
+        record.error = _of(event, "error", str)
+        record.traceback = _of(event, "traceback", str)
+        record.exitcode = _of(event, "exitcode", int)
+        record.started = _of(event, "started", (int, float)) if "started" in event else None
+        record.finished = event["t"]

@@ -1,0 +1,104 @@
+"""``python -m app report FILE [--json]``: a recorded run's tasks and worker deaths.
+
+Exit status 0 when the run could be read, complete or not (its problems are printed
+with it); 2, with one line on stderr, when the file is missing, unreadable, not a run
+or of a newer format version.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from app.core import RecordedRun, RunFileError, read_run
+
+CELL = 48  # characters of a result or error shown in the table
+
+
+def as_json(run: RecordedRun) -> dict[str, Any]:
+    """The run as ``report --json`` prints it."""
+    return {
+        "complete": run.complete,
+        "header": run.header,
+        "tasks": {
+            task_id: {
+                "state": task.state.name,
+                "exitcode": task.exitcode,
+                "worker_pid": task.worker_pid,
+                "attempts": task.attempts,
+            }
+            for task_id, task in run.tasks().items()
+        },
+        "deaths": [
+            {"pid": d["pid"], "exitcode": d["exitcode"], "signal": d["signal"]}
+            for d in run.deaths()
+        ],
+        "problems": run.problems,
+    }
+
+
+def as_table(run: RecordedRun) -> str:
+    """The run as a terminal table: who ran it, each task, each death, its problems."""
+    header = run.header
+    argv = " ".join(str(a) for a in header.get("argv") or [])
+    lines = [
+        f"{run.path}: a {header.get('backend')} run of {header.get('workers')} worker(s) by "
+        f"pid {header.get('pid')} ({argv}), started {header.get('started_utc')}; "
+        + ("complete" if run.complete else "not complete (still running, or killed)"),
+        "",
+    ]
+    tasks = run.tasks()
+    width = max([len("ID"), *(len(task_id) for task_id in tasks)])
+    lines.append(f"{'ID':<{width}}  {'state':<9}  tries  {'pid':>7}  {'exit':>5}  result / error")
+    for task_id, task in tasks.items():
+        outcome = task.result if task.result is not None else task.error or task.message
+        outcome = _cut(outcome or "")
+        lines.append(
+            f"{task_id:<{width}}  {task.state.name:<9}  {task.attempts:>5}  "
+            f"{_cell(task.worker_pid):>7}  {_cell(task.exitcode):>5}  {outcome}"
+        )
+    counts: dict[str, int] = {}
+    for task in tasks.values():
+        counts[task.state.name] = counts.get(task.state.name, 0) + 1
+    summary = ", ".join(f"{count} {state}" for state, count in counts.items())
+    lines += ["", f"{len(tasks)} task(s): {summary or 'none'}"]
+    deaths = run.deaths()
+    lines += ["", f"{len(deaths)} worker death(s)"]
+    for d in deaths:
+        how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
+        lines.append(f"  {_cell(d['t']):>10} s  worker-{d['worker']} (pid {d['pid']}): {how}")
+    for problem in run.problems:
+        lines.append(f"problem: {problem}")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= CELL else text[: CELL - 1] + "…"
+
+
+def main(path: str, json_output: bool) -> int:
+    try:
+        run = read_run(path)
+    except (RunFileError, OSError) as exc:
+        print(f"report: {reason(exc, path)}", file=sys.stderr)
+        return 2
+    if json_output:
+        print(json.dumps(as_json(run), indent=2))
+    else:
+        print(as_table(run))
+    return 0
+
+
+def reason(exc: BaseException, path: str) -> str:
+    """One line: what is wrong with the file."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(exc, OSError):
+        return f"{path}: {exc.strerror or exc}"
+    return str(exc)
