@@ -240,23 +240,22 @@ def test_process_task_never_waits_for_a_stalled_writer(
 
     def stuck(text: str) -> None:
         stalled.set()
-        release.wait(60)  # a disk that does not answer
+        release.wait(600)  # a disk that does not answer, for longer than the test may run
         write(text)
 
     recorder._write = stuck  # type: ignore[method-assign]
     tasks = [SquareTask(f"t{n}", n) for n in range(3000)]
     assert stalled.wait(10)
-    slowest = 0.0
     try:
+        # Were process_task (or the facade's threads) to wait for the writer, this would
+        # hang until the test's timeout: the writer is stuck until release.
         for task in tasks:
-            start = time.perf_counter()
             assert w.process_task(task)
-            slowest = max(slowest, time.perf_counter() - start)
         wait_for(w, all_final(tasks), 60)
+        assert not release.is_set() and recorder._thread.is_alive()
     finally:
         release.set()
     w.collect_tasks()
-    assert slowest < 0.1, f"process_task took {slowest:.3f} s"
     run = read_run(path)
     assert run.complete
     assert run.dropped > 0 and run.events[-1]["dropped"] == run.dropped
