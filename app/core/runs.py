@@ -10,6 +10,7 @@ its newline is what a writer killed mid-line leaves, and is skipped without a wo
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,8 @@ def _event(raw: bytes) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number (the parser also takes NaN and Infinity, which no time is)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:

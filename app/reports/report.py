@@ -41,7 +41,8 @@ def as_json(run: RecordedRun) -> dict[str, Any]:
 def as_table(run: RecordedRun) -> str:
     """The run as a terminal table: who ran it, each task, each death, its problems."""
     header = run.header
-    argv = " ".join(str(a) for a in header.get("argv") or [])
+    argv = header.get("argv")
+    argv = " ".join(map(str, argv)) if isinstance(argv, list) else _cell(argv)
     lines = [
         f"{run.path}: a {header.get('backend')} run of {header.get('workers')} worker(s) by "
         f"pid {header.get('pid')} ({argv}), started {header.get('started_utc')}; "
@@ -89,10 +90,17 @@ def main(path: str, json_output: bool) -> int:
         print(f"report: {reason(exc, path)}", file=sys.stderr)
         return 2
     if json_output:
-        print(json.dumps(as_json(run), indent=2))
+        say(json.dumps(as_json(run), indent=2))
     else:
-        print(as_table(run))
+        say(as_table(run))
     return 0
+
+
+def say(text: str) -> None:
+    """Prints ``text``, escaping what the terminal's encoding cannot show (an ID may
+    hold a lone surrogate, a path bytes that are no UTF-8) rather than failing."""
+    encoding = sys.stdout.encoding or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def reason(exc: BaseException, path: str) -> str:

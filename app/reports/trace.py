@@ -9,6 +9,7 @@ worker died. Times are microseconds since the run began.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import RecordedRun, RunFileError, read_run
-from app.reports.report import reason
+from app.reports.report import reason, say
 
 COLOURS = {
     "DONE": "good",
@@ -114,7 +115,9 @@ def _slice(
 
 
 def _us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
+    """Microseconds; a time too far off to hold in them (a crafted file's) counts as 0."""
+    micros = seconds * 1_000_000
+    return round(micros) if math.isfinite(micros) else 0
 
 
 def as_trace(run: RecordedRun) -> dict[str, Any]:
@@ -155,7 +158,7 @@ def main(path: str, out: str) -> int:
     slices = sum(1 for e in events if e["ph"] == "X")
     deaths = sum(1 for e in events if e["ph"] == "i")
     tracks = sum(1 for e in events if e["name"] == "process_name")
-    print(
+    say(
         f"{out}: {slices} task attempt(s) on {tracks} worker track(s), {deaths} death(s); "
         "open it in https://ui.perfetto.dev or chrome://tracing"
     )
