@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,24 @@ def test_trace_names_an_out_path_a_strict_terminal_cannot_encode(tmp_path: Path)
     done = command("trace", str(run), out)
     assert done.returncode == 0, done.stderr
     assert Path(out).exists()
+
+
+def test_trace_never_replaces_a_device_fifo_or_folder(tmp_path: Path) -> None:
+    """``trace run.jsonl /dev/null`` run as root once replaced /dev/null with a file."""
+    run = crafted(tmp_path / "run.jsonl")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for out in (fifo, link, tmp_path / "folder"):
+        done = command("trace", str(run), str(out))
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.count("\n") == 1 and "not a regular file" in done.stderr, done.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+
+
+def test_trace_to_an_empty_out_path_says_so(tmp_path: Path) -> None:
+    done = command("trace", str(crafted(tmp_path / "run.jsonl")), "")
+    assert done.returncode == 2
+    assert done.stderr == "trace: the OUT path is empty\n"

@@ -8,9 +8,12 @@ worker died. Times are microseconds since the run began.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -130,7 +133,12 @@ def as_trace(run: RecordedRun) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Writes ``data`` as JSON next to ``path``, then moves it in place."""
+    """Writes ``data`` as JSON next to ``path``, then moves it in place. A ``path`` that
+    is there and is no regular file (a device, FIFO or folder) is refused: moving a file
+    over it would destroy it (``/dev/null``, for root)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file: no trace is written there")
     folder = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     try:
@@ -147,6 +155,9 @@ def main(path: str, out: str) -> int:
         run = read_run(path)
     except (RunFileError, OSError) as exc:
         print(f"trace: {reason(exc, path)}", file=sys.stderr)
+        return 2
+    if not out:
+        print("trace: the OUT path is empty", file=sys.stderr)
         return 2
     trace = as_trace(run)
     try:
