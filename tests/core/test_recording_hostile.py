@@ -3,6 +3,7 @@ mid-run, results whose ``repr`` misbehaves."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,23 @@ def test_a_file_being_recorded_is_refused_to_a_second_facade(tmp_path: Path) -> 
     with WorkingProcessFacade(record=path) as again:  # once ended, it may be replaced
         again.process_task(SquareTask("b", 2))
     assert list(read_run(path).tasks()) == ["b"]
+
+
+def test_a_failed_write_counts_the_events_it_was_writing(tmp_path: Path) -> None:
+    """A full disk: the events of the write that failed are counted as lost too."""
+    w = WorkingProcessFacade(record=tmp_path / "run.jsonl")
+    recorder = w._recorder
+    assert recorder is not None
+
+    def disk_full(text: str) -> None:
+        if text:
+            raise OSError(28, "No space left on device")
+
+    recorder._write = disk_full  # type: ignore[method-assign]
+    task = SquareTask("only", 3)
+    with w:
+        assert w.process_task(task)
+        wait_for(w, lambda: bool(w.record_problems))
+        wait_for(w, all_final([task]))
+    lost = int(re.search(r"\((.*)\); (\d+) event", w.record_problems[0]).group(2))  # type: ignore[union-attr]
+    assert lost >= 1, w.record_problems
