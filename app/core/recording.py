@@ -327,11 +327,12 @@ def result_text(value: Any) -> tuple[str, int | None]:
     """``repr(value)`` cut at ``RESULT_CHARS``, and its whole length when it was cut.
 
     A long string or bytes is cut before its ``repr`` is made, so a 1 GB result costs
-    no more than a short one; a ``repr`` that raises is described instead.
+    no more than a short one; a ``repr`` (or, for a string, a length or a slice) that
+    raises is described instead.
     """
-    if isinstance(value, str | bytes | bytearray) and len(value) > RESULT_CHARS:
-        return repr(value[:RESULT_CHARS])[:RESULT_CHARS], len(value)
     try:
+        if isinstance(value, str | bytes | bytearray) and len(value) > RESULT_CHARS:
+            return repr(value[:RESULT_CHARS])[:RESULT_CHARS], len(value)
         text = repr(value)
     except BaseException as exc:
         return f"<repr failed: {type(exc).__name__}>", None

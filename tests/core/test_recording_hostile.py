@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import WorkingProcessFacade, read_run
+from app.core import WorkingProcessFacade, read_run, recording
 from tests.core.helpers import all_final, wait_for
 from tests.core.tasks_for_tests import SquareTask
 
@@ -50,3 +50,26 @@ def test_a_failed_write_counts_the_events_it_was_writing(tmp_path: Path) -> None
         wait_for(w, all_final([task]))
     lost = int(re.search(r"\((.*)\); (\d+) event", w.record_problems[0]).group(2))  # type: ignore[union-attr]
     assert lost >= 1, w.record_problems
+
+
+class _Sneaky(str):
+    """A long str whose slicing and length raise: a result may be any object."""
+
+    def __getitem__(self, key: object) -> str:
+        raise RuntimeError("no slicing")
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length")
+
+
+class _SneakyBytes(bytes):
+    def __getitem__(self, key: object) -> bytes:  # type: ignore[override]
+        raise RuntimeError("no slicing")
+
+
+def test_a_result_whose_slicing_or_length_raises_is_described() -> None:
+    assert recording.result_text(_Sneaky("x" * 5000)) == ("<repr failed: RuntimeError>", None)
+    assert recording.result_text(_SneakyBytes(b"x" * 5000)) == (
+        "<repr failed: RuntimeError>",
+        None,
+    )
