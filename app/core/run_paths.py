@@ -120,7 +120,7 @@ def _new_file_in(folder: Path) -> tuple[int, Path]:
             fd = os.open(path, flags, 0o600)
         except FileExistsError:
             continue
-        _lock(fd, path)
+        _claim(fd, path)
         return fd, path
     raise OSError(errno.EEXIST, f"no free run file name in {str(folder)!r}")
 
@@ -133,7 +133,7 @@ def _replace_file(path: Path) -> int:
     except FileExistsError:
         pass
     else:
-        _lock(fd, path)
+        _claim(fd, path)
         _blocking(fd)
         return fd
     info = os.lstat(path)
@@ -147,10 +147,9 @@ def _replace_file(path: Path) -> int:
             f"{str(path)!r} exists and is not a run recording: it is left as it is",
         )
     fd = os.open(path, flags)
-    _lock(fd, path)
+    _claim(fd, path)
     try:
         os.ftruncate(fd, 0)
-        os.fchmod(fd, 0o600)
         _blocking(fd)
     except BaseException:
         os.close(fd)
@@ -158,17 +157,21 @@ def _replace_file(path: Path) -> int:
     return fd
 
 
-def _lock(fd: int, path: Path) -> None:
-    """Holds the file for this run until its descriptor is closed: a second facade
-    (of any process) asking for it is refused instead of emptying a run in progress.
-    Closes ``fd`` when the file is taken."""
+def _claim(fd: int, path: Path) -> None:
+    """Makes the file ``0600`` (whatever the umask took) and holds it for this run until
+    its descriptor is closed: a second facade (of any process) asking for it is refused
+    instead of emptying a run in progress. Closes ``fd`` when it cannot."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.fchmod(fd, 0o600)
     except BlockingIOError:
         os.close(fd)
         raise OSError(
             errno.EBUSY, f"{str(path)!r} is being recorded by another facade: choose another file"
         ) from None
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _blocking(fd: int) -> None:

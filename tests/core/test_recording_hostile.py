@@ -3,7 +3,9 @@ mid-run, results whose ``repr`` misbehaves."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,16 @@ def test_a_result_whose_slicing_or_length_raises_is_described() -> None:
         "<repr failed: RuntimeError>",
         None,
     )
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_run_files_are_0600_whatever_the_umask(tmp_path: Path, folder: bool) -> None:
+    old = os.umask(0o377)
+    try:
+        w = WorkingProcessFacade(record=tmp_path / "runs" if folder else tmp_path / "run.jsonl")
+    finally:
+        os.umask(old)
+    with w:
+        pass
+    assert w.record_path is not None
+    assert stat.S_IMODE(os.stat(w.record_path).st_mode) == 0o600
