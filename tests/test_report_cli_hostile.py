@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import read_run
+from app.core import RunFileError, read_run
 
 HEADER = '{"format":"worker-monitor-run","version":1,"started":1.0,"pid":1,"argv":["x"]}'
 
@@ -108,3 +108,16 @@ def test_trace_to_an_empty_out_path_says_so(tmp_path: Path) -> None:
     done = command("trace", str(crafted(tmp_path / "run.jsonl")), "")
     assert done.returncode == 2
     assert done.stderr == "trace: the OUT path is empty\n"
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_or_device_is_no_run(tmp_path: Path) -> None:
+    """A FIFO once hung ``report`` (open waits for a writer); /dev/zero ate all memory."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(RunFileError, match="not a regular file"):
+            read_run(path)
+        done = command("report", path)
+        assert done.returncode == 2
+        assert done.stderr == f"report: {path} is not a run recording: it is not a regular file\n"
