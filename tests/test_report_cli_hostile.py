@@ -121,3 +121,13 @@ def test_a_fifo_or_device_is_no_run(tmp_path: Path) -> None:
         done = command("report", path)
         assert done.returncode == 2
         assert done.stderr == f"report: {path} is not a run recording: it is not a regular file\n"
+
+
+def test_one_long_id_does_not_pad_every_row(tmp_path: Path) -> None:
+    """One 10 kB ID made each of a run's rows 10 kB wide."""
+    lines = [f'{{"t":1,"e":"submit","id":"{"k" * 10_000}","class":"c","attempt":1}}']
+    lines += [f'{{"t":1,"e":"submit","id":"t{n}","class":"c","attempt":1}}' for n in range(1000)]
+    done = command("report", str(crafted(tmp_path / "run.jsonl", *lines)))
+    assert done.returncode == 0
+    assert len(done.stdout) < 150_000
+    assert "k" * 10_000 in done.stdout  # the long ID itself is shown whole

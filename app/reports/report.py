@@ -14,6 +14,7 @@ from typing import Any
 from app.core import RecordedRun, RunFileError, read_run
 
 CELL = 48  # characters of a result or error shown in the table
+ID_WIDTH = 40  # the ID column's widest; a longer ID is shown whole, past the column
 
 
 def as_json(run: RecordedRun) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def as_table(run: RecordedRun) -> str:
         "",
     ]
     tasks = run.tasks()
-    width = max([len("ID"), *(len(task_id) for task_id in tasks)])
+    width = min(max([len("ID"), *(len(task_id) for task_id in tasks)]), ID_WIDTH)
     lines.append(f"{'ID':<{width}}  {'state':<9}  tries  {'pid':>7}  {'exit':>5}  result / error")
     for task_id, task in tasks.items():
         outcome = task.result if task.result is not None else task.error or task.message
