@@ -158,20 +158,21 @@ def _replace_file(path: Path) -> int:
 
 
 def _claim(fd: int, path: Path) -> None:
-    """Makes the file ``0600`` (whatever the umask took) and holds it for this run until
-    its descriptor is closed: a second facade (of any process) asking for it is refused
-    instead of emptying a run in progress. Closes ``fd`` when it cannot."""
+    """Holds the file for this run until its descriptor is closed, so that a second
+    facade (of any process) asking for it is refused (closing ``fd``) instead of emptying
+    a run in progress, and makes it ``0600`` whatever the umask took. A file system that
+    supports neither (some network and FUSE ones) is recorded to without them."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.fchmod(fd, 0o600)
     except BlockingIOError:
         os.close(fd)
         raise OSError(
             errno.EBUSY, f"{str(path)!r} is being recorded by another facade: choose another file"
         ) from None
-    except BaseException:
-        os.close(fd)
-        raise
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)
 
 
 def _blocking(fd: int) -> None:

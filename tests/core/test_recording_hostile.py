@@ -3,6 +3,8 @@ mid-run, results whose ``repr`` misbehaves."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import re
 import stat
@@ -88,3 +90,20 @@ def test_run_files_are_0600_whatever_the_umask(tmp_path: Path, folder: bool) -> 
         pass
     assert w.record_path is not None
     assert stat.S_IMODE(os.stat(w.record_path).st_mode) == 0o600
+
+
+def test_a_file_system_without_locks_or_modes_still_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network and FUSE file systems refuse flock (ENOLCK) or chmod (EPERM)."""
+
+    def unsupported(*args: object) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", unsupported)
+    monkeypatch.setattr(os, "fchmod", unsupported)
+    path = tmp_path / "run.jsonl"
+    for _ in range(2):  # a new file, then an earlier run replaced
+        with WorkingProcessFacade(record=path) as w:
+            w.process_task(SquareTask("x", 2))
+        assert read_run(path).complete
