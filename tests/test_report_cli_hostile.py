@@ -131,3 +131,16 @@ def test_one_long_id_does_not_pad_every_row(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert len(done.stdout) < 150_000
     assert "k" * 10_000 in done.stdout  # the long ID itself is shown whole
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_report_into_a_pipe_closed_early(tmp_path: Path, json_output: bool) -> None:
+    """``report FILE | head -1`` ended in a BrokenPipeError traceback."""
+    lines = [f'{{"t":1,"e":"submit","id":"t{n}","class":"c","attempt":1}}' for n in range(20_000)]
+    run = crafted(tmp_path / "run.jsonl", *lines)
+    args = [sys.executable, "-m", "app", "report", str(run)] + (["--json"] if json_output else [])
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.read(100)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert err == b"" and proc.returncode == 0

@@ -8,6 +8,7 @@ or of a newer format version.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -99,9 +100,13 @@ def main(path: str, json_output: bool) -> int:
 
 def say(text: str) -> None:
     """Prints ``text``, escaping what the terminal's encoding cannot show (an ID may
-    hold a lone surrogate, a path bytes that are no UTF-8) rather than failing."""
+    hold a lone surrogate, a path bytes that are no UTF-8) rather than failing, and
+    quietly stops when the reader closes the pipe."""
     encoding = sys.stdout.encoding or "utf-8"
-    print(text.encode(encoding, "backslashreplace").decode(encoding))
+    try:
+        print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+    except BrokenPipeError:  # the reader has all it wanted (``report FILE | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
 
 
 def reason(exc: BaseException, path: str) -> str:
