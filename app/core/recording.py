@@ -67,6 +67,7 @@ class Recorder:
         self._dropped = 0  # items refused for want of room: the engine's, under its lock
         self._reported = 0  # the dropped count last written to the file
         self._stopped = False  # closing, or the file failed: nothing more is taken
+        self._writing = 0  # items in the write under way: lost with it if it fails
         self._closing = False
         self._end = ("", 0.0)
         self._pull: Callable[[], list[Item]] | None = None
@@ -191,12 +192,14 @@ class Recorder:
                 log.exception("the run recorder stopped")
 
     def _write_items(self, items: list[Item]) -> None:
+        self._writing = len(items)
         line = self._line
         parts = []
         for start in range(0, len(items), _BURST):
             parts.append("".join(map(line, items[start : start + _BURST])))
             time.sleep(0)  # lets the facade's threads have the GIL back at once
         self._write("".join(parts))  # one write a round: each write gives the GIL away
+        self._writing = 0
         if self._dropped != self._reported:
             self._reported = self._dropped
             when = self._t(time.time())
@@ -215,10 +218,11 @@ class Recorder:
     def _fail(self, exc: BaseException) -> None:
         self._stopped = True
         self._pull = None
-        lost = len(self.swap())
+        lost = self._writing + len(self.swap())
         message = (
             f"recording stopped: writing {self.path} failed ({exc}); "
-            f"{lost} event(s) then waiting, and every later one, were not recorded"
+            f"{lost} event(s) then being written or waiting, and every later one, were not "
+            "recorded"
         )
         self.problems.append(message)
         log.warning("%s", message)
@@ -323,11 +327,12 @@ def result_text(value: Any) -> tuple[str, int | None]:
     """``repr(value)`` cut at ``RESULT_CHARS``, and its whole length when it was cut.
 
     A long string or bytes is cut before its ``repr`` is made, so a 1 GB result costs
-    no more than a short one; a ``repr`` that raises is described instead.
+    no more than a short one; a ``repr`` (or, for a string, a length or a slice) that
+    raises is described instead.
     """
-    if isinstance(value, str | bytes | bytearray) and len(value) > RESULT_CHARS:
-        return repr(value[:RESULT_CHARS])[:RESULT_CHARS], len(value)
     try:
+        if isinstance(value, str | bytes | bytearray) and len(value) > RESULT_CHARS:
+            return repr(value[:RESULT_CHARS])[:RESULT_CHARS], len(value)
         text = repr(value)
     except BaseException as exc:
         return f"<repr failed: {type(exc).__name__}>", None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import stat
 import time
@@ -116,9 +117,11 @@ def _new_file_in(folder: Path) -> tuple[int, Path]:
         extra = "" if n == 1 else f"-{n}"
         path = folder / f"run-{stamp}-{os.getpid()}{extra}{SUFFIX}"
         try:
-            return os.open(path, flags, 0o600), path
+            fd = os.open(path, flags, 0o600)
         except FileExistsError:
             continue
+        _claim(fd, path)
+        return fd, path
     raise OSError(errno.EEXIST, f"no free run file name in {str(folder)!r}")
 
 
@@ -130,6 +133,7 @@ def _replace_file(path: Path) -> int:
     except FileExistsError:
         pass
     else:
+        _claim(fd, path)
         _blocking(fd)
         return fd
     info = os.lstat(path)
@@ -143,14 +147,32 @@ def _replace_file(path: Path) -> int:
             f"{str(path)!r} exists and is not a run recording: it is left as it is",
         )
     fd = os.open(path, flags)
+    _claim(fd, path)
     try:
         os.ftruncate(fd, 0)
-        os.fchmod(fd, 0o600)
         _blocking(fd)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _claim(fd: int, path: Path) -> None:
+    """Holds the file for this run until its descriptor is closed, so that a second
+    facade (of any process) asking for it is refused (closing ``fd``) instead of emptying
+    a run in progress, and makes it ``0600`` whatever the umask took. A file system that
+    supports neither (some network and FUSE ones) is recorded to without them."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OSError(
+            errno.EBUSY, f"{str(path)!r} is being recorded by another facade: choose another file"
+        ) from None
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)
 
 
 def _blocking(fd: int) -> None:

@@ -10,7 +10,9 @@ its newline is what a writer killed mid-line leaves, and is skipped without a wo
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,13 @@ class RunFollower:
 
     def read(self) -> list[dict[str, Any]]:
         """The events whose lines were completed since the last call."""
-        with open(self.run.path, "rb") as file:
+        # Opened without waiting (a FIFO would wait for a writer), and refused unless it
+        # is a regular file (a device such as /dev/zero never ends).
+        fd = os.open(self.run.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunFileError(f"{self.run.path} is not a run recording: it is not a regular file")
+        with open(fd, "rb") as file:
             file.seek(self._offset)
             data = file.read()
         if self._offset == 0 and data and not data.lstrip().startswith(b"{"):
@@ -213,7 +221,8 @@ def _event(raw: bytes) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number (the parser also takes NaN and Infinity, which no time is)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:

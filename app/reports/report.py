@@ -8,12 +8,14 @@ or of a newer format version.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 from app.core import RecordedRun, RunFileError, read_run
 
 CELL = 48  # characters of a result or error shown in the table
+ID_WIDTH = 40  # the ID column's widest; a longer ID is shown whole, past the column
 
 
 def as_json(run: RecordedRun) -> dict[str, Any]:
@@ -41,7 +43,8 @@ def as_json(run: RecordedRun) -> dict[str, Any]:
 def as_table(run: RecordedRun) -> str:
     """The run as a terminal table: who ran it, each task, each death, its problems."""
     header = run.header
-    argv = " ".join(str(a) for a in header.get("argv") or [])
+    argv = header.get("argv")
+    argv = " ".join(map(str, argv)) if isinstance(argv, list) else _cell(argv)
     lines = [
         f"{run.path}: a {header.get('backend')} run of {header.get('workers')} worker(s) by "
         f"pid {header.get('pid')} ({argv}), started {header.get('started_utc')}; "
@@ -49,7 +52,7 @@ def as_table(run: RecordedRun) -> str:
         "",
     ]
     tasks = run.tasks()
-    width = max([len("ID"), *(len(task_id) for task_id in tasks)])
+    width = min(max([len("ID"), *(len(task_id) for task_id in tasks)]), ID_WIDTH)
     lines.append(f"{'ID':<{width}}  {'state':<9}  tries  {'pid':>7}  {'exit':>5}  result / error")
     for task_id, task in tasks.items():
         outcome = task.result if task.result is not None else task.error or task.message
@@ -89,10 +92,21 @@ def main(path: str, json_output: bool) -> int:
         print(f"report: {reason(exc, path)}", file=sys.stderr)
         return 2
     if json_output:
-        print(json.dumps(as_json(run), indent=2))
+        say(json.dumps(as_json(run), indent=2))
     else:
-        print(as_table(run))
+        say(as_table(run))
     return 0
+
+
+def say(text: str) -> None:
+    """Prints ``text``, escaping what the terminal's encoding cannot show (an ID may
+    hold a lone surrogate, a path bytes that are no UTF-8) rather than failing, and
+    quietly stops when the reader closes the pipe."""
+    encoding = sys.stdout.encoding or "utf-8"
+    try:
+        print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+    except BrokenPipeError:  # the reader has all it wanted (``report FILE | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
 
 
 def reason(exc: BaseException, path: str) -> str:

@@ -8,15 +8,19 @@ worker died. Times are microseconds since the run began.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import math
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from app.core import RecordedRun, RunFileError, read_run
-from app.reports.report import reason
+from app.reports.report import reason, say
 
 COLOURS = {
     "DONE": "good",
@@ -114,7 +118,9 @@ def _slice(
 
 
 def _us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
+    """Microseconds; a time too far off to hold in them (a crafted file's) counts as 0."""
+    micros = seconds * 1_000_000
+    return round(micros) if math.isfinite(micros) else 0
 
 
 def as_trace(run: RecordedRun) -> dict[str, Any]:
@@ -127,7 +133,12 @@ def as_trace(run: RecordedRun) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Writes ``data`` as JSON next to ``path``, then moves it in place."""
+    """Writes ``data`` as JSON next to ``path``, then moves it in place. A ``path`` that
+    is there and is no regular file (a device, FIFO or folder) is refused: moving a file
+    over it would destroy it (``/dev/null``, for root)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file: no trace is written there")
     folder = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     try:
@@ -145,6 +156,9 @@ def main(path: str, out: str) -> int:
     except (RunFileError, OSError) as exc:
         print(f"trace: {reason(exc, path)}", file=sys.stderr)
         return 2
+    if not out:
+        print("trace: the OUT path is empty", file=sys.stderr)
+        return 2
     trace = as_trace(run)
     try:
         write_atomically(Path(out), trace)
@@ -155,7 +169,7 @@ def main(path: str, out: str) -> int:
     slices = sum(1 for e in events if e["ph"] == "X")
     deaths = sum(1 for e in events if e["ph"] == "i")
     tracks = sum(1 for e in events if e["name"] == "process_name")
-    print(
+    say(
         f"{out}: {slices} task attempt(s) on {tracks} worker track(s), {deaths} death(s); "
         "open it in https://ui.perfetto.dev or chrome://tracing"
     )
