@@ -212,8 +212,8 @@ def test_a_replaced_runs_last_batch_never_reaches_the_new_run(
     assert death_emitted.wait(10), "the poller never read the worker's death"
     window.controller.begin_run()
     submit(qtbot, window, "long", 60.0)
+    # The stale batch was queued before these waits began: they deliver it first.
     wait_state(qtbot, window, "long", "RUNNING")
-    qtbot.wait(200)  # any stale batch would have been delivered by now
-    assert state(window, "long") == "RUNNING"
+    qtbot.waitUntil(lambda: worker_states(window) == ["busy on long"], timeout=DEADLINE_MS)
     assert window.explainer.toPlainText() == ""
-    assert worker_states(window) == ["busy on long"]
+    assert state(window, "long") == "RUNNING"
