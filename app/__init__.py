@@ -1,7 +1,9 @@
 """Worker monitor: a background-worker facade that never loses a task, and a Qt window
 that shows its life.
 
-The packages, each importing only those listed below it (checked by ``lint-imports``)::
+The packages. ``app.core`` imports no other part of ``app``, the Qt-free ones import no
+Qt, and only the window, its benchmark and the test plugin import ``app.gui``; CI checks
+these boundaries with ``lint-imports``::
 
     app.gui       the window (PySide6): RunController owns a run, MainWindow lays it out
     app.testing   the pytest plugin: monitor_window, monitor_facade, facade, leak check
