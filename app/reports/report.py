@@ -85,11 +85,18 @@ def _cut(text: str) -> str:
     return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
-def main(path: str, json_output: bool) -> int:
+def open_run(path: str, command: str) -> RecordedRun | None:
+    """The run at ``path``, or None once one line on stderr has said why not."""
     try:
-        run = read_run(path)
+        return read_run(path)
     except (RunFileError, OSError) as exc:
-        print(f"report: {reason(exc, path)}", file=sys.stderr)
+        print(f"{command}: {reason(exc, path)}", file=sys.stderr)
+        return None
+
+
+def main(path: str, json_output: bool) -> int:
+    run = open_run(path, "report")
+    if run is None:
         return 2
     if json_output:
         say(json.dumps(as_json(run), indent=2))

@@ -8,19 +8,14 @@ worker died. Times are microseconds since the run began.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import math
-import os
-import stat
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from app.core import RecordedRun, RunFileError, read_run
-from app.reports.report import reason, say
+from app.core import RecordedRun
+from app.reports.report import open_run, reason, say
+from app.teaching.export import write_atomically
 
 COLOURS = {
     "DONE": "good",
@@ -132,36 +127,16 @@ def as_trace(run: RecordedRun) -> dict[str, Any]:
     }
 
 
-def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Writes ``data`` as JSON next to ``path``, then moves it in place. A ``path`` that
-    is there and is no regular file (a device, FIFO or folder) is refused: moving a file
-    over it would destroy it (``/dev/null``, for root)."""
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file: no trace is written there")
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(data, file, separators=(",", ":"))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def main(path: str, out: str) -> int:
-    try:
-        run = read_run(path)
-    except (RunFileError, OSError) as exc:
-        print(f"trace: {reason(exc, path)}", file=sys.stderr)
+    run = open_run(path, "trace")
+    if run is None:
         return 2
     if not out:
         print("trace: the OUT path is empty", file=sys.stderr)
         return 2
     trace = as_trace(run)
     try:
-        write_atomically(Path(out), trace)
+        write_atomically(out, json.dumps(trace, separators=(",", ":")))
     except OSError as exc:
         print(f"trace: {reason(exc, out)}", file=sys.stderr)
         return 2

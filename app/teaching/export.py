@@ -95,7 +95,8 @@ def rows_as_text(tasks: Iterable[Task]) -> str:
 
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Writes ``text`` (UTF-8) so that ``path`` is either the old file or the whole new one.
+    """Writes ``text`` (UTF-8) so that ``path`` is either the old file or the whole new one;
+    a ``path`` that is there and is no regular file is refused.
 
     The new file gets the mode a plain ``open(path, "w")`` would give it: the old file's,
     or 0o666 less the umask (and the folder's default ACL) for a new one. An error names
@@ -103,9 +104,14 @@ def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     """
     target = Path(path)
     try:
-        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        status: os.stat_result | None = os.stat(target)
     except OSError:
-        old_mode = None  # none yet (or unreadable: os.replace will say why)
+        status = None  # none yet (or unreadable: os.replace will say why)
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        # Moving a file over a device, FIFO or folder would destroy it (/dev/null, for root).
+        code = errno.EISDIR if stat.S_ISDIR(status.st_mode) else errno.EINVAL
+        raise OSError(code, "not a regular file: nothing is written there", str(target))
+    old_mode = None if status is None else stat.S_IMODE(status.st_mode)
     try:
         fd, temp = _create_beside(target)
     except OSError as exc:

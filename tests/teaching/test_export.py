@@ -159,3 +159,17 @@ def test_a_folder_in_place_of_the_file_is_named_in_the_error(tmp_path: Path) -> 
     assert caught.value.filename == str(target)
     assert ".tasks.csv." not in str(caught.value)
     assert [p.name for p in tmp_path.iterdir()] == ["tasks.csv"]  # no temp file left
+
+
+def test_write_atomically_never_replaces_a_fifo_or_a_folder(tmp_path: Path) -> None:
+    """Moving the new file over a device, FIFO or folder would destroy it (/dev/null, as
+    root): such a path is refused and left as it was."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for path in (fifo, folder):
+        with pytest.raises(OSError, match="not a regular file"):
+            write_atomically(path, "text")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
