@@ -7,6 +7,7 @@ The no-op task and function live here, at module level of a module that is never
 
 from __future__ import annotations
 
+import operator
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +24,14 @@ BAD_FATES = frozenset(TaskState) - {
     TaskState.RUNNING,
     TaskState.DONE,
 }
+
+
+_COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
+
+
+def met(op: str, threshold: float, value: float) -> bool:
+    """Whether ``value`` meets a target that reads ``value OP threshold``."""
+    return bool(_COMPARE[op](value, threshold))
 
 
 class BenchError(RuntimeError):

@@ -47,6 +47,7 @@ from app.bench.common import (
     NoopTask,
     check_collected,
     check_deadline,
+    met,
     noop,
     say,
     submit_all,
@@ -372,7 +373,7 @@ def _met(key: str, value: float | None) -> bool | None:
     if value is None:
         return None
     op, threshold, _ = TARGETS[key]
-    return value >= threshold if op == ">=" else value < threshold
+    return met(op, threshold, value)
 
 
 def run(options: Options) -> dict[str, Any]:

@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench.common import DoneCounter, submit_all, wait_done, wait_ready
+from app.bench.common import DoneCounter, met, submit_all, wait_done, wait_ready
 from app.bench.memory import MB, current_rss, peak_rss, reset_peak
 from app.core import SimpleTask, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
@@ -178,8 +178,7 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         "platform": os.environ.get("QT_QPA_PLATFORM", ""),
     }
     report["targets_met"] = {
-        key: (report[key] <= limit if op == "<=" else report[key] < limit)
-        for key, (op, limit, _text) in TARGETS.items()
+        key: met(op, limit, report[key]) for key, (op, limit, _text) in TARGETS.items()
     }
     return report
 
