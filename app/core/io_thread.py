@@ -101,10 +101,7 @@ class IOThread:
         facade failed to start its workers): nobody else would close them."""
         assert not self._thread.is_alive()
         self._woken = True  # wake must never write to a closed, reused fd
-        self._selector.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close_fds()
 
     def wait_done(self, timeout: float) -> bool:
         """An Event, not join(): on Python 3.11 an interrupted join() marks the thread
@@ -209,6 +206,13 @@ class IOThread:
         with self._lock:
             return self._owner.on_death_locked(h)
 
+    def _close_fds(self) -> None:
+        """The selector and the wake-up pipe, once ``wake`` can no longer write to it."""
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def _unregister_fd(self, fd: int) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(fd)
@@ -225,9 +229,6 @@ class IOThread:
         with self._lock:
             self._owner.io_ended_locked()
             self._woken = True  # for good: wake must never write to a closed, reused fd
-        self._selector.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close_fds()
         if logs:
             console.emit_worker_lines(logs)

@@ -134,7 +134,7 @@ def _replace_file(path: Path) -> int:
         pass
     else:
         _claim(fd, path)
-        _blocking(fd)
+        os.set_blocking(fd, True)
         return fd
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
@@ -150,7 +150,7 @@ def _replace_file(path: Path) -> int:
     _claim(fd, path)
     try:
         os.ftruncate(fd, 0)
-        _blocking(fd)
+        os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
@@ -173,10 +173,6 @@ def _claim(fd: int, path: Path) -> None:
         pass
     with contextlib.suppress(OSError):
         os.fchmod(fd, 0o600)
-
-
-def _blocking(fd: int) -> None:
-    os.set_blocking(fd, True)
 
 
 def _is_run_file(path: Path) -> bool:

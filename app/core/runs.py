@@ -21,7 +21,7 @@ from app.core.recording import VERSION
 from app.core.run_paths import FORMAT
 from app.core.states import TaskState
 
-_STATES = {state.name: state for state in TaskState}
+_STATES = TaskState.__members__
 
 
 class RunFileError(ValueError):
@@ -270,5 +270,5 @@ def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
         record.error = _of(event, "error", str)
         record.traceback = _of(event, "traceback", str)
         record.exitcode = _of(event, "exitcode", int)
-        record.started = _of(event, "started", (int, float)) if "started" in event else None
+        record.started = _of(event, "started", (int, float))
         record.finished = event["t"]

@@ -59,6 +59,7 @@ _SHORT = struct.Struct("!i")
 _LONG = struct.Struct("!Q")
 
 _STOP_BODY = bytes([_STOP])
+_TASKS_TAG = bytes([_TASKS])
 _OUTCOMES = (_RESULT, _FAILED)
 
 # == the claim ring =======================================================================
@@ -166,7 +167,7 @@ _new_failed = Failed._make
 # == parent -> worker =====================================================================
 def encode_tasks(items: Iterable[tuple[int, bytes]]) -> bytes:
     """One T frame body carrying several pickled tasks."""
-    parts = [b"T"]
+    parts = [_TASKS_TAG]
     for seq, payload in items:
         parts.append(_TASK_ITEM.pack(seq, len(payload)))
         parts.append(payload)
