@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self._menus()
         self._connect()
         logging.getLogger().addHandler(self._bridge.handler)  # the console shows what follows
-        self.destroyed.connect(partial(_end_deleted, self.controller, self._bridge.handler))
+        self.destroyed.connect(partial(_end_run, self.controller, self._bridge.handler))
         self._restore_settings(workers)
 
         self._ticker = Throttle(TICK_MS, self._tick, self)
@@ -584,12 +584,12 @@ class MainWindow(QMainWindow):
         self._ticker.cancel()
         self.scenario_player.stop()
         self._save_settings()
-        self.controller.shutdown()
-        logging.getLogger().removeHandler(self._bridge.handler)
+        _end_run(self.controller, self._bridge.handler)
 
 
-def _end_deleted(controller: RunController, handler: logging.Handler) -> None:
-    """A window deleted without ``shutdown()`` (``deleteLater()``, ``shiboken6.delete``)
-    ends its run before its children go: a QThread destroyed running aborts the process."""
+def _end_run(controller: RunController, handler: logging.Handler) -> None:
+    """The end of ``shutdown()``; also what a window deleted without it (``deleteLater()``,
+    ``shiboken6.delete``) does before its children go: a QThread destroyed running aborts
+    the process."""
     controller.shutdown()
     logging.getLogger().removeHandler(handler)

@@ -106,15 +106,21 @@ class RunController(QObject):
 
     def begin_run(self, workers: int | None = None, restart: bool | None = None) -> FacadeFront:
         """Ends the current run at once, whatever it is doing, and starts a fresh one."""
+        self._end_run()
+        self.run_replaced.emit()
+        return self.start_run(workers, restart)
+
+    def _end_run(self) -> None:
+        """Nothing of the current run goes on: its bulk submits dropped, its facade closed
+        (which ends a collect in progress too), its collect thread and poller stopped."""
         self._to_submit.clear()
-        self.facade.close()  # ends a collect in progress too
+        if self._facade is not None:
+            self._facade.close()
         self._end_collect()
         if self._poller is not None:
             self._poller.stop()
             self._poller.deleteLater()
             self._poller = None
-        self.run_replaced.emit()
-        return self.start_run(workers, restart)
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -271,15 +277,7 @@ class RunController(QObject):
     # == the end ==========================================================================
     def shutdown(self) -> None:
         """Leaves nothing running: no thread, no worker, no cluster."""
-        self._to_submit.clear()
-        if self._facade is not None:
-            self._facade.close()  # ends a collect in progress too
-        if self._collector is not None:
-            self._collector.wait()
-            self._collector = None
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+        self._end_run()
         self.backend.close()
 
     def _show_call(self, call: str, returned: object = ...) -> None:

@@ -60,11 +60,11 @@ class ScenarioPlayer(QObject):
 
     def start(self, name: str) -> None:
         scenario = SCENARIOS[name]
-        self._tick.cancel()
         self._scenario = scenario
         self._collect_started = False
         self.problems = []
         self._play = None
+        # A new run: its run_replaced stops any scenario in play (and its tick).
         self._controller.begin_run(1, bool(scenario.options.get("restart", False)))
         log.info("scenario: %s", scenario.title)
         self._play = ScenarioPlay(scenario.steps, self, patience=STEP_DEADLINE)
