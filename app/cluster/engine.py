@@ -83,6 +83,7 @@ class DaskEngine(DaskRecords):
         client.register_plugin(ExitCodes())
         known, allowed = client.run_on_scheduler(scheduler_now)
         self._allowed_failures = allowed
+        self.workers_at_start = len(known)  # for the run's recording: no second round trip
         with self._lock:
             for address, (pid, name, slot) in sorted(known.items(), key=lambda kv: str(kv[1][1])):
                 self._joined(address, pid, name, slot, time.time())

@@ -97,15 +97,10 @@ class DaskFacade(FacadeFront):
         self._finalizer = weakref.finalize(self, self._engine.abandon)
         self._start_recording(recorder, "dask", self._worker_count(workers if owns else None))
 
-    def _worker_count(self, started: int | None) -> int | None:
+    def _worker_count(self, started: int | None) -> int:
         """The workers the cluster has now: as many as it was started with, or the
-        scheduler's count of a cluster it shares (None if it cannot say)."""
-        if started is not None:
-            return started
-        try:
-            return len(self._engine.client.scheduler_info()["workers"])
-        except Exception:
-            return None
+        count the engine read from the scheduler as it connected to a shared one."""
+        return self._engine.workers_at_start if started is None else started
 
     @property
     def client(self) -> Any:
