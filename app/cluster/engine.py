@@ -362,7 +362,7 @@ class DaskEngine(DaskRecords):
         """Ends tasks that run past their timeout: Dask cannot stop a running task, so its
         future is dropped and its worker restarted by its nanny."""
         while True:
-            with self._changed:
+            with self._lock:
                 if self._watch_stop:
                     return
                 timed = [t for t in self._timed.values() if t.state is TaskState.RUNNING]

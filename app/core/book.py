@@ -59,7 +59,7 @@ class TaskBook(ABC, Generic[Ticket]):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # entered as _lock: see console._Printer
         self._tasks: dict[str, Task] = {}  # every recorded task, by ID
         self._order: list[Task] = []  # the same, in submission order
         self._events: list[Event] = []
@@ -171,7 +171,7 @@ class TaskBook(ABC, Generic[Ticket]):
 
         Each step may be interrupted (Ctrl-C) and is taken over by the next collect.
         """
-        with self._changed:
+        with self._lock:
             while self._collecting and self._final is None:
                 # Another thread is collecting: wait for its answer, or take over if it
                 # was interrupted (Ctrl-C); close() means now, even then.
@@ -191,11 +191,11 @@ class TaskBook(ABC, Generic[Ticket]):
         try:
             stop_workers()
         except BaseException:
-            with self._changed:
+            with self._lock:
                 self._collecting = False
                 self._changed.notify_all()
             raise
-        with self._changed:
+        with self._lock:
             self._collected(closing)
             self._final = list(self._order)
             self._changed.notify_all()
@@ -206,7 +206,7 @@ class TaskBook(ABC, Generic[Ticket]):
     def poll(self, timeout: float | None) -> list[Event]:
         until = timeouts.deadline(timeout)
         forever = until is None
-        with self._changed:
+        with self._lock:
             if forever or timeout:
                 self._waiting += 1
                 try:

@@ -40,7 +40,10 @@ class _Printer:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # Entered as the lock itself: a Condition's __enter__ is Python code, and a Ctrl-C
+        # landing in it after the acquire would leave the lock held for ever.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._jobs: deque[tuple[Callable[[], None], int]] = deque()
         self._bytes = 0
         self._busy = False
@@ -49,7 +52,7 @@ class _Printer:
         self._unsaid = 0  # dropped since the last notice
 
     def post(self, job: Callable[[], None], size: int) -> None:
-        with self._cond:
+        with self._lock:
             if len(self._jobs) >= MAX_PENDING_LINES or self._bytes + size > MAX_PENDING_BYTES:
                 self.dropped += 1
                 self._unsaid += 1
@@ -69,7 +72,7 @@ class _Printer:
     def drain(self, timeout: float) -> bool:
         """Waits until every posted line is written; False if ``timeout`` ran out first."""
         end = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while self._jobs or self._busy:
                 left = end - time.monotonic()
                 if left <= 0:
@@ -79,7 +82,7 @@ class _Printer:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 self._busy = False
                 self._cond.notify_all()
                 while not self._jobs:

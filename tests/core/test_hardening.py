@@ -594,7 +594,7 @@ def report_with_stuck_terminal(script: str, tmp_path: Path, *args: str) -> dict[
         pytest.fail(f"{script} stalled on its full terminal")
     finally:
         proc.kill()
-        proc.communicate()
+        proc.communicate(timeout=30)
     report: dict[str, Any] = json.loads(result.read_text())
     return report
 
@@ -717,7 +717,7 @@ def test_workers_end_when_the_parent_is_sigkilled(task: str) -> None:
         wait_pids_gone(pids, deadline=3.0)
     finally:
         proc.kill()
-        proc.communicate()
+        proc.communicate(timeout=30)
 
 
 @pytest.mark.parametrize("start_method", ["forkserver", "fork"])

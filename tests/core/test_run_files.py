@@ -83,7 +83,7 @@ def test_a_program_killed_mid_run_leaves_a_readable_prefix(tmp_path: Path) -> No
     finally:
         if program.poll() is None:
             program.kill()
-            program.wait()
+            program.wait(10)
     psutil.wait_procs(workers, timeout=10)  # orphaned workers notice and leave
     run = read_run(path)
     assert run.header["pid"] == program.pid
@@ -121,7 +121,7 @@ def test_a_second_process_follows_a_live_run_within_half_a_second(tmp_path: Path
     finally:
         if program.poll() is None:
             program.kill()
-            program.wait()
+            program.wait(10)
     tasks = follower.run.tasks()
     assert len(tasks) == 12 and all(r.state is TaskState.DONE for r in tasks.values())
     assert len(latencies) > 40
