@@ -76,11 +76,8 @@ class RecordedRun:
         """Each task's last known state, by ID, in submission order."""
         records: dict[str, TaskRecord] = {}
         for event in self.events:
-            kind = event["e"]
-            if kind == "submit":
-                _submitted(records, event)
-            elif kind == "state":
-                _changed(records, event)
+            if event["e"] in ("submit", "state"):
+                fold(records, event)
         return records
 
     def deaths(self) -> list[dict[str, Any]]:
@@ -225,7 +222,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+def value_of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     """``event[key]`` if it is of ``kind``, else None: a bad value cannot spread."""
     value = event.get(key)
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -233,42 +230,56 @@ def _of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
-def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
+def fold(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
+    """Applies one ``submit`` or ``state`` event to its task's record (made if new)."""
+    if event["e"] == "submit":
+        return _submitted(records, event)
+    return _changed(records, event)
+
+
+def number(value: Any) -> float | None:
+    """``value`` if it is a finite JSON number, else None."""
+    return float(value) if _is_number(value) else None
+
+
+def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
     record = records.get(event["id"])
     if record is None:
         record = records[event["id"]] = TaskRecord(event["id"])
-    record.task_class = _of(event, "class", str)
-    record.attempts = _of(event, "attempt", int) or record.attempts
+    record.task_class = value_of(event, "class", str)
+    record.attempts = value_of(event, "attempt", int) or record.attempts
     record.state = TaskState.PENDING
     record.progress = record.result = record.result_chars = None
     record.error = record.traceback = record.exitcode = record.worker_pid = None
     record.started = record.finished = None
-    record.message = _of(event, "message", str) or ""
+    record.message = value_of(event, "message", str) or ""
     record.submitted = event["t"]
+    return record
 
 
-def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> None:
+def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
     record = records.get(event["id"])
     if record is None:  # its submission was not recorded (dropped): known from here on
         record = records[event["id"]] = TaskRecord(event["id"])
     state = _STATES[event["state"]]
     was = record.state
     record.state = state
-    record.progress = _of(event, "progress", (int, float))
-    record.message = _of(event, "message", str) or ""
+    record.progress = value_of(event, "progress", (int, float))
+    record.message = value_of(event, "message", str) or ""
     if state is TaskState.RUNNING:
-        record.worker_pid = _of(event, "pid", int) or record.worker_pid
+        record.worker_pid = value_of(event, "pid", int) or record.worker_pid
         if was is not TaskState.RUNNING:
             record.started = event["t"]
     elif state is TaskState.PENDING:  # requeued: the attempt so far is undone
         record.started = record.worker_pid = None
     elif state.is_final:
-        record.worker_pid = _of(event, "pid", int)
-        record.attempts = _of(event, "attempts", int) or record.attempts
-        record.result = _of(event, "result", str)
-        record.result_chars = _of(event, "result_chars", int)
-        record.error = _of(event, "error", str)
-        record.traceback = _of(event, "traceback", str)
-        record.exitcode = _of(event, "exitcode", int)
-        record.started = _of(event, "started", (int, float))
+        record.worker_pid = value_of(event, "pid", int)
+        record.attempts = value_of(event, "attempts", int) or record.attempts
+        record.result = value_of(event, "result", str)
+        record.result_chars = value_of(event, "result_chars", int)
+        record.error = value_of(event, "error", str)
+        record.traceback = value_of(event, "traceback", str)
+        record.exitcode = value_of(event, "exitcode", int)
+        record.started = value_of(event, "started", (int, float))
         record.finished = event["t"]
+    return record

@@ -1,0 +1,78 @@
+"""Playing a recording back: at any instant the replay shows the run as it was then,
+and at its end as ``collect_tasks`` left it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core import CrashTask, TaskState, WorkerDied, WorkingProcessFacade, read_run
+from app.core.events import TaskChanged, WorkerLog, WorkerStarted
+from app.core.replay import RunReplay
+from tests.core.helpers import all_final, wait_for
+from tests.core.tasks_for_tests import SquareTask
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def recorded_crash(path: Path) -> list[str]:
+    """A run with a task before, a crash, and a task after it on the replacement."""
+    tasks = [SquareTask("before", 3), CrashTask("crash", "exit"), SquareTask("after", 4)]
+    with WorkingProcessFacade(restart=True, record=path) as w:
+        for task in tasks:
+            assert w.process_task(task)
+        wait_for(w, all_final(tasks), 30)
+    return [task.state.name for task in w.tasks]
+
+
+def test_the_end_of_a_replay_is_what_collect_tasks_returned(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    collected = recorded_crash(path)
+    replay = RunReplay(read_run(path))
+    reset, events = replay.seek(replay.length)
+    assert not reset
+    assert [t.state.name for t in replay.tasks] == collected == ["DONE", "CRASHED", "DONE"]
+    assert replay.task("before").result == "9" and replay.task("crash").exitcode is not None
+    assert {type(e) for e in events} >= {TaskChanged, WorkerStarted, WorkerDied}
+    workers = replay.worker_info()
+    assert len(workers) == 1 and workers[0].restarts == 1
+    assert not workers[0].alive and workers[0].exitcode == 0  # stopped at the collect
+    assert replay.now() >= replay.base
+
+
+def test_seeking_back_shows_the_run_before_the_crash(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    recorded_crash(path)
+    replay = RunReplay(read_run(path))
+    replay.seek(replay.length)
+    death = next(i for i, e in enumerate(replay.run.events) if e["e"] == "worker_died")
+    reset, events = replay.seek(death)  # just before the death
+    assert reset and not any(type(e) is WorkerDied for e in events)
+    assert replay.task("crash").state is TaskState.RUNNING
+    assert replay.task("after").state is TaskState.PENDING
+    (worker,) = replay.worker_info()
+    assert worker.alive and worker.task_id == "crash" and worker.tasks_done == 1
+    reset, events = replay.seek(death + 1)  # one step on: the death
+    assert not reset and [type(e) for e in events] == [WorkerDied]
+    assert not replay.worker_info()[0].alive
+    assert replay.time_of(death + 1) >= replay.time_of(death)
+    assert replay.index_at(replay.time_of(death + 1)) >= death + 1
+    assert replay.seek(0) == (True, []) and replay.tasks == []
+
+
+def test_a_replay_ignores_what_it_cannot_use(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"format":"worker-monitor-run","version":1,"started":1000.0}\n'
+        '{"t":0.1,"e":"worker_started","worker":"zero","pid":5}\n'
+        '{"t":0.2,"e":"log","pid":7,"level":20,"message":"hello"}\n'
+        '{"t":0.3,"e":"submit","id":"a","class":"T","attempt":1}\n'
+        '{"t":0.4,"e":"state","id":"a","state":"RUNNING","pid":99}\n'
+        '{"t":0.5,"e":"from-the-future","x":1}\n'
+    )
+    replay = RunReplay(read_run(path))
+    _, events = replay.seek(10)
+    assert [type(e) for e in events] == [WorkerLog, TaskChanged, TaskChanged]
+    assert events[0].time == pytest.approx(1000.2)
+    assert replay.task("a").state is TaskState.RUNNING and replay.worker_info() == []
