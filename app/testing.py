@@ -300,7 +300,8 @@ def monitor_window(
     """
     from PySide6.QtCore import QSettings, QThread
 
-    from app.gui.main_window import CloseChoice, MainWindow
+    from app.gui.close_dialog import CloseChoice
+    from app.gui.main_window import MainWindow
 
     made: list[MainWindow] = []
 

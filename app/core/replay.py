@@ -168,7 +168,7 @@ class RunReplay:
     def seek(self, index: int) -> tuple[bool, list[Event]]:
         """Moves to just after the ``index``-th event. Returns whether the views must
         start again (a move back), and the events they must apply."""
-        index = max(0, min(index, self.length))
+        index = self.whole(max(0, min(index, self.length)))
         reset = index < self.cursor
         if reset:
             self._fresh()
@@ -181,6 +181,22 @@ class RunReplay:
             if made is not None:
                 out.append(made)
         return reset, out
+
+    def whole(self, index: int) -> int:
+        """``index``, moved past the fates a death decided: a live poll hands a worker's
+        death and its task's end over together, and the explainer tells them together."""
+        events = self.run.events
+        if index == 0 or events[index - 1]["e"] != "worker_died":
+            return index
+        pid = events[index - 1].get("pid")
+        while index < len(events):
+            event = events[index]
+            if event["e"] != "state" or event.get("pid") != pid:
+                break
+            if not _STATES[event["state"]].is_final:
+                break
+            index += 1
+        return index
 
     # -- what a facade's views read -------------------------------------------------
     @property
@@ -257,4 +273,5 @@ class RunReplay:
         elif record.state.is_final:
             if slot.task_id == record.id:
                 slot.task_id = None
-            slot.tasks_done += 1
+            if record.state in (TaskState.DONE, TaskState.FAILED):
+                slot.tasks_done += 1

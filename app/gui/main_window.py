@@ -8,10 +8,10 @@ The window keeps the layout, the menus, the wiring, the settings and the close d
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 from app.core import TaskState
 from app.core.events import Event
 from app.core.front import FacadeFront
+from app.core.replay import RunReplay
 from app.core.task import Task
 from app.gui import formatting, palette
 from app.gui.backends import Backend, LocalBackend
+from app.gui.close_dialog import CloseChoice, ask_close_choice
 from app.gui.console_view import ConsoleView, LogBridge
 from app.gui.controls import (
     Controls,
@@ -43,6 +45,7 @@ from app.gui.controls import (
     explainer_view,
 )
 from app.gui.crash_stories import CrashStories
+from app.gui.recorded_view import RecordedView
 from app.gui.resources import icon, stylesheet
 from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, RunController
 from app.gui.scenario_player import ScenarioPlayer
@@ -61,12 +64,6 @@ log = logging.getLogger("app.gui")
 TICK_MS = 250  # durations, uptimes, rates: a few refreshes a second is live enough
 
 
-class CloseChoice(enum.Enum):
-    COLLECT = "collect and quit"
-    KILL = "quit now"
-    STAY = "stay"
-
-
 class MainWindow(QMainWindow):
     """The monitor. ``facade`` is the current run's facade; a new run replaces it."""
 
@@ -76,6 +73,9 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         parent: QWidget | None = None,
         backend: Backend | None = None,
+        *,
+        run_file: str | Path | None = None,
+        follow: bool = False,
     ) -> None:
         super().__init__(parent)
         self.backend: Backend = backend if backend is not None else LocalBackend()
@@ -124,12 +124,31 @@ class MainWindow(QMainWindow):
 
         self._ticker = Throttle(TICK_MS, self._tick, self)
         self._ticker.later()
-        self.controller.start_run()
+        # A recorded run (RunFileError, OSError: the file cannot be shown) or a new one.
+        self.recorded = None if run_file is None else RecordedView(self, run_file, follow)
+        if self.recorded is not None:
+            self.central_layout.insertWidget(1, self.recorded.bar)
+            self.recorded.start()
+        else:
+            self.controller.start_run()
+
+    @classmethod
+    def from_run(
+        cls, path: str | Path, settings: QSettings | None = None, follow: bool = False
+    ) -> MainWindow:
+        """A window on the run recorded at ``path``; ``follow`` keeps reading it while
+        another program writes it. Raises RunFileError or OSError if it cannot be read."""
+        return cls(settings=settings, run_file=path, follow=follow)
 
     @property
     def facade(self) -> FacadeFront:
         """The current run's facade: local processes or a Dask cluster."""
         return self.controller.facade
+
+    @property
+    def source(self) -> FacadeFront | RunReplay:
+        """What the views show: the facade, or a recorded run at the chosen instant."""
+        return self.controller.facade if self.recorded is None else self.recorded.replay
 
     def run_choices(self) -> RunChoices:
         """The run the controls describe: what a new run and a collect use."""
@@ -174,7 +193,7 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(0, 3)
         self.main_split.setStretchFactor(1, 2)
         central = QWidget(self)
-        layout = QVBoxLayout(central)
+        layout = self.central_layout = QVBoxLayout(central)
         layout.addWidget(self.controls)
         layout.addWidget(self.main_split, 1)
         self.setCentralWidget(central)
@@ -202,7 +221,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         run = self.menuBar().addMenu("&Run")
-        self._mirrors: list[tuple[QPushButton, QAction]] = []  # enabled together
+        self.mirrors: list[tuple[QPushButton, QAction]] = []  # enabled together
         buttons = (c.submit, c.submit_many, c.crash, c.collect, c.kill_now, c.restart, c.new_run)
         for button in buttons:
             action = QAction(button.icon(), button.text(), self)
@@ -211,8 +230,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(button.click)
             button.setShortcut(QKeySequence())  # the menu owns the shortcut now
             run.addAction(action)
-            self._mirrors.append((button, action))
-        scenarios = self.menuBar().addMenu("&Scenarios")
+            self.mirrors.append((button, action))
+        scenarios = self.scenarios_menu = self.menuBar().addMenu("&Scenarios")
         for name, scenario in SCENARIOS.items():
             action = QAction(scenario.title, self)
             action.setToolTip(f"python -m app demo --scenario {name}")
@@ -292,7 +311,7 @@ class MainWindow(QMainWindow):
         c.new_run.setEnabled(mode == COLLECTED)
         self.table_bar.cancel.setEnabled(running)
         self.table_bar.resubmit.setEnabled(running)
-        for button, action in self._mirrors:
+        for button, action in self.mirrors:
             action.setEnabled(button.isEnabled())
         c.mode.setText(
             {
@@ -303,7 +322,7 @@ class MainWindow(QMainWindow):
         )
         if mode == COLLECTED:
             self.timeline.freeze()
-            self._refresh_workers()
+            self.refresh_workers()
             if self._quit_after_collect:
                 self.shutdown()  # nothing is in flight any more: close without asking
                 self.close()
@@ -312,12 +331,12 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def show_events(self, events: list[Event]) -> None:
         """One batch of the run's events, in every view at once."""
-        self.crash_stories.tell(events, self.facade, self.controller.auto_restart)
+        self.crash_stories.tell(events, self.source, self.controller.auto_restart)
         self.model.apply_events(events)
         self.timeline.apply_events(events)
         self.console.add_events(events)
         if self.worker_panel.note_events(events):
-            self._refresh_workers()
+            self.refresh_workers()
         self._refresh_details()
 
     @Slot()
@@ -325,13 +344,13 @@ class MainWindow(QMainWindow):
         self._ticker()  # the next tick, TICK_MS after this one
         self.model.tick()
         self.timeline.tick()
-        self._refresh_workers()
+        self.refresh_workers()
         rate = self._rate.sample(self.model.finished_total)
         if rate is not None:
             self.rate_label.setText(f"{rate:,.0f} results/s")
         self._refresh_details()
 
-    def _refresh_workers(self) -> None:
+    def refresh_workers(self) -> None:
         self.worker_panel.refresh(self.model.counts[TaskState.PENDING])
 
     @Slot()
@@ -426,7 +445,7 @@ class MainWindow(QMainWindow):
         self._say(f"{done} {acted}" + (f"; {skipped} could not be ({rule})" if skipped else ""))
 
     def selected_tasks(self) -> list[Task]:
-        return [self.facade.task(task_id) for task_id in self.selected_ids()]
+        return [self.source.task(task_id) for task_id in self.selected_ids()]
 
     @Slot()
     def copy_selected(self) -> None:
@@ -438,7 +457,7 @@ class MainWindow(QMainWindow):
 
     def export_tasks(self, path: str) -> None:
         """Every task of the run to ``path`` (.csv or .json), written atomically."""
-        tasks = self.facade.tasks
+        tasks = self.source.tasks
         export(tasks, path)
         self._say(f"exported {len(tasks)} task(s) to {path}")
 
@@ -532,29 +551,13 @@ class MainWindow(QMainWindow):
 
     def has_work_in_flight(self) -> bool:
         """Asks the facade, not the table: the table learns of a task a moment later."""
+        if self.recorded is not None:
+            return False  # the run is another program's, or over
         return any(not task.state.is_final for task in self.facade.tasks)
 
     def ask_close_choice(self) -> CloseChoice:
         """Asks what to do with the work in flight (tests replace this)."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Work in flight")
-        box.setText("Tasks are still queued or running.")
-        box.setInformativeText(
-            "Collect waits for them to finish; Quit now kills the workers "
-            "(the running task ends TIMED_OUT, queued ones CANCELLED)."
-        )
-        collect = box.addButton("Collect and quit", QMessageBox.ButtonRole.AcceptRole)
-        kill = box.addButton("Quit now", QMessageBox.ButtonRole.DestructiveRole)
-        stay = box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(stay)
-        box.exec()
-        clicked = box.clickedButton()
-        if clicked is collect:
-            return CloseChoice.COLLECT
-        if clicked is kill:
-            return CloseChoice.KILL
-        return CloseChoice.STAY
+        return ask_close_choice(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._shut_down:
@@ -583,6 +586,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._ticker.cancel()
         self.scenario_player.stop()
+        if self.recorded is not None:
+            self.recorded.stop()
         self._save_settings()
         _end_run(self.controller, self._bridge.handler)
 

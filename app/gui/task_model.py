@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -89,6 +89,7 @@ class TaskTableModel(QAbstractTableModel):
         self._unshown: list[Task] = []  # recorded, not yet inserted into the views
         self._dirty: set[int] = set()  # shown rows changed since the last flush
         self._flush = Throttle(FLUSH_MS, self._show_changes, self)
+        self.clock: Callable[[], float] = time.time  # a replay's instant, when replaying
 
     # -- feeding ----------------------------------------------------------------------
     def set_facade(self, facade: FacadeFront | None) -> None:
@@ -258,9 +259,9 @@ class TaskTableModel(QAbstractTableModel):
 
     def _value(self, task: Task, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(task, col)
+            return _display(task, col, self.clock)
         if role == SORT_ROLE:
-            return _sort_key(task, col)
+            return _sort_key(task, col, self.clock)
         if role == PROGRESS_ROLE:
             return _progress(task)
         if role == STATE_ROLE:
@@ -277,10 +278,10 @@ class TaskTableModel(QAbstractTableModel):
         return None
 
 
-def _duration(task: Task) -> float | None:
+def _duration(task: Task, clock: Callable[[], float]) -> float | None:
     if task.started_at is None:
         return None
-    end = task.finished_at if task.finished_at is not None else time.time()
+    end = task.finished_at if task.finished_at is not None else clock()
     return max(0.0, end - task.started_at)
 
 
@@ -290,7 +291,7 @@ def _progress(task: Task) -> float | None:
     return task.progress
 
 
-def _display(task: Task, col: int) -> str:
+def _display(task: Task, col: int, clock: Callable[[], float]) -> str:
     if col == ID:
         return task.ID
     if col == STATE:
@@ -306,7 +307,7 @@ def _display(task: Task, col: int) -> str:
     if col == FINISHED:
         return formatting.clock(task.finished_at)
     if col == DURATION:
-        return formatting.seconds(_duration(task))
+        return formatting.seconds(_duration(task, clock))
     if col == PROGRESS:
         progress = _progress(task)
         return "" if progress is None else f"{progress:.0%}"
@@ -317,7 +318,7 @@ def _display(task: Task, col: int) -> str:
     return ""
 
 
-def _sort_key(task: Task, col: int) -> Any:
+def _sort_key(task: Task, col: int, clock: Callable[[], float]) -> Any:
     if col == ID:
         return task.ID
     if col == STATE:
@@ -333,10 +334,10 @@ def _sort_key(task: Task, col: int) -> Any:
     if col == FINISHED:
         return task.finished_at or 0.0
     if col == DURATION:
-        return _duration(task) or 0.0
+        return _duration(task, clock) or 0.0
     if col == PROGRESS:
         return _progress(task) or 0.0
-    return _display(task, col)
+    return _display(task, col, clock)
 
 
 def _tooltip(task: Task) -> str:

@@ -71,10 +71,10 @@ class TimelineView(QAbstractScrollArea):
         if timeline is not None and timeline.apply_events(events):
             self._relayout()
 
-    def freeze(self) -> None:
-        """The run ended: stop the clock where the last thing happened."""
+    def freeze(self, at: float | None = None) -> None:
+        """The run ended (or a replay stands at ``at``): stop the clock there."""
         self._live = False
-        self._frozen_now = time.time()
+        self._frozen_now = time.time() if at is None else at
         self._relayout()
 
     def tick(self) -> None:

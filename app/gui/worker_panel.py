@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +36,7 @@ class WorkerPanel(QWidget):
         self._facade: FacadeFront | None = None
         self._started: dict[int, float] = {}  # slot -> when its current process started
         self._deaths: dict[int, WorkerDied] = {}  # slot -> how its last process died
+        self.clock: Callable[[], float] = time.time  # a replay's instant, when replaying
         self.table = QTableWidget(0, len(_COLUMNS), self)
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()
@@ -74,7 +76,7 @@ class WorkerPanel(QWidget):
         facade = self._facade
         infos = facade.worker_info() if facade is not None else []
         self.table.setRowCount(len(infos))
-        now = time.time()
+        now = self.clock()
         for row, info in enumerate(infos):
             death = self._deaths.get(info.index)
             if info.alive:

@@ -53,9 +53,12 @@ def test_seeking_back_shows_the_run_before_the_crash(tmp_path: Path) -> None:
     assert replay.task("after").state is TaskState.PENDING
     (worker,) = replay.worker_info()
     assert worker.alive and worker.task_id == "crash" and worker.tasks_done == 1
-    reset, events = replay.seek(death + 1)  # one step on: the death
-    assert not reset and [type(e) for e in events] == [WorkerDied]
+    # One step on: the death, and the fate it decided, together (as a live poll has them).
+    reset, events = replay.seek(death + 1)
+    assert not reset and [type(e) for e in events] == [WorkerDied, TaskChanged]
+    assert replay.cursor == death + 2 and replay.whole(death + 1) == death + 2
     assert not replay.worker_info()[0].alive
+    assert replay.task("crash").state is TaskState.CRASHED
     assert replay.time_of(death + 1) >= replay.time_of(death)
     assert replay.index_at(replay.time_of(death + 1)) >= death + 1
     assert replay.seek(0) == (True, []) and replay.tasks == []

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QAbstractButton
 from pytestqt.qtbot import QtBot
 
 from app.core import SimpleTask, TaskState
-from app.gui.main_window import CloseChoice, MainWindow
+from app.gui.close_dialog import CloseChoice
+from app.gui.main_window import MainWindow
 from app.testing import WindowFactory
 from tests.gui.helpers import DEADLINE_MS, child, state, submit
 

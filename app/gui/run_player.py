@@ -1,0 +1,169 @@
+"""A recorded run in the window: a finished file, or one another program is still writing.
+
+The player reads the file (on a beat while following), keeps a ``RunReplay`` at the
+instant the user picked, and tells the window what to show with one signal: ``moved``,
+with whether the views must start again (a move back) and the events to apply. The time
+bar's widgets drive it: slider, play and pause, a step either way, speed, live.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.core.replay import RunReplay
+from app.core.runs import RunFileError, RunFollower
+from app.gui.throttle import Throttle
+from app.gui.time_bar import FASTEST, TimeBar
+
+log = logging.getLogger("app.gui")
+
+FOLLOW_MS = 100  # the recorder writes at least every 50 ms
+PLAY_MS = 40  # a play step: 25 a second
+FASTEST_EVENTS = 4000  # events per play step at "as fast as possible"
+
+
+class RunPlayer(QObject):
+    """Plays the run recorded at ``path``; ``follow`` keeps reading while it grows.
+
+    Raises ``RunFileError`` or ``OSError`` at once for a file that cannot be shown.
+    """
+
+    moved = Signal(bool, list)  # reset the views first?, list[Event] to apply
+    followed_to_end = Signal()  # the program being watched ended its run
+
+    def __init__(self, path: str | Path, follow: bool, bar: TimeBar, parent: QObject) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self._follower = RunFollower(self.path)
+        self._follower.read()
+        self.following = follow and not self._follower.run.complete
+        if not self.following:
+            self._follower.finish()
+        self.replay = RunReplay(self._follower.run)
+        self.bar = bar
+        self._clock = 0.0  # where play is, in seconds of the run
+        self._read_beat = Throttle(FOLLOW_MS, self._read, self)
+        self._play_beat = Throttle(PLAY_MS, self._play_step, self)
+        self._played_at = 0.0
+        bar.slider.valueChanged.connect(self._slid)
+        bar.step.clicked.connect(lambda: self._step(1))
+        bar.step_back.clicked.connect(lambda: self._step(-1))
+        bar.play.toggled.connect(self._play_toggled)
+        bar.live.toggled.connect(self._live_toggled)
+        bar.live.setVisible(follow)
+        bar.live.blockSignals(True)  # the window shows the start itself (start())
+        bar.live.setChecked(self.following)
+        bar.live.blockSignals(False)
+        if self.following:
+            self._read_beat.later()
+
+    @property
+    def live(self) -> bool:
+        return self.following and self.bar.live.isChecked()
+
+    def start(self) -> None:
+        """Shows the run as it is now: at its end (or its present, when following)."""
+        self.seek(self.replay.length)
+
+    def seek(self, index: int) -> None:
+        """Every view as it was just after the ``index``-th event."""
+        reset, events = self.replay.seek(index)
+        self._clock = self.replay.time_of(self.replay.cursor)
+        self._show_position()
+        self.moved.emit(reset, events)
+
+    def stop(self) -> None:
+        """No more reading or playing (the window closes)."""
+        self._read_beat.cancel()
+        self._play_beat.cancel()
+        self.following = False
+
+    # -- the time bar -------------------------------------------------------------------
+    def _show_position(self) -> None:
+        replay = self.replay
+        total = replay.time_of(replay.length)
+        self.bar.show_position(replay.cursor, replay.length, self._clock, total)
+        self.bar.step.setEnabled(replay.cursor < replay.length)
+        self.bar.step_back.setEnabled(replay.cursor > 0)
+
+    @Slot(int)
+    def _slid(self, value: int) -> None:
+        self._leave_live()
+        self.seek(value)
+
+    def _step(self, by: int) -> None:
+        self._leave_live()
+        self.bar.play.setChecked(False)
+        replay = self.replay
+        target = replay.cursor + by
+        while by < 0 and target > 0 and replay.whole(target) >= replay.cursor:
+            target -= 1  # back over a death and the fates it decided, as one step
+        self.seek(target)
+
+    def _leave_live(self) -> None:
+        if self.bar.live.isChecked():
+            self.bar.live.setChecked(False)
+
+    @Slot(bool)
+    def _live_toggled(self, live: bool) -> None:
+        if live:
+            self.bar.play.setChecked(False)
+            self.seek(self.replay.length)
+
+    @Slot(bool)
+    def _play_toggled(self, playing: bool) -> None:
+        if not playing:
+            self._play_beat.cancel()
+            return
+        self._leave_live()
+        if self.replay.cursor >= self.replay.length:
+            self.seek(0)  # play again from the start
+        self._clock = self.replay.time_of(self.replay.cursor)
+        self._played_at = time.monotonic()
+        self._play_beat.later()
+
+    def _play_step(self) -> None:
+        if not self.bar.play.isChecked():
+            return
+        now = time.monotonic()
+        speed = self.bar.speed.currentData()
+        replay = self.replay
+        if speed == FASTEST:
+            target = replay.cursor + FASTEST_EVENTS
+        else:
+            self._clock += (now - self._played_at) * float(speed)
+            target = max(replay.index_at(self._clock), replay.cursor)
+        self._played_at = now
+        clock = self._clock
+        self.seek(target)
+        if speed != FASTEST:
+            self._clock = max(clock, self._clock)
+            self._show_position()
+        if replay.cursor >= replay.length and not self.following:
+            self.bar.play.setChecked(False)  # the end of the run
+        else:
+            self._play_beat.later()
+
+    # -- following ----------------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            added = self._follower.read()
+        except (OSError, RunFileError) as exc:
+            log.warning("stopped following %s: %s", self.path, exc)
+            self.following = False
+            return
+        run = self._follower.run
+        if run.complete:
+            self._follower.finish()
+            self.following = False
+            self.followed_to_end.emit()
+        if added and self.bar.live.isChecked():
+            self.seek(self.replay.length)
+        elif added:
+            self._show_position()  # the slider's end moves on
+        if self.following:
+            self._read_beat.later()
