@@ -6,9 +6,11 @@ name ``worker-monitor``): its fixtures are there in every test, nothing to impor
 - ``facade``: a one-worker ``WorkingProcessFacade``, closed after the test.
 - ``monitor_facade(workers=1, **options)``: a factory of facades, each closed after the
   test; ``options`` are ``WorkingProcessFacade``'s (``restart``, ``task_timeout``, ...).
-- ``monitor_window(workers=1, backend=None, *, settings_path=None)``: a factory of shown
-  ``MainWindow``\\ s (needs pytest-qt), each with its own settings file in the test's
-  ``tmp_path`` (never the user's), local worker processes or a ``DaskBackend``.
+- ``monitor_window(workers=1, backend=None, *, settings_path=None, run_file=None,
+  follow=False)``: a factory of shown ``MainWindow``\\ s (needs pytest-qt), each with its
+  own settings file in the test's ``tmp_path`` (never the user's), local worker processes
+  or a ``DaskBackend``; with ``run_file``, a window on that recording (``follow``: while
+  another program writes it).
 - ``monitor_leak_check``: fails the test, at teardown, if it leaves a child process alive,
   a non-daemon thread or a QThread running. The three fixtures above use it; request it
   (or make it autouse in a ``conftest.py``) to check tests that start workers otherwise.
@@ -76,6 +78,8 @@ class WindowFactory(Protocol):
         backend: Backend | None = None,
         *,
         settings_path: Path | None = None,
+        run_file: str | os.PathLike[str] | None = None,
+        follow: bool = False,
     ) -> MainWindow: ...
 
 
@@ -317,11 +321,22 @@ def monitor_window(
         _stop_qthreads(threads)
 
     def factory(
-        workers: int = 1, backend: Backend | None = None, *, settings_path: Path | None = None
+        workers: int = 1,
+        backend: Backend | None = None,
+        *,
+        settings_path: Path | None = None,
+        run_file: str | os.PathLike[str] | None = None,
+        follow: bool = False,
     ) -> MainWindow:
         path = settings_path or tmp_path / "settings.ini"
         settings = QSettings(str(path), QSettings.Format.IniFormat)
-        window = MainWindow(workers=workers, settings=settings, backend=backend)
+        window = MainWindow(
+            workers=workers,
+            settings=settings,
+            backend=backend,
+            run_file=None if run_file is None else Path(run_file),
+            follow=follow,
+        )
         window.ask_close_choice = stay  # type: ignore[method-assign]
         made.append(window)
         window.show()
