@@ -10,7 +10,8 @@ name ``worker-monitor``): its fixtures are there in every test, nothing to impor
   follow=False)``: a factory of shown ``MainWindow``\\ s (needs pytest-qt), each with its
   own settings file in the test's ``tmp_path`` (never the user's), local worker processes
   or a ``DaskBackend``; with ``run_file``, a window on that recording (``follow``: while
-  another program writes it).
+  another program writes it). The runs the windows record go to a
+  temporary folder of their own.
 - ``monitor_leak_check``: fails the test, at teardown, if it leaves a child process alive,
   a non-daemon thread or a QThread running. The three fixtures above use it; request it
   (or make it autouse in a ``conftest.py``) to check tests that start workers otherwise.
@@ -295,7 +296,11 @@ def facade(monitor_facade: FacadeFactory) -> WorkingProcessFacade:
 # == windows ===============================================================================
 @pytest.fixture
 def monitor_window(
-    qtbot: QtBot, tmp_path: Path, monitor_leak_check: LeakCheck
+    qtbot: QtBot,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monitor_leak_check: LeakCheck,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[WindowFactory]:
     """A factory of shown monitor windows, each shut down, closed and deleted after the test.
 
@@ -305,8 +310,10 @@ def monitor_window(
     from PySide6.QtCore import QSettings, QThread
 
     from app.gui.close_dialog import CloseChoice
+    from app.core.run_paths import RUNS_ENV
     from app.gui.main_window import MainWindow
 
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path_factory.mktemp("runs")))  # never the user's
     made: list[MainWindow] = []
 
     def stay() -> CloseChoice:

@@ -18,12 +18,15 @@ class LocalBackend:
     dask = False
     pids_are_local = True  # "kill from outside" may signal its workers
 
-    def start(self, workers: int, restart: bool, task_timeout: float | None) -> Any:
-        return WorkingProcessFacade(workers, restart=restart, task_timeout=task_timeout)
+    def start(self, workers: int, restart: bool, task_timeout: float | None, record: bool) -> Any:
+        return WorkingProcessFacade(
+            workers, restart=restart, task_timeout=task_timeout, record=record
+        )
 
-    def code(self, workers: int, restart: bool, task_timeout: float | None) -> str:
+    def code(self, workers: int, restart: bool, task_timeout: float | None, record: bool) -> str:
         return (
-            f"w = WorkingProcessFacade({workers}, restart={restart}, task_timeout={task_timeout})"
+            f"w = WorkingProcessFacade({workers}, restart={restart}, task_timeout={task_timeout}"
+            f"{', record=True' if record else ''})"
         )
 
     def close(self) -> None:
@@ -45,21 +48,22 @@ class DaskBackend:
         self.name = f"Dask cluster at {address}" if address else "Dask LocalCluster"
         self._cluster: Any = None
 
-    def start(self, workers: int, restart: bool, task_timeout: float | None) -> Any:
+    def start(self, workers: int, restart: bool, task_timeout: float | None, record: bool) -> Any:
         """A facade on the cluster (a nanny always restarts workers: ``restart`` is moot)."""
         from app.cluster.facade import DaskFacade, local_cluster
 
         if self.address is not None:
-            return DaskFacade(self.address, task_timeout=task_timeout)
+            return DaskFacade(self.address, task_timeout=task_timeout, record=record)
         if self._cluster is None:
             self._cluster = local_cluster(workers)
         elif len(self._cluster.workers) != workers:
             self._cluster.scale(workers)
-        return DaskFacade(self._cluster, workers=workers, task_timeout=task_timeout)
+        return DaskFacade(self._cluster, workers=workers, task_timeout=task_timeout, record=record)
 
-    def code(self, workers: int, restart: bool, task_timeout: float | None) -> str:
+    def code(self, workers: int, restart: bool, task_timeout: float | None, record: bool) -> str:
         where = repr(self.address) if self.address else f"LocalCluster(n_workers={workers})"
-        return f"w = DaskFacade({where}, task_timeout={task_timeout})"
+        extra = ", record=True" if record else ""
+        return f"w = DaskFacade({where}, task_timeout={task_timeout}{extra})"
 
     def close(self) -> None:
         if self._cluster is not None:

@@ -17,10 +17,8 @@ from PySide6.QtCore import QItemSelection, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -45,9 +43,11 @@ from app.gui.controls import (
     explainer_view,
 )
 from app.gui.crash_stories import CrashStories
+from app.gui.export_dialog import ask_export_path, export_or_say
 from app.gui.recorded_view import RecordedView
 from app.gui.resources import icon, stylesheet
 from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, RunController
+from app.gui.run_files import RunFiles
 from app.gui.scenario_player import ScenarioPlayer
 from app.gui.settings import SettingsReader
 from app.gui.task_details import details_text
@@ -140,6 +140,12 @@ class MainWindow(QMainWindow):
         another program writes it. Raises RunFileError or OSError if it cannot be read."""
         return cls(settings=settings, run_file=path, follow=follow)
 
+    def _open_recording(self, path: Path, follow: bool) -> MainWindow:
+        window = MainWindow.from_run(path, self._settings, follow)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        return window
+
     @property
     def facade(self) -> FacadeFront:
         """The current run's facade: local processes or a Dask cluster."""
@@ -158,6 +164,7 @@ class MainWindow(QMainWindow):
             restart=c.auto_restart.isChecked(),
             task_timeout=c.task_timeout.value() or None,
             collect_timeout=c.collect_timeout.value() or None,
+            record=self.run_files.record,
         )
 
     # == building =========================================================================
@@ -215,6 +222,8 @@ class MainWindow(QMainWindow):
         copy_action.triggered.connect(self.copy_selected)
         self.table.addAction(copy_action)
         file_menu.addAction(copy_action)
+        file_menu.addSeparator()
+        self.run_files = RunFiles(self, file_menu, self._settings, self._open_recording)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -281,6 +290,7 @@ class MainWindow(QMainWindow):
         run.events.connect(self.show_events)
         run.run_replaced.connect(self._run_replaced)
         run.run_started.connect(self._run_started)
+        run.run_started.connect(self.run_files.prune)
         run.mode_changed.connect(self._set_mode)
         run.facade_called.connect(self.controls.code.setText)
         run.message_posted.connect(self._say)
@@ -463,23 +473,13 @@ class MainWindow(QMainWindow):
 
     def ask_export_path(self) -> str:
         """The file to export to, with a .csv or .json suffix; "" if none (tests replace this)."""
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export tasks", "tasks.csv", "CSV (*.csv);;JSON (*.json)"
-        )
-        if path and not path.lower().endswith((".csv", ".json")):
-            path += ".json" if "json" in chosen.lower() else ".csv"
-        return path
+        return ask_export_path(self)
 
     @Slot()
     def _export_dialog(self) -> None:
         path = self.ask_export_path()
-        if not path:
-            return
-        try:
-            self.export_tasks(path)
-        except (OSError, ValueError) as exc:
-            why = formatting.error_text(exc)
-            QMessageBox.warning(self, "Export failed", f"Could not export to {path}\n{why}")
+        if path:
+            export_or_say(self, path, self.export_tasks)
 
     @Slot(int)
     def _filter_states(self, _index: int) -> None:

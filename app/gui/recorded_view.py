@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import (
@@ -23,14 +23,12 @@ from app.gui.console_view import Line
 from app.gui.run_player import RunPlayer
 from app.gui.time_bar import TimeBar
 
-if TYPE_CHECKING:
-    from app.gui.main_window import MainWindow
-
 
 class RecordedView(QObject):
     """Puts the run recorded at ``path`` in ``window`` (``follow``: while it is written)."""
 
-    def __init__(self, window: MainWindow, path: str | Path, follow: bool) -> None:
+    def __init__(self, window: Any, path: str | Path, follow: bool) -> None:
+        """``window`` is the ``MainWindow`` whose views it feeds (not imported: a cycle)."""
         super().__init__(window)
         self.window = window
         self.bar = TimeBar(window)

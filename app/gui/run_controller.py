@@ -41,6 +41,7 @@ class RunChoices:
     restart: bool
     task_timeout: float | None  # None: no limit
     collect_timeout: float | None  # None: wait for ever
+    record: bool = False  # recorded in the runs folder
 
 
 class RunController(QObject):
@@ -86,8 +87,8 @@ class RunController(QObject):
         workers = workers or chosen.workers
         restart = chosen.restart if restart is None else restart
         timeout = chosen.task_timeout
-        self._facade = self.backend.start(workers, restart, timeout)
-        self.facade_called.emit(self.backend.code(workers, restart, timeout))
+        self._facade = self.backend.start(workers, restart, timeout, chosen.record)
+        self.facade_called.emit(self.backend.code(workers, restart, timeout, chosen.record))
         self.auto_restart = restart
         self._auto_id = 0
         self._crash_id = 0
