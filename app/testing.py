@@ -309,8 +309,8 @@ def monitor_window(
     """
     from PySide6.QtCore import QSettings, QThread
 
-    from app.gui.close_dialog import CloseChoice
     from app.core.run_paths import RUNS_ENV
+    from app.gui.close_dialog import CloseChoice
     from app.gui.main_window import MainWindow
 
     monkeypatch.setenv(RUNS_ENV, str(tmp_path_factory.mktemp("runs")))  # never the user's
