@@ -1,5 +1,5 @@
-"""``python -m app``: the monitor window; ``demo``, ``bench``, ``report`` and ``trace``
-subcommands.
+"""``python -m app``: the monitor window; ``open`` and ``watch`` (the window on a recorded
+run); ``demo``, ``bench``, ``report`` and ``trace`` in the terminal.
 
 The command line is parsed here, once; each command then imports only what it needs (the
 terminal demo and the benchmarks never load Qt unless asked to).
@@ -66,10 +66,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     trace_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
     trace_parser.add_argument("out", help="the trace file to write (JSON)")
+    open_parser = sub.add_parser(
+        "open",
+        help="open a recorded run in the window, to replay it",
+        description="Open a recorded run in the window, with its time controls; a run that "
+        "a program is still writing is followed.",
+    )
+    open_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
+    watch_parser = sub.add_parser(
+        "watch",
+        help="watch a program's run live, from outside it",
+        description="Follow a run while another program records it (WORKER_MONITOR_RECORD=1). "
+        "Without FILE: the run being recorded in the runs folder now, or a list to choose "
+        "from when there are several.",
+    )
+    watch_parser.add_argument("file", nargs="?", help="the run file to follow")
     args = parser.parse_args(argv)
     window_options = [flag for flag, key in WINDOW_OPTIONS if getattr(args, key) is not None]
     if args.command and window_options:
         parser.error(f"{window_options[0]} is an option of the window, not of {args.command}")
+    if args.command in ("open", "watch"):
+        from app.gui.app import run_recording  # Qt only for the window
+
+        return run_recording(args.file, watch=args.command == "watch")
     if args.command == "report":
         return _report(args.file, args.json)
     if args.command == "trace":

@@ -7,13 +7,17 @@ import logging
 import signal
 import sys
 import traceback
+from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QWidget
 
 from app.cluster import INSTALL_HINT, dask_available, quiet_dask_logs
 from app.core.console import install_console
+from app.core.run_folder import is_live, list_runs
+from app.core.run_paths import runs_folder
+from app.core.runs import RunFileError, RunFollower
 from app.gui import palette
 from app.gui.backends import Backend, DaskBackend, LocalBackend
 from app.gui.display import display_problem
@@ -42,6 +46,56 @@ def run_window(workers: int, dask: str | None) -> int:
         print(f"could not start on {backend.name}: {exc}", file=sys.stderr)
         backend.close()
         return 2
+    return _serve(qt_app, window)
+
+
+def run_recording(file: str | None, watch: bool) -> int:
+    """``open FILE`` (followed if a program still writes it) or ``watch [FILE]`` (without
+    FILE: the run being recorded in the runs folder; a list to choose from when there are
+    several). Problems with the file are said before any window opens."""
+    live = [entry.path for entry in list_runs() if entry.live] if file is None else []
+    if file is None and not live:
+        print(
+            f"no run is being recorded in {runs_folder()} now: start your program with "
+            "WORKER_MONITOR_RECORD=1, or give the run file to watch",
+            file=sys.stderr,
+        )
+        return 2
+    path = Path(file) if file is not None else live[0]
+    if file is not None:
+        try:
+            RunFollower(path).read()
+        except (OSError, RunFileError) as exc:
+            why = f"{path}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+            print(why, file=sys.stderr)
+            return 2
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    install_console(logging.INFO)
+    qt_app = make_application()
+    if len(live) > 1:
+        names = [p.name for p in live]
+        name, chosen = QInputDialog.getItem(
+            None, "Watch a run", "Runs being recorded now:", names, 0, False
+        )
+        if not chosen:
+            return 0
+        path = live[names.index(name)]
+    try:
+        window = MainWindow.from_run(path, follow=watch or is_live(path))
+    except (OSError, RunFileError) as exc:  # it changed since it was checked
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 2
+    style(qt_app, window)
+    following = window.recorded is not None and window.recorded.player.following
+    log.info("%s %s", "watching" if following else "replaying", path)
+    return _serve(qt_app, window)
+
+
+def _serve(qt_app: QApplication, window: MainWindow) -> int:
+    """Shows ``window`` until it closes; the exit status."""
     sys.excepthook = ExceptionDialog(window)
     quit_on_signals(qt_app, window)
     window.show()
@@ -81,15 +135,25 @@ def create_window(
     workers: int, settings: QSettings | None = None, backend: Backend | None = None
 ) -> tuple[QApplication, MainWindow]:
     """The application and its window, styled: shared by ``run_window`` and the smoke test."""
+    qt_app = make_application()
+    window = MainWindow(workers=workers, settings=settings, backend=backend)
+    style(qt_app, window)
+    return qt_app, window
+
+
+def make_application() -> QApplication:
     QCoreApplication.setOrganizationName("worker-monitor")
     QCoreApplication.setApplicationName("worker-monitor")
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qt_app, QApplication)
     qt_app.setWindowIcon(icon("app"))
-    window = MainWindow(workers=workers, settings=settings, backend=backend)
+    return qt_app
+
+
+def style(qt_app: QApplication, window: MainWindow) -> None:
+    """The palette the window's settings chose, and the style sheet."""
     palette.apply(qt_app, window.dark_action.isChecked())
     qt_app.setStyleSheet(stylesheet())
-    return qt_app, window
 
 
 def quit_on_signals(qt_app: QApplication, window: MainWindow) -> None:
