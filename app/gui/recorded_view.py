@@ -99,12 +99,8 @@ class RecordedView(QObject):
 def _said(event: WorkerStarted | WorkerDied, parent: int) -> Line:
     """The parent's console line of a worker's start or death (the recording keeps the
     event, not the parent's words)."""
-    name = f"worker-{event.index}"
+    who = f"worker-{event.index} (pid {event.pid})"
     if isinstance(event, WorkerStarted):
-        return Line(
-            event.time, "parent", event.pid, logging.INFO, f"{name} started (pid {event.pid})"
-        )
+        return Line(event.time, "parent", parent, logging.INFO, f"{who} started")
     how = event.signal_name or f"exit code {event.exitcode}"
-    return Line(
-        event.time, "parent", event.pid, logging.WARNING, f"{name} (pid {event.pid}) died: {how}"
-    )
+    return Line(event.time, "parent", parent, logging.WARNING, f"{who} died: {how}")
