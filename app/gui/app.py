@@ -90,14 +90,16 @@ def run_recording(file: str | None, watch: bool) -> int:
         return 2
     style(qt_app, window)
     following = window.recorded is not None and window.recorded.player.following
-    log.info("%s %s", "watching" if following else "replaying", path)
-    return _serve(qt_app, window)
+    return _serve(qt_app, window, f"{'watching' if following else 'replaying'} {path}")
 
 
-def _serve(qt_app: QApplication, window: MainWindow) -> int:
-    """Shows ``window`` until it closes; the exit status."""
+def _serve(qt_app: QApplication, window: MainWindow, say: str = "") -> int:
+    """Shows ``window`` until it closes; the exit status. ``say`` is logged once Ctrl-C
+    and SIGTERM close the window properly."""
     sys.excepthook = ExceptionDialog(window)
     quit_on_signals(qt_app, window)
+    if say:
+        log.info("%s", say)
     window.show()
     tune_gc()
     status = qt_app.exec()
