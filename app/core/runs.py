@@ -141,12 +141,17 @@ class RunFollower:
         return self._add([event])
 
     def _take(self, lines: list[bytes]) -> list[dict[str, Any]]:
+        if self._lines == 0 and lines:
+            self._lines = 1
+            self.run.header = _header(lines[0], self.run.path)
+            lines = lines[1:]
+        whole = _whole_lines(lines)
+        if whole is not None:
+            self._lines += len(lines)
+            return self._add(whole)
         events: list[dict[str, Any]] = []
-        for raw in lines:
+        for raw in lines:  # one by one, to name the damaged line
             self._lines += 1
-            if self._lines == 1:
-                self.run.header = _header(raw, self.run.path)
-                continue
             try:
                 events.append(_event(raw))
             except ValueError as exc:
@@ -197,6 +202,25 @@ def _header(raw: bytes, path: Path) -> dict[str, Any]:
     return header
 
 
+def _whole_lines(lines: list[bytes]) -> list[dict[str, Any]] | None:
+    """Every line's event, parsed in one call (2.5 times faster than line by line), or
+    None if any line is damaged: then they are read one by one to say which. Each line
+    must be one object of its own (``{`` to ``}``), so that the joined parse cannot split
+    them otherwise than a parse of each line would."""
+    for raw in lines:
+        if raw[:1] != b"{" or raw.rstrip()[-1:] != b"}":
+            return None
+    try:
+        events = json.loads(b"[" + b",".join(lines) + b"]")
+        if len(events) != len(lines):
+            return None
+        for event in events:
+            _checked(event)
+    except (ValueError, RecursionError):
+        return None
+    return events  # type: ignore[no-any-return]
+
+
 def _event(raw: bytes) -> dict[str, Any]:
     """One event line, checked enough that folding it cannot fail (ValueError if not)."""
     try:
@@ -205,15 +229,25 @@ def _event(raw: bytes) -> dict[str, Any]:
         raise ValueError("damaged (nested too deeply)") from None
     except ValueError as exc:
         raise ValueError(f"damaged (not JSON: {exc})") from None
-    if not isinstance(event, dict):
+    return _checked(event)
+
+
+def _checked(event: Any) -> dict[str, Any]:
+    """``event`` if folding it cannot fail (ValueError if not). Exact types, as the JSON
+    parser gives them: this runs for every line of a run."""
+    if type(event) is not dict:
         raise ValueError("damaged (not a JSON object)")
-    kind, when = event.get("e"), event.get("t")
-    if not isinstance(kind, str) or not _is_number(when):
+    kind: Any = event.get("e")
+    when: Any = event.get("t")
+    number = type(when)
+    # when - when is 0.0 for a finite float only (NaN and infinities give NaN)
+    if type(kind) is not str or not (number is int or (number is float and when - when == 0.0)):
         raise ValueError("damaged (no event kind or time)")
-    if kind in ("state", "submit") and not isinstance(event.get("id"), str):
-        raise ValueError(f"damaged ({kind} without a task ID)")
-    if kind == "state" and event.get("state") not in _STATES:
-        raise ValueError(f"damaged (unknown state {event.get('state')!r})")
+    if kind == "state" or kind == "submit":
+        if type(event.get("id")) is not str:
+            raise ValueError(f"damaged ({kind} without a task ID)")
+        if kind == "state" and event.get("state") not in _STATES:
+            raise ValueError(f"damaged (unknown state {event.get('state')!r})")
     return event
 
 
@@ -225,7 +259,7 @@ def _is_number(value: Any) -> bool:
 def value_of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     """``event[key]`` if it is of ``kind``, else None: a bad value cannot spread."""
     value = event.get(key)
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if value is None or isinstance(value, bool) or not isinstance(value, kind):
         return None
     return value
 
@@ -246,13 +280,14 @@ def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRec
     record = records.get(event["id"])
     if record is None:
         record = records[event["id"]] = TaskRecord(event["id"])
-    record.task_class = value_of(event, "class", str)
-    record.attempts = value_of(event, "attempt", int) or record.attempts
+    get = event.get
+    record.task_class = _str(get("class"))
+    record.attempts = _int(get("attempt")) or record.attempts
     record.state = TaskState.PENDING
     record.progress = record.result = record.result_chars = None
     record.error = record.traceback = record.exitcode = record.worker_pid = None
     record.started = record.finished = None
-    record.message = value_of(event, "message", str) or ""
+    record.message = _str(get("message")) or ""
     record.submitted = event["t"]
     return record
 
@@ -261,25 +296,40 @@ def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecor
     record = records.get(event["id"])
     if record is None:  # its submission was not recorded (dropped): known from here on
         record = records[event["id"]] = TaskRecord(event["id"])
+    get = event.get
     state = _STATES[event["state"]]
     was = record.state
     record.state = state
-    record.progress = value_of(event, "progress", (int, float))
-    record.message = value_of(event, "message", str) or ""
+    record.progress = _num(get("progress"))
+    record.message = _str(get("message")) or ""
     if state is TaskState.RUNNING:
-        record.worker_pid = value_of(event, "pid", int) or record.worker_pid
+        record.worker_pid = _int(get("pid")) or record.worker_pid
         if was is not TaskState.RUNNING:
             record.started = event["t"]
     elif state is TaskState.PENDING:  # requeued: the attempt so far is undone
         record.started = record.worker_pid = None
     elif state.is_final:
-        record.worker_pid = value_of(event, "pid", int)
-        record.attempts = value_of(event, "attempts", int) or record.attempts
-        record.result = value_of(event, "result", str)
-        record.result_chars = value_of(event, "result_chars", int)
-        record.error = value_of(event, "error", str)
-        record.traceback = value_of(event, "traceback", str)
-        record.exitcode = value_of(event, "exitcode", int)
-        record.started = value_of(event, "started", (int, float))
+        record.worker_pid = _int(get("pid"))
+        record.attempts = _int(get("attempts")) or record.attempts
+        record.result = _str(get("result"))
+        record.result_chars = _int(get("result_chars"))
+        record.error = _str(get("error"))
+        record.traceback = _str(get("traceback"))
+        record.exitcode = _int(get("exitcode"))
+        record.started = _num(get("started"))
         record.finished = event["t"]
     return record
+
+
+# Exact types, as the JSON parser gives them (a bool is no int here): a bad value cannot
+# spread, and these run for every line of a run.
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _num(value: Any) -> float | None:
+    return value if type(value) is float or type(value) is int else None

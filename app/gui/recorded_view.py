@@ -18,10 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.events import Event, WorkerDied, WorkerStarted
+from app.core.events import Event, WorkerDied, WorkerLog, WorkerStarted
 from app.gui.console_view import Line
 from app.gui.run_player import RunPlayer
 from app.gui.time_bar import TimeBar
+
+CONSOLE_LINES = 2000  # the console's lines a move far away shows again
+STORIES = 20  # the deaths the explainer tells again after a move
 
 
 class RecordedView(QObject):
@@ -43,11 +46,21 @@ class RecordedView(QObject):
         window.model.clock = window.worker_panel.clock = self.replay.now
         window.rate_label.hide()  # a rate of results means nothing while scrubbing
         self._read_only()
+        self._shown_to = 0  # the console shows the run's lines up to this event
+        self._told = 0  # deaths the explainer tells
+        pid = self.replay.run.header.get("pid")
+        self._parent = pid if isinstance(pid, int) and not isinstance(pid, bool) else 0
+        self.player.grown.connect(self._grown)
         self.player.moved.connect(self._moved)
         self.player.followed_to_end.connect(self._ended)
 
     def start(self) -> None:
-        self._moved(True, [])
+        w = self.window
+        w.model.set_facade(self.replay)
+        w.worker_panel.set_facade(self.replay)
+        w.timeline.reset(self.replay.latest)  # built once over the whole run
+        for view in (w.console, w.explainer, w.details):
+            view.clear()
         self.player.start()
 
     def _read_only(self) -> None:
@@ -66,26 +79,56 @@ class RecordedView(QObject):
         w.controls.mode.setText(self.why)
         w.controls.code.setText(f"read_run({str(self.player.path)!r})")
 
-    @Slot(bool, list)
-    def _moved(self, reset: bool, events: list[Event]) -> None:
-        w = self.window
-        replay = self.replay
-        if reset:
-            w.model.set_facade(replay)  # type: ignore[arg-type]
-            w.worker_panel.set_facade(replay)  # type: ignore[arg-type]
-            w.timeline.reset(w.known_task)
-            w.console.clear()
-            w.explainer.clear()
-            w.details.clear()
-        if events:
-            w.show_events(events)
-            pid = replay.run.header.get("pid")
-            parent = pid if isinstance(pid, int) else 0
-            lines = [_said(e, parent) for e in events if type(e) in (WorkerStarted, WorkerDied)]
-            w.console.add_lines(lines)
-        w.model.flush()  # a scrub is seen at once, not at the table's next beat
+    @Slot(list)
+    def _grown(self, events: list[Event]) -> None:
+        self.window.timeline.apply_events(events)
+
+    @Slot()
+    def _moved(self) -> None:
+        """Every view as the run was at the replay's instant."""
+        w, replay = self.window, self.replay
+        w.model.show_at(replay.tasks, replay.counts(), replay.rows)
+        w.worker_panel.show_history(*replay.worker_history())
+        self._show_console()
+        self._tell_deaths()
         w.timeline.freeze(replay.now())
         w.refresh_workers()
+
+    def _show_console(self) -> None:
+        """The console's lines up to the instant: the new ones when it moved on a little,
+        else the last ``CONSOLE_LINES`` again."""
+        replay, console = self.replay, self.window.console
+        cursor = replay.cursor
+        if self._shown_to <= cursor <= self._shown_to + CONSOLE_LINES:
+            first = self._shown_to
+        else:
+            console.clear()
+            first = replay.shown_from(CONSOLE_LINES)
+        self._shown_to = cursor
+        lines = [self._line(e) for e in replay.events_between(first, cursor, "shown")]
+        if lines:
+            console.add_lines(lines)
+
+    def _line(self, event: Event) -> Line:
+        if isinstance(event, WorkerStarted | WorkerDied):
+            return _said(event, self._parent)
+        assert isinstance(event, WorkerLog)
+        slot = self.replay.worker_of(event.pid)
+        source = "worker" if slot is None else f"worker-{slot}"
+        return Line(event.time, source, event.pid, event.level, event.message)
+
+    def _tell_deaths(self) -> None:
+        """The explainer's stories of the deaths up to the instant (the last few)."""
+        replay, w = self.replay, self.window
+        told = replay.deaths_before(replay.cursor)
+        if told == self._told:
+            return
+        self._told = told
+        w.explainer.clear()
+        if told:
+            first = replay.death_index(max(0, told - STORIES))
+            events = replay.events_between(first, replay.cursor, "deaths")
+            w.crash_stories.tell(events, replay, False)
 
     @Slot()
     def _ended(self) -> None:

@@ -1,8 +1,9 @@
 """A recorded run in the window: a finished file, or one another program is still writing.
 
-The player reads the file (on a beat while following), keeps a ``RunReplay`` at the
-instant the user picked, and tells the window what to show with one signal: ``moved``,
-with whether the views must start again (a move back) and the events to apply. The time
+The player reads the file (on a beat while following) into a ``RunReplay``, moves its
+cursor to the instant the user picked, and tells the window with two signals: ``grown``
+with the events just read (for the views built once over the whole run, the timeline),
+and ``moved`` when the instant changed (the other views look at the run then). The time
 bar's widgets drive it: slider, play and pause, a step either way, speed, live.
 """
 
@@ -32,7 +33,8 @@ class RunPlayer(QObject):
     Raises ``RunFileError`` or ``OSError`` at once for a file that cannot be shown.
     """
 
-    moved = Signal(bool, list)  # reset the views first?, list[Event] to apply
+    grown = Signal(list)  # list[Event]: the events just read
+    moved = Signal()  # the replay's cursor moved
     followed_to_end = Signal()  # the program being watched ended its run
 
     def __init__(self, path: str | Path, follow: bool, bar: TimeBar, parent: QObject) -> None:
@@ -67,14 +69,15 @@ class RunPlayer(QObject):
 
     def start(self) -> None:
         """Shows the run as it is now: at its end (or its present, when following)."""
+        self.grown.emit(self.replay.index())
         self.seek(self.replay.length)
 
     def seek(self, index: int) -> None:
         """Every view as it was just after the ``index``-th event."""
-        reset, events = self.replay.seek(index)
+        self.replay.seek(index)
         self._clock = self.replay.time_of(self.replay.cursor)
         self._show_position()
-        self.moved.emit(reset, events)
+        self.moved.emit()
 
     def stop(self) -> None:
         """No more reading or playing (the window closes)."""
@@ -158,9 +161,11 @@ class RunPlayer(QObject):
             return
         run = self._follower.run
         if run.complete:
-            self._follower.finish()
+            added += self._follower.finish()
             self.following = False
             self.followed_to_end.emit()
+        if added:
+            self.grown.emit(self.replay.index())
         if added and self.bar.live.isChecked():
             self.seek(self.replay.length)
         elif added:

@@ -166,6 +166,30 @@ class TaskTableModel(QAbstractTableModel):
         # at most every FLUSH_MS while changes pour in.
         self._flush()
 
+    def show_at(
+        self, tasks: list[Task], counts: Counter[TaskState], row_of: dict[str, int]
+    ) -> None:
+        """A replay's instant: its first ``len(tasks)`` rows, each read again (only the
+        rows on screen are), with the counts per state then. Rows come and go at the end,
+        so the selection and the scroll stay where they are."""
+        self._flush.cancel()
+        self._unshown, self._dirty, self._running = [], set(), set()
+        old, new = len(self._tasks), len(tasks)
+        if new < old:
+            self.beginRemoveRows(QModelIndex(), new, old - 1)
+            self._tasks = tasks
+            self.endRemoveRows()
+        elif new > old:
+            self.beginInsertRows(QModelIndex(), old, new - 1)
+            self._tasks = tasks
+            self.endInsertRows()
+        self._tasks = tasks
+        self._row_of = row_of
+        self.counts = counts
+        if min(old, new):
+            self.dataChanged.emit(self.index(0, 0), self.index(min(old, new) - 1, len(COLUMNS) - 1))
+        self.counts_changed.emit()
+
     @Slot()
     def flush(self) -> None:
         """Shows the rows and changes applied since the last flush, at once."""
@@ -214,7 +238,8 @@ class TaskTableModel(QAbstractTableModel):
 
     def row_of(self, task_id: str) -> int | None:
         """The row the task has, or will have at the next flush."""
-        return self._row_of.get(task_id)
+        row = self._row_of.get(task_id)
+        return row if row is not None and row < len(self._tasks) + len(self._unshown) else None
 
     def tasks(self) -> Sequence[Task]:
         """Every task known to the table, in submission order, shown yet or not."""

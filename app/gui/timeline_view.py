@@ -26,7 +26,7 @@ from app.core import TaskState
 from app.core.events import Event
 from app.core.task import Task
 from app.gui.task_model import STATE_COLOURS
-from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at
+from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at, ended, lane_end
 
 MIN_PX_PER_S, MAX_PX_PER_S = 0.5, 20_000.0
 LABEL_WIDTH = 120  # the lane names on the left
@@ -211,9 +211,12 @@ class TimelineView(QAbstractScrollArea):
         painter.translate(LABEL_WIDTH, dy)
         painter.setClipRect(QRectF(0, geometry.top - dy, width, self.viewport().height()))
         for row, lane in enumerate(timeline.lanes):
+            if lane.start > now:
+                continue  # a replay before this process began
             y = geometry.row_y(row)
-            lane_end = lane.end if lane.end is not None else now
-            x0, x1 = max(0.0, geometry.x(lane.start)), min(width, geometry.x(lane_end))
+            died = lane_end(lane, now)
+            lane_end_at = died if died is not None else now
+            x0, x1 = max(0.0, geometry.x(lane.start)), min(width, geometry.x(lane_end_at))
             if x1 > x0:  # the process is alive here: a faint band, its idle time
                 painter.fillRect(
                     QRectF(x0, y + geometry.row_height / 2 - 1, x1 - x0, 2), palette.mid()
@@ -224,11 +227,11 @@ class TimelineView(QAbstractScrollArea):
                 for x0, x1, state in lane.pixel_runs(geometry, width, now):
                     painter.fillRect(QRectF(x0, by, x1 - x0, h), colours[state])
                 self._draw_selected(painter, geometry, row, now)
-                self._lane_marks(painter, geometry, lane, y, t_from, t_to)
+                self._lane_marks(painter, geometry, lane, y, t_from, min(t_to, now))
                 continue
             for bar in lane.bars[first:last]:
                 x, by, w, h = geometry.bar_rect(row, bar, now)
-                colour = colours[bar.state] if bar.end is not None else colours[TaskState.RUNNING]
+                colour = colours[bar.state] if ended(bar, now) else colours[TaskState.RUNNING]
                 if w > 4:  # a hairline between tasks that follow one another
                     w -= 1
                     painter.fillRect(QRectF(x, by, w, h), colour.darker(130))
@@ -238,7 +241,7 @@ class TimelineView(QAbstractScrollArea):
                 if bar.task_id == self.selected:
                     painter.setPen(QPen(palette.text().color(), 2))
                     painter.drawRect(QRectF(x, by, w, h))
-            self._lane_marks(painter, geometry, lane, y, t_from, t_to)
+            self._lane_marks(painter, geometry, lane, y, t_from, min(t_to, now))
         if self._live:  # the present
             x_now = geometry.x(now)
             if 0 <= x_now <= width:
@@ -247,6 +250,8 @@ class TimelineView(QAbstractScrollArea):
         painter.restore()
         painter.setPen(palette.text().color())
         for row, lane in enumerate(timeline.lanes):
+            if lane.start > now:
+                continue
             y = geometry.row_y(row) + dy
             label = f"worker-{lane.index} [{lane.pid}]"
             painter.drawText(

@@ -59,6 +59,11 @@ class WorkerPanel(QWidget):
         self._deaths.clear()
         self.refresh(0)
 
+    def show_history(self, started: dict[int, float], deaths: dict[int, WorkerDied]) -> None:
+        """A replay's instant: when each slot's process started, how each last died."""
+        self._started = dict(started)
+        self._deaths = dict(deaths)
+
     def note_events(self, events: list[Event]) -> bool:
         """Remembers starts and deaths; True if the panel should refresh now."""
         seen = False

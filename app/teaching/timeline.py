@@ -40,11 +40,12 @@ class Lane:
 
     def visible_range(self, t_from: float, t_to: float, now: float) -> tuple[int, int]:
         """Indexes [first, last) of the bars that overlap [t_from, t_to], by bisection: a
-        lane's bars follow one another (a worker runs one task at a time)."""
+        lane's bars follow one another (a worker runs one task at a time). Nothing after
+        ``now`` shows: a replay stands at an instant of a run known to its end."""
         first = bisect.bisect_left(self._starts, t_from)
         if first and _end(self.bars[first - 1], now) > t_from:
             first -= 1  # the bar that began before the window and runs into it
-        return first, bisect.bisect_right(self._starts, t_to)
+        return first, bisect.bisect_right(self._starts, min(t_to, now))
 
     def visible_bars(self, t_from: float, t_to: float, now: float) -> list[Bar]:
         first, last = self.visible_range(t_from, t_to, now)
@@ -60,10 +61,10 @@ class Lane:
         starts, bars = self._starts, self.bars
         for px in range(width):
             right = geometry.t(px + 1)
-            i = bisect.bisect_right(starts, right) - 1
+            i = bisect.bisect_right(starts, min(right, now)) - 1
             if i < 0 or _end(bars[i], now) < geometry.t(px):
                 continue
-            state = bars[i].state if bars[i].end is not None else TaskState.RUNNING
+            state = bars[i].state if ended(bars[i], now) else TaskState.RUNNING
             if runs and runs[-1][1] == px and runs[-1][2] is state:
                 runs[-1] = (runs[-1][0], px + 1, state)
             else:
@@ -72,7 +73,17 @@ class Lane:
 
 
 def _end(bar: Bar, now: float) -> float:
-    return now if bar.end is None else bar.end
+    return now if bar.end is None or bar.end > now else bar.end
+
+
+def ended(bar: Bar, now: float) -> bool:
+    """Whether the bar's task had ended by ``now`` (later, it is drawn as running)."""
+    return bar.end is not None and bar.end <= now
+
+
+def lane_end(lane: Lane, now: float) -> float | None:
+    """When the lane's process died, if it had by ``now``."""
+    return lane.end if lane.end is not None and lane.end <= now else None
 
 
 class Timeline:

@@ -30,8 +30,8 @@ def test_the_end_of_a_replay_is_what_collect_tasks_returned(tmp_path: Path) -> N
     path = tmp_path / "run.jsonl"
     collected = recorded_crash(path)
     replay = RunReplay(read_run(path))
-    reset, events = replay.seek(replay.length)
-    assert not reset
+    events = replay.index()
+    assert replay.seek(replay.length) == replay.length == len(replay.run.events)
     assert [t.state.name for t in replay.tasks] == collected == ["DONE", "CRASHED", "DONE"]
     assert replay.task("before").result == "9" and replay.task("crash").exitcode is not None
     assert {type(e) for e in events} >= {TaskChanged, WorkerStarted, WorkerDied}
@@ -45,23 +45,29 @@ def test_seeking_back_shows_the_run_before_the_crash(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     recorded_crash(path)
     replay = RunReplay(read_run(path))
+    replay.index()
     replay.seek(replay.length)
+    crash = replay.task("crash")
     death = next(i for i, e in enumerate(replay.run.events) if e["e"] == "worker_died")
-    reset, events = replay.seek(death)  # just before the death
-    assert reset and not any(type(e) is WorkerDied for e in events)
-    assert replay.task("crash").state is TaskState.RUNNING
+    replay.seek(death)  # just before the death
+    assert replay.deaths_before(replay.cursor) == 0
+    assert replay.task("crash") is crash and crash.state is TaskState.RUNNING
     assert replay.task("after").state is TaskState.PENDING
     (worker,) = replay.worker_info()
     assert worker.alive and worker.task_id == "crash" and worker.tasks_done == 1
     # One step on: the death, and the fate it decided, together (as a live poll has them).
-    reset, events = replay.seek(death + 1)
-    assert not reset and [type(e) for e in events] == [WorkerDied, TaskChanged]
+    replay.seek(death + 1)
     assert replay.cursor == death + 2 and replay.whole(death + 1) == death + 2
-    assert not replay.worker_info()[0].alive
-    assert replay.task("crash").state is TaskState.CRASHED
+    told = replay.events_between(0, replay.cursor, "deaths")
+    assert [type(e) for e in told] == [WorkerDied, TaskChanged]
+    assert not replay.worker_info()[0].alive and crash.state is TaskState.CRASHED
+    started, deaths = replay.worker_history()
+    assert started == {} and deaths[0].exitcode == 3  # the crash task exited with 3
     assert replay.time_of(death + 1) >= replay.time_of(death)
     assert replay.index_at(replay.time_of(death + 1)) >= death + 1
-    assert replay.seek(0) == (True, []) and replay.tasks == []
+    assert replay.seek(0) == 0 and replay.tasks == [] and replay.counts() == {}
+    with pytest.raises(KeyError):
+        replay.task("crash")
 
 
 def test_a_replay_ignores_what_it_cannot_use(tmp_path: Path) -> None:
@@ -75,7 +81,8 @@ def test_a_replay_ignores_what_it_cannot_use(tmp_path: Path) -> None:
         '{"t":0.5,"e":"from-the-future","x":1}\n'
     )
     replay = RunReplay(read_run(path))
-    _, events = replay.seek(10)
+    events = replay.index()
+    replay.seek(10)
     assert [type(e) for e in events] == [WorkerLog, TaskChanged, TaskChanged]
     assert events[0].time == pytest.approx(1000.2)
     assert replay.task("a").state is TaskState.RUNNING and replay.worker_info() == []
