@@ -209,14 +209,21 @@ class RunReplay:
         return self._indexed
 
     # -- indexing ---------------------------------------------------------------------
-    def index(self) -> list[Event]:
-        """Indexes the events read since the last call; returns them as ``Event``
-        records (for a view that is built once and then only looks at an instant)."""
+    @property
+    def behind(self) -> int:
+        """Events read but not indexed yet."""
+        return len(self.run.events) - self._indexed
+
+    def index(self, limit: int | None = None) -> list[Event]:
+        """Indexes the events read since the last call (at most ``limit`` of them);
+        returns them as ``Event`` records (for a view that is built once and then only
+        looks at an instant)."""
         events = self.run.events
+        end = len(events) if limit is None else min(len(events), self._indexed + limit)
         base = self.base
         made: list[Event] = []
         last = self._times[-1] if self._times else 0.0
-        for i in range(self._indexed, len(events)):
+        for i in range(self._indexed, end):
             if i % CHECKPOINT == 0:
                 self._counts_at.append(list(self._counts))
                 self._workers_at.append(_Workers(self._workers.slots).slots)
@@ -234,7 +241,7 @@ class RunReplay:
                         self._slot_of[converted.pid] = converted.index
                     if type(converted) is WorkerDied:
                         self._deaths.append(i)
-        self._indexed = len(events)
+        self._indexed = end
         return made
 
     def _add(self, i: int, event: dict[str, Any], base: float) -> TaskRecord | None:

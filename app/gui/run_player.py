@@ -23,6 +23,8 @@ from app.gui.time_bar import FASTEST, TimeBar
 log = logging.getLogger("app.gui")
 
 FOLLOW_MS = 100  # the recorder writes at least every 50 ms
+INDEX_SLICE = 8192  # events taken in per turn of the event loop: about 30 ms
+CATCH_UP_MS = 500  # while a long run is taken in, the views show its end this often
 PLAY_MS = 40  # a play step: 25 a second
 FASTEST_EVENTS = 4000  # events per play step at "as fast as possible"
 
@@ -50,6 +52,8 @@ class RunPlayer(QObject):
         self._clock = 0.0  # where play is, in seconds of the run
         self._read_beat = Throttle(FOLLOW_MS, self._read, self)
         self._play_beat = Throttle(PLAY_MS, self._play_step, self)
+        self._index_beat = Throttle(0, self._take_in, self)
+        self._end_beat = Throttle(CATCH_UP_MS, self.seek, self)
         self._played_at = 0.0
         bar.slider.valueChanged.connect(self._slid)
         bar.step.clicked.connect(lambda: self._step(1))
@@ -68,9 +72,27 @@ class RunPlayer(QObject):
         return self.following and self.bar.live.isChecked()
 
     def start(self) -> None:
-        """Shows the run as it is now: at its end (or its present, when following)."""
-        self.grown.emit(self.replay.index())
-        self.seek(self.replay.length)
+        """Shows the run as it is now: at its end (or its present, when following). A
+        long run is taken in a slice at a time, the window showing it fill up."""
+        self._take_in()
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether events read are still being taken in."""
+        return self.replay.behind > 0
+
+    def _take_in(self) -> None:
+        replay = self.replay
+        at_end = replay.cursor >= replay.length or self._end_beat.pending
+        self.grown.emit(replay.index(INDEX_SLICE))
+        if at_end:  # the view stays at the end while the run fills in, shown now and then
+            self._end_beat(replay.length)
+        else:
+            self._show_position()  # the slider's end moves on
+        if replay.behind:
+            self._index_beat.later()
+        elif self._end_beat.pending:
+            self._end_beat.run_now(replay.length)
 
     def seek(self, index: int) -> None:
         """Every view as it was just after the ``index``-th event."""
@@ -83,6 +105,8 @@ class RunPlayer(QObject):
         """No more reading or playing (the window closes)."""
         self._read_beat.cancel()
         self._play_beat.cancel()
+        self._index_beat.cancel()
+        self._end_beat.cancel()
         self.following = False
 
     # -- the time bar -------------------------------------------------------------------
@@ -108,6 +132,7 @@ class RunPlayer(QObject):
         self.seek(target)
 
     def _leave_live(self) -> None:
+        self._end_beat.cancel()  # the user chose an instant: the run filling in leaves it be
         if self.bar.live.isChecked():
             self.bar.live.setChecked(False)
 
@@ -164,11 +189,7 @@ class RunPlayer(QObject):
             added += self._follower.finish()
             self.following = False
             self.followed_to_end.emit()
-        if added:
-            self.grown.emit(self.replay.index())
-        if added and self.bar.live.isChecked():
-            self.seek(self.replay.length)
-        elif added:
-            self._show_position()  # the slider's end moves on
+        if added and not self._index_beat.pending:
+            self._take_in()
         if self.following:
             self._read_beat.later()

@@ -48,6 +48,11 @@ class TaskFilterProxy(QSortFilterProxyModel):
         self._text = ""
         self.setSortRole(SORT_ROLE)
 
+    @property
+    def reordering(self) -> bool:
+        """Whether a filter or a sort is on: a change of rows may hide or move some."""
+        return bool(self._states or self._text) or self.sortColumn() >= 0
+
     def set_states(self, states: frozenset[TaskState]) -> None:
         """Empty means every state."""
         self._begin_filter_change()
