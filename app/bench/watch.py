@@ -33,7 +33,7 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.bench.common import BenchError, check_deadline, met, say
@@ -56,8 +56,9 @@ CHECK_MS = 5  # how often the watch looks at the table
 
 
 class Program:
-    """The watched program, in a session of its own: one kill of its process group ends it
-    and its worker, whatever went wrong. Leaving the ``with`` block always does."""
+    """The watched program, in a session of its own (a Ctrl-C reaches the benchmark, which
+    ends it). Leaving the ``with`` block ends it and whatever it started in its group, if
+    it still runs; its worker, in a group of its own, ends itself when its parent dies."""
 
     def __init__(self, folder: Path, name: str, n: int, timeout: float) -> None:
         self.record = folder / f"{name}.jsonl"
@@ -93,8 +94,11 @@ class Program:
     def go(self) -> None:
         """Lets the program submit its tasks (it waits for its worker first)."""
         assert self.child.stdin is not None
-        self.child.stdin.write(GO + "\n")
-        self.child.stdin.close()
+        try:
+            self.child.stdin.write(GO + "\n")
+            self.child.stdin.close()
+        except BrokenPipeError:
+            raise BenchError("the program ended before it was told to go") from None
 
     def failed(self) -> bool:
         return self.child.poll() not in (None, 0)
@@ -122,8 +126,8 @@ class Program:
         return {"start": float(figures["start"]), "program_s": float(figures["program_s"])}
 
     def kill(self) -> None:
-        """Ends the program and its worker if it still runs (it is then not yet reaped, so
-        its process group is still its own)."""
+        """Ends the program if it still runs (it is then not yet reaped, so its process
+        group is still its own)."""
         if self.child.poll() is None:
             if sys.platform == "win32":
                 self.child.kill()
@@ -141,14 +145,43 @@ def temp_settings(folder: Path, name: str) -> QSettings:
     return QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
 
 
+class Interrupts:
+    """Ctrl-C while a window is open. Qt swallows an exception raised in a slot (a
+    ``KeyboardInterrupt`` too, and the benchmark would go on), so the signal is only noted
+    here, any event loop quit, and ``KeyboardInterrupt`` raised at the next ``check()``,
+    from where the benchmark's cleanup runs."""
+
+    def __init__(self) -> None:
+        self.signalled = False
+        self._previous: Any = signal.SIG_DFL
+
+    def __enter__(self) -> Interrupts:
+        self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _note(self, _signum: int, _frame: FrameType | None) -> None:
+        self.signalled = True
+        QCoreApplication.quit()
+
+    def check(self) -> None:
+        if self.signalled:
+            raise KeyboardInterrupt
+
+
 def run_until(
-    qt_app: QApplication, done: Callable[[], bool], give_up: Callable[[], bool]
+    qt_app: QApplication,
+    done: Callable[[], bool],
+    give_up: Callable[[], bool],
+    interrupts: Interrupts,
 ) -> float | None:
     """Runs the event loop until ``done()`` (its ``time.monotonic()``) or ``give_up()``
-    (None), both checked every ``CHECK_MS``. Ctrl-C quits the loop and is raised after it
-    (in a slot, Qt would swallow it), so that the caller's cleanup runs."""
+    (None), both checked every ``CHECK_MS``, or a Ctrl-C (raised)."""
     finished: list[float] = []
-    interrupted: list[int] = []
 
     def check() -> None:
         if done():
@@ -157,22 +190,15 @@ def run_until(
         elif give_up():
             qt_app.quit()
 
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        interrupted.append(signum)
-        qt_app.quit()
-
     timer = QTimer()
     timer.setInterval(CHECK_MS)
     timer.timeout.connect(check)
     timer.start()
-    previous = signal.signal(signal.SIGINT, interrupt)
     try:
         qt_app.exec()
     finally:
-        signal.signal(signal.SIGINT, previous)
         timer.stop()
-    if interrupted:
-        raise KeyboardInterrupt
+    interrupts.check()
     return finished[0] if finished else None
 
 
@@ -186,29 +212,32 @@ def program_alone(folder: Path, n: int, timeout: float) -> tuple[float, Path]:
 def open_and_scrub(path: Path, folder: Path, n: int) -> dict[str, Any]:
     """Opens the finished run as ``python -m app open`` does, then moves its slider."""
     qt_app = make_application()
-    start = time.perf_counter()
-    window = MainWindow.from_run(path, settings=temp_settings(folder, "open"))
-    try:
-        style(qt_app, window)
-        window.show()
-        qt_app.processEvents()
-        open_s = time.perf_counter() - start
-        tune_gc()  # as the command does, once its window is shown
-        if window.model.rowCount() != n:
-            raise BenchError(f"the opened run shows {window.model.rowCount()} rows of {n}")
-        assert window.recorded is not None  # a window on a run file
-        slider = window.recorded.bar.slider
-        length = slider.maximum()
-        moves: dict[str, float] = {}
-        for fraction in SCRUB_TO:
-            start = time.perf_counter()
-            slider.setValue(round(length * fraction))
-            QApplication.processEvents()
-            moves[f"{fraction:.0%}"] = (time.perf_counter() - start) * 1000
-        return {"open_s": open_s, "moves": moves}
-    finally:
-        window.shutdown()
-        window.close()
+    with Interrupts() as interrupts:
+        start = time.perf_counter()
+        window = MainWindow.from_run(path, settings=temp_settings(folder, "open"))
+        try:
+            style(qt_app, window)
+            window.show()
+            qt_app.processEvents()
+            open_s = time.perf_counter() - start
+            interrupts.check()
+            tune_gc()  # as the command does, once its window is shown
+            if window.model.rowCount() != n:
+                raise BenchError(f"the opened run shows {window.model.rowCount()} rows of {n}")
+            assert window.recorded is not None  # a window on a run file
+            slider = window.recorded.bar.slider
+            length = slider.maximum()
+            moves: dict[str, float] = {}
+            for fraction in SCRUB_TO:
+                start = time.perf_counter()
+                slider.setValue(round(length * fraction))
+                QApplication.processEvents()
+                moves[f"{fraction:.0%}"] = (time.perf_counter() - start) * 1000
+                interrupts.check()
+            return {"open_s": open_s, "moves": moves}
+        finally:
+            window.shutdown()
+            window.close()
 
 
 def watched(folder: Path, n: int, timeout: float) -> dict[str, float]:
@@ -218,33 +247,36 @@ def watched(folder: Path, n: int, timeout: float) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     with Program(folder, "watched", n, timeout) as program:
         program.wait_header(deadline)
-        window = MainWindow.from_run(
-            program.record, settings=temp_settings(folder, "watch"), follow=True
-        )
-        try:
-            style(qt_app, window)
-            window.show()
-            tune_gc()
-            for _ in range(5):
-                qt_app.processEvents()
-            meter = StallMeter()
-            meter.start()
-            program.go()
-            model = window.model
-            shown_at = run_until(
-                qt_app,
-                lambda: model.counts[TaskState.DONE] >= n and model.rowCount() >= n,
-                lambda: program.failed() or time.monotonic() > deadline,
+        with Interrupts() as interrupts:
+            window = MainWindow.from_run(
+                program.record, settings=temp_settings(folder, "watch"), follow=True
             )
-            meter.stop()
-            if shown_at is None:
+            try:
+                style(qt_app, window)
+                window.show()
+                tune_gc()
+                for _ in range(5):
+                    qt_app.processEvents()
+                interrupts.check()
+                meter = StallMeter()
+                meter.start()
+                program.go()
+                model = window.model
+                shown_at = run_until(
+                    qt_app,
+                    lambda: model.counts[TaskState.DONE] >= n and model.rowCount() >= n,
+                    lambda: program.failed() or time.monotonic() > deadline,
+                    interrupts,
+                )
+                meter.stop()
                 done = model.counts[TaskState.DONE]
-                why = "the program failed" if program.failed() else "the deadline passed"
-                raise BenchError(f"the window showed {done} of {n} DONE when {why}")
-            figures = program.result()
-        finally:
-            window.shutdown()
-            window.close()
+            finally:
+                window.shutdown()
+                window.close()
+        if shown_at is None:
+            why = "the program failed" if program.failed() else "the deadline passed"
+            raise BenchError(f"the window showed {done} of {n} DONE when {why}")
+        figures = program.result()
     return {
         "watched_s": shown_at - figures["start"],
         "program_watched_s": figures["program_s"],
