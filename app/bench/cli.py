@@ -1,8 +1,9 @@
 """``python -m app bench``: its options, and the benchmark they choose.
 
-One command measures four things: the facade against the standard library (the
-default), the window under load (``--gui``), the facade next to Dask (``--dask``) and
-what recording a run costs (``--record``).
+One command measures five things: the facade against the standard library (the
+default), the window under load (``--gui``), the window on another program's recorded run
+(``--gui --watch``), the facade next to Dask (``--dask``) and what recording a run costs
+(``--record``).
 Each benchmark module is imported only when chosen, so the window's Qt and Dask's
 ``distributed`` load only for the benchmark that needs them.
 """
@@ -17,7 +18,8 @@ from typing import NoReturn
 DESCRIPTION = (
     "Tasks/s of the worker facade against ProcessPoolExecutor, Pool and a raw Queue floor; "
     "kill-to-event latency; process_task latency; memory for 100k tasks. With --gui: the "
-    "window under 100,000 tasks (offscreen); with --dask: the facade next to a Dask "
+    "window under 100,000 tasks (offscreen); with --gui --watch: the window following another "
+    "program's recording, then opening and scrubbing it; with --dask: the facade next to a Dask "
     "LocalCluster; with --record: recording a run on and off."
 )
 
@@ -25,10 +27,11 @@ DESCRIPTION = (
 DEFAULTS: dict[str, dict[str, int]] = {
     "local": {"n": 20_000, "rounds": 3, "kills": 20, "submits": 20_000, "rss_tasks": 100_000},
     "window": {"n": 100_000},
+    "watch": {"n": 100_000},
     "dask": {"n": 2_000, "rounds": 2, "dask_workers": 2},
     "record": {"n": 100_000, "rounds": 2},
 }
-TIMEOUTS = {"local": 120.0, "window": 300.0, "dask": 300.0, "record": 300.0}
+TIMEOUTS = {"local": 120.0, "window": 300.0, "watch": 300.0, "dask": 300.0, "record": 300.0}
 FLAGS = {
     "n": "-n",
     "rounds": "--rounds",
@@ -40,6 +43,7 @@ FLAGS = {
 NAMES = {
     "local": "the local benchmark",
     "window": "bench --gui",
+    "watch": "bench --gui --watch",
     "dask": "bench --dask",
     "record": "bench --record",
 }
@@ -63,7 +67,13 @@ def seconds(text: str) -> float:
 
 def _defaults(key: str) -> str:
     """How a help line states an option's defaults: ``20,000; --dask 2,000``."""
-    flags = {"local": "", "window": "--gui ", "dask": "--dask ", "record": "--record "}
+    flags = {
+        "local": "",
+        "window": "--gui ",
+        "watch": "--gui --watch ",
+        "dask": "--dask ",
+        "record": "--record ",
+    }
     given = [f"{flags[b]}{d[key]:,}" for b, d in DEFAULTS.items() if key in d]
     return f"default {'; '.join(given)}"
 
@@ -93,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the same run recorded to a file and not: throughput ratio and file size",
     )
     parser.set_defaults(benchmark="local")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="with --gui: the window following another program's recorded run, then "
+        "opening and scrubbing it",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-n", type=positive, help=f"no-op tasks per round ({_defaults('n')})")
     parser.add_argument(
@@ -114,6 +130,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
     """Run the benchmark ``args`` chose; ``error`` refuses an option it does not take."""
     chosen: str = args.benchmark
+    if args.watch:
+        if chosen != "window":
+            error("--watch is only valid with --gui")
+        chosen = "watch"
     defaults = DEFAULTS[chosen]
     misplaced = [
         flag
@@ -129,6 +149,10 @@ def run(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
         from app.bench import window  # Qt only when asked for
 
         return window.benchmark(value["n"], timeout, args.json)
+    if chosen == "watch":
+        from app.bench import watch
+
+        return watch.benchmark(value["n"], timeout, args.json)
     if chosen == "dask":
         from app.bench import on_dask
 

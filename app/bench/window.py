@@ -55,7 +55,7 @@ def bare_facade(n: int, timeout: float) -> float:
         facade.close()
 
 
-class _StallMeter(QObject):
+class StallMeter(QObject):
     """A 10 ms timer; the longest gap between its ticks is the longest stall."""
 
     def __init__(self) -> None:
@@ -67,8 +67,12 @@ class _StallMeter(QObject):
         self._timer.timeout.connect(self._tick)
 
     def start(self) -> None:
+        """Measure from now on (the event loop must run for the ticks to come)."""
         self._last = time.perf_counter()
         self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -93,7 +97,7 @@ def through_window(n: int, timeout: float) -> dict[str, float]:
             qt_app.processEvents()
         base, _how = current_rss()
         reset_peak()
-        meter = _StallMeter()
+        meter = StallMeter()
         meter.start()
         start = time.perf_counter()
         window.submit_many(n, 0.0)

@@ -56,6 +56,17 @@ def test_record_takes_its_own_defaults(calls: list[tuple[str, tuple[Any, ...]]])
     assert calls == [("record", (100_000, 2, 300.0, False)), ("record", (500, 1, 300.0, True))]
 
 
+def test_watch_takes_the_window_benchmarks_defaults(
+    monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    from app.bench import watch  # Qt only for this test
+
+    monkeypatch.setattr(watch, "benchmark", lambda *args: calls.append(("watch", args)) or 0)
+    assert main(["bench", "--gui", "--watch"]) == 0
+    assert main(["bench", "--watch", "--gui", "-n", "300", "--timeout", "60", "--json"]) == 0
+    assert calls == [("watch", (100_000, 300.0, False)), ("watch", (300, 60.0, True))]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -67,6 +78,9 @@ def test_record_takes_its_own_defaults(calls: list[tuple[str, tuple[Any, ...]]])
         (["--dask", "--submits", "3"], "--submits: not an option of bench --dask"),
         (["--gui", "--dask"], "not allowed with argument"),
         (["--record", "--kills", "3"], "--kills: not an option of bench --record"),
+        (["--watch"], "--watch is only valid with --gui"),
+        (["--record", "--watch"], "--watch is only valid with --gui"),
+        (["--gui", "--watch", "--rounds", "2"], "--rounds: not an option of bench --gui --watch"),
         (["-n", "0"], "argument -n: must be at least 1, not 0"),
         (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
         (["--timeout", "nan"], "argument --timeout: must be a positive number of seconds"),
@@ -143,6 +157,18 @@ def test_the_window_benchmark_runs_offscreen_its_first_paint_child_included() ->
     report = json.loads(done.stdout)
     assert report["n"] == 300 and report["gui_s"] > 0
     assert report["first_paint_s"] > 0  # python -m app.bench.window --_first-paint ran
+
+
+@pytest.mark.timeout(150)
+def test_the_watch_benchmark_watches_opens_and_scrubs_a_separate_programs_run() -> None:
+    done = _bench("--gui", "--watch", "-n", "300", "--timeout", "120", timeout=140)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    keys = {"watch_to_program_ratio", "max_stall_ms", "open_100k_s", "scrub_ms"}
+    assert report["n"] == 300 and set(report["targets_met"]) == keys
+    for key in keys:
+        assert isinstance(report[key], int | float) and report[key] > 0, (key, report)
+    assert report["program_s"] > 0 and report["watched_s"] > 0  # both runs of the program
 
 
 @pytest.mark.cluster
