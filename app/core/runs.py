@@ -102,9 +102,11 @@ class RunFollower:
         self._tail = b""
         self._lines = 0
         self._stopped = False  # damage was found: nothing after it is read
+        self.caught_up = False  # the last read reached the end of the file
 
-    def read(self) -> list[dict[str, Any]]:
-        """The events whose lines were completed since the last call."""
+    def read(self, limit: int = -1) -> list[dict[str, Any]]:
+        """The events whose lines were completed since the last call, reading at most
+        ``limit`` bytes (all when negative): ``caught_up`` then says if more is there."""
         # Opened without waiting (a FIFO would wait for a writer), and refused unless it
         # is a regular file (a device such as /dev/zero never ends).
         fd = os.open(self.run.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -113,7 +115,8 @@ class RunFollower:
             raise RunFileError(f"{self.run.path} is not a run recording: it is not a regular file")
         with open(fd, "rb") as file:
             file.seek(self._offset)
-            data = file.read()
+            data = file.read(limit)
+            self.caught_up = limit < 0 or len(data) < limit
         if self._offset == 0 and data and not data.lstrip().startswith(b"{"):
             raise RunFileError(f"{self.run.path} is not a run recording: it is not JSON Lines")
         self._offset += len(data)

@@ -23,7 +23,8 @@ from app.gui.time_bar import FASTEST, TimeBar
 log = logging.getLogger("app.gui")
 
 FOLLOW_MS = 100  # the recorder writes at least every 50 ms
-INDEX_SLICE = 8192  # events taken in per turn of the event loop: about 30 ms
+READ_BYTES = 1 << 19  # read per turn while following: about 1,800 events, a few ms
+INDEX_SLICE = 2048  # events taken in per turn of the event loop: about 10 ms
 CATCH_UP_MS = 500  # while a long run is taken in, the views show its end this often
 PLAY_MS = 40  # a play step: 25 a second
 FASTEST_EVENTS = 4000  # events per play step at "as fast as possible"
@@ -53,6 +54,7 @@ class RunPlayer(QObject):
         self._read_beat = Throttle(FOLLOW_MS, self._read, self)
         self._play_beat = Throttle(PLAY_MS, self._play_step, self)
         self._index_beat = Throttle(0, self._take_in, self)
+        self._read_soon = Throttle(0, self._read, self)
         self._end_beat = Throttle(CATCH_UP_MS, self.seek, self)
         self._played_at = 0.0
         bar.slider.valueChanged.connect(self._slid)
@@ -104,6 +106,7 @@ class RunPlayer(QObject):
     def stop(self) -> None:
         """No more reading or playing (the window closes)."""
         self._read_beat.cancel()
+        self._read_soon.cancel()
         self._play_beat.cancel()
         self._index_beat.cancel()
         self._end_beat.cancel()
@@ -179,7 +182,7 @@ class RunPlayer(QObject):
     # -- following ----------------------------------------------------------------------
     def _read(self) -> None:
         try:
-            added = self._follower.read()
+            added = self._follower.read(READ_BYTES)
         except (OSError, RunFileError) as exc:
             log.warning("stopped following %s: %s", self.path, exc)
             self.following = False
@@ -192,4 +195,7 @@ class RunPlayer(QObject):
         if added and not self._index_beat.pending:
             self._take_in()
         if self.following:
-            self._read_beat.later()
+            if self._follower.caught_up:
+                self._read_beat.later()
+            else:  # behind a fast program: read on at the next turn, a slice at a time
+                self._read_soon.later()
