@@ -10,8 +10,10 @@ never asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The window records its runs, as it does for a user, but not into the user's folder.
+os.environ["WORKER_MONITOR_RUNS"] = tempfile.mkdtemp(prefix="bench-runs-")
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -29,6 +33,7 @@ from app.bench.memory import MB, current_rss, peak_rss, reset_peak
 from app.core import SimpleTask, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
 
+atexit.register(shutil.rmtree, os.environ["WORKER_MONITOR_RUNS"], True)
 PAINTED = "BENCH-PAINTED"
 TARGETS = {
     "gui_to_facade_ratio": ("<=", 1.5, "<= 1.5x"),

@@ -44,6 +44,7 @@ from app.gui.controls import (
 )
 from app.gui.crash_stories import CrashStories
 from app.gui.export_dialog import ask_export_path, export_or_say
+from app.gui.live_review import LiveReview
 from app.gui.recorded_view import RecordedView
 from app.gui.resources import icon, stylesheet
 from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, RunController
@@ -126,8 +127,9 @@ class MainWindow(QMainWindow):
         self._ticker.later()
         # A recorded run (RunFileError, OSError: the file cannot be shown) or a new one.
         self.recorded = None if run_file is None else RecordedView(self, run_file, follow)
+        self.review = None if self.recorded is not None else LiveReview(self)
+        self.central_layout.insertWidget(1, (self.recorded or self.review).bar)
         if self.recorded is not None:
-            self.central_layout.insertWidget(1, self.recorded.bar)
             self.recorded.start()
         else:
             self.controller.start_run()
@@ -139,12 +141,6 @@ class MainWindow(QMainWindow):
         """A window on the run recorded at ``path``; ``follow`` keeps reading it while
         another program writes it. Raises RunFileError or OSError if it cannot be read."""
         return cls(settings=settings, run_file=path, follow=follow)
-
-    def _open_recording(self, path: Path, follow: bool) -> MainWindow:
-        window = MainWindow.from_run(path, self._settings, follow)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.show()
-        return window
 
     @property
     def facade(self) -> FacadeFront:
@@ -223,7 +219,8 @@ class MainWindow(QMainWindow):
         self.table.addAction(copy_action)
         file_menu.addAction(copy_action)
         file_menu.addSeparator()
-        self.run_files = RunFiles(self, file_menu, self._settings, self._open_recording)
+        opener = partial(type(self).from_run, settings=self._settings)
+        self.run_files = RunFiles(self, file_menu, self._settings, opener)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -586,8 +583,9 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._ticker.cancel()
         self.scenario_player.stop()
-        if self.recorded is not None:
-            self.recorded.stop()
+        for replaying in (self.recorded, self.review):
+            if replaying is not None:
+                replaying.stop()
         self._save_settings()
         _end_run(self.controller, self._bridge.handler)
 

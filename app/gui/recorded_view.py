@@ -28,13 +28,17 @@ STORIES = 20  # the deaths the explainer tells again after a move
 
 
 class RecordedView(QObject):
-    """Puts the run recorded at ``path`` in ``window`` (``follow``: while it is written)."""
+    """Puts the run recorded at ``path`` in ``window`` (``follow``: while it is written).
+    With ``bar``, the window's own run, under review: its controls stay as they are."""
 
-    def __init__(self, window: Any, path: str | Path, follow: bool) -> None:
+    def __init__(
+        self, window: Any, path: str | Path, follow: bool, bar: TimeBar | None = None
+    ) -> None:
         """``window`` is the ``MainWindow`` whose views it feeds (not imported: a cycle)."""
         super().__init__(window)
         self.window = window
-        self.bar = TimeBar(window)
+        self.own_run = bar is not None
+        self.bar = bar or TimeBar(window)
         self.player = RunPlayer(path, follow, self.bar, self)
         self.replay = self.player.replay
         name = self.player.path.name
@@ -42,13 +46,14 @@ class RecordedView(QObject):
             self.why = f"This run belongs to another program (watching {name})."
         else:
             self.why = f"This run is a recording of the past ({name})."
-        window.setWindowTitle(f"Worker monitor: {name}")
         window.model.clock = window.worker_panel.clock = self.replay.now
-        window.rate_label.hide()  # a rate of results means nothing while scrubbing
         # A move changes every row at once: filtered and sorted again once (below), not
         # row by row in Python for each of 100,000 rows.
         window.proxy.setDynamicSortFilter(False)
-        self._read_only()
+        if bar is None:
+            window.setWindowTitle(f"Worker monitor: {name}")
+            window.rate_label.hide()  # a rate of results means nothing while scrubbing
+            self._read_only()
         self._shown_to = 0  # the console shows the run's lines up to this event
         self._told = 0  # deaths the explainer tells
         pid = self.replay.run.header.get("pid")
@@ -137,11 +142,14 @@ class RecordedView(QObject):
 
     @Slot()
     def _ended(self) -> None:
+        if self.own_run:
+            return  # the window says itself how its own run goes
         self.why = f"The program's run has ended ({self.player.path.name})."
         self.window.controls.mode.setText(self.why)
 
     def stop(self) -> None:
         self.player.stop()
+        self.player.deleteLater()  # its connections to the time bar go with it
 
 
 def _said(event: WorkerStarted | WorkerDied, parent: int) -> Line:

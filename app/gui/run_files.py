@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
@@ -24,7 +24,7 @@ log = logging.getLogger("app.gui")
 RECENT = 10  # runs listed under File > Recent runs
 MB = 1 << 20
 
-OpenWindow = Callable[[Path, bool], QWidget]  # (path, follow) -> a shown window
+OpenWindow = Callable[..., QWidget]  # (path, follow=) -> a window on that run
 
 
 class RunFiles(QObject):
@@ -78,11 +78,13 @@ class RunFiles(QObject):
         saying why, if it cannot be read."""
         follow = is_live(path) if follow is None else follow
         try:
-            window = self._open_window(path, follow)
+            window = self._open_window(path, follow=follow)
         except (OSError, RunFileError) as exc:
             why = formatting.error_text(exc) if isinstance(exc, OSError) else str(exc)
             QMessageBox.warning(self._parent, "Cannot open the run", why)
             return None
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
         self.windows.append(window)
         recent = [str(path)] + [p for p in self._recent() if p != str(path)]
         self._settings.setValue("runs/recent", recent[:RECENT])

@@ -57,6 +57,7 @@ class RunPlayer(QObject):
         self._read_soon = Throttle(0, self._read, self)
         self._end_beat = Throttle(CATCH_UP_MS, self.seek, self)
         self._played_at = 0.0
+        self._stopped = False
         bar.slider.valueChanged.connect(self._slid)
         bar.step.clicked.connect(lambda: self._step(1))
         bar.step_back.clicked.connect(lambda: self._step(-1))
@@ -98,13 +99,16 @@ class RunPlayer(QObject):
 
     def seek(self, index: int) -> None:
         """Every view as it was just after the ``index``-th event."""
+        if self._stopped:
+            return  # the time bar may outlive this player (a review of the window's run)
         self.replay.seek(index)
         self._clock = self.replay.time_of(self.replay.cursor)
         self._show_position()
         self.moved.emit()
 
     def stop(self) -> None:
-        """No more reading or playing (the window closes)."""
+        """No more reading, playing or moving (the window closes, or a review ends)."""
+        self._stopped = True
         self._read_beat.cancel()
         self._read_soon.cancel()
         self._play_beat.cancel()

@@ -143,3 +143,31 @@ def test_a_watch_window_follows_a_program_from_outside(
     finally:
         program.kill()
         program.wait(10)
+
+
+def test_a_live_run_can_be_paused_scrubbed_and_taken_back_to_live(
+    qtbot: QtBot, monitor_window: WindowFactory
+) -> None:
+    window = monitor_window()
+    assert window.review is not None and not window.review.reviewing
+    facade = window.facade
+    assert facade.record_path is not None  # the window records its runs
+    for task in (SimpleTask("one", 0.0), CrashTask("crash", "kill"), SimpleTask("two", 0.0)):
+        assert facade.process_task(task)
+    qtbot.waitUntil(lambda: states(window).get("crash") is TaskState.CRASHED, timeout=30_000)
+    window.controller.restart_workers()  # a worker again, for what comes next
+    bar = window.review.bar
+    bar.step_back.click()  # the first touch pauses the views at the present
+    assert window.review.reviewing and window.recorded is None
+    assert window.controls.submit.isEnabled()  # the workers go on, and can be driven
+    replay = window.review.view.replay  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: replay.deaths_before(replay.length) == 1, timeout=10_000)
+    bar.slider.setValue(replay.death_index(0))  # just before the crash
+    assert states(window)["crash"] is TaskState.RUNNING
+    assert facade.process_task(SimpleTask("later", 0.0))
+    qtbot.waitUntil(lambda: facade.task("later").state is TaskState.DONE, timeout=30_000)
+    assert "later" not in states(window)  # the view stays where it was put
+    bar.live.click()  # back to the present: the facade's tasks, read again
+    assert not window.review.reviewing
+    qtbot.waitUntil(lambda: states(window).get("later") is TaskState.DONE, timeout=10_000)
+    assert states(window)["crash"] is TaskState.CRASHED
