@@ -63,6 +63,7 @@ class LiveReview(QObject):
             self._idle(True)
             return
         w.controller.events.disconnect(w.show_events)
+        w.rate_label.hide()  # a rate of results means nothing while scrubbing
         self.bar.play.setChecked(False)
         self.view = RecordedView(w, path, follow=True, bar=self.bar)
         self.bar.live.blockSignals(True)
@@ -84,6 +85,7 @@ class LiveReview(QObject):
         view.stop()
         w = self.window
         w.controller.events.connect(w.show_events)
+        w.rate_label.show()
         w.model.clock = w.worker_panel.clock = time.time
         w.proxy.setDynamicSortFilter(True)
         w.model.set_facade(w.facade)
