@@ -166,8 +166,9 @@ def test_the_watch_benchmark_watches_opens_and_scrubs_a_separate_programs_run() 
     report = json.loads(done.stdout)
     keys = {"watch_to_program_ratio", "max_stall_ms", "open_100k_s", "scrub_ms"}
     assert report["n"] == 300 and set(report["targets_met"]) == keys
-    for key in keys:
-        assert isinstance(report[key], int | float) and report[key] > 0, (key, report)
+    for key in keys:  # figures, not judged here: a move over 300 tasks may round to 0.0 ms
+        assert isinstance(report[key], int | float) and report[key] >= 0, (key, report)
+    assert len(report["scrub_moves_ms"]) == 5
     assert report["program_s"] > 0 and report["watched_s"] > 0  # both runs of the program
 
 
