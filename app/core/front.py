@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +14,7 @@ from typing import Any, Self
 from app.core.book import TaskBook
 from app.core.events import Event, WorkerInfo
 from app.core.futures import TaskFuture, TaskRejectedError
+from app.core.mapping import mapped
 from app.core.recording import Recorder
 from app.core.run_paths import RecordChoice, chosen_path
 from app.core.states import TaskState
@@ -162,6 +163,20 @@ class FacadeFront(Executor):
             future._owner = None
             future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
         return future
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+        buffersize: int | None = None,
+    ) -> Iterator[Any]:
+        """The results of ``fn`` over the zipped ``iterables``, in order, as
+        ``Executor.map``. Each call is one task (``chunksize`` is checked, as
+        ``ProcessPoolExecutor`` does, and changes nothing else); ``buffersize=N`` keeps at
+        most N calls in flight and reads the iterables only as results are taken."""
+        return mapped(self.submit, fn, iterables, timeout, chunksize, buffersize)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Ends the job, as ``ProcessPoolExecutor.shutdown`` does.

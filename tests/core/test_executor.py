@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import gc
+import itertools
 import logging
 import threading
 import time
@@ -117,6 +118,32 @@ def test_map_timeout_raises_and_cancels_the_rest(
     # The first call was running and finishes; map cancelled the ones still queued.
     assert tasks[0].state is TaskState.DONE
     assert [t.state for t in tasks[1:]] == [TaskState.CANCELLED] * 3
+
+
+def test_map_with_a_buffer_reads_an_endless_generator_as_results_are_taken(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(2)
+    results = facade.map(square, itertools.count(), buffersize=4)
+    assert list(itertools.islice(results, 25)) == [n * n for n in range(25)]
+    assert 25 <= len(facade.tasks) <= 25 + 4  # never more than 4 calls ahead
+    results.close()  # leaving early cancels what has not started
+    tasks = facade.collect_tasks(DEADLINE)
+    assert all(t.state in (TaskState.DONE, TaskState.CANCELLED) for t in tasks)
+
+
+def test_map_refuses_what_the_standard_executor_refuses(monitor_facade: FacadeFactory) -> None:
+    facade = monitor_facade(1)
+    for bad, error in ((0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError)):
+        with pytest.raises(error, match="chunksize"):
+            facade.map(square, range(3), chunksize=bad)
+    for bad, error in ((0, ValueError), (-2, ValueError), (2.0, TypeError)):
+        with pytest.raises(error, match="buffersize"):
+            facade.map(square, range(3), buffersize=bad)
+    with pytest.raises(ValueError, match="timeout"):
+        facade.map(square, range(3), timeout=float("nan"))
+    assert facade.tasks == []  # nothing was submitted by a refused map
+    assert list(facade.map(square, range(3), chunksize=5, timeout=float("inf"))) == [0, 1, 4]
 
 
 def test_with_block_waits_for_every_future() -> None:
