@@ -137,10 +137,13 @@ class TaskBook(ABC, Generic[Ticket]):
             ticket = self._queue_new(task, payload, now)
         return self._hand_over(task, ticket)
 
-    def cancel(self, task_id: str) -> bool:
-        """Only a task no worker has begun: a running one is not interrupted."""
+    def cancel(self, task_id: str, force: bool = False) -> bool:
+        """A task no worker has begun; with ``force``, a running one too (its worker is
+        killed and replaced, where the engine can: see ``_cancel_running_locked``)."""
         with self._lock:
             task = self._recorded(task_id)
+            if task.state is TaskState.RUNNING and force:
+                return self._cancel_running_locked(task)
             if task.state is not TaskState.PENDING:
                 return False
             release = self._withdraw(task)
@@ -154,6 +157,11 @@ class TaskBook(ABC, Generic[Ticket]):
             self._notify()
         release()
         return True
+
+    def _cancel_running_locked(self, task: Task) -> bool:
+        """Ends a running task now; False where the engine cannot (Dask cannot stop a
+        call once a worker runs it)."""
+        return False
 
     def resubmit(self, task_id: str) -> bool:
         with self._lock:

@@ -298,12 +298,17 @@ class Engine(TaskBook[bool]):
                 crashed = task
             else:
                 unstarted.append(task)
+        if reason == KillReason.CANCEL and crashed is not None and crashed._seq != h.cancel_seq:
+            # The cancelled task ended just before the kill and the next had begun: that
+            # one was not asked to stop, so it runs again elsewhere.
+            unstarted.insert(0, crashed)
+            crashed = None
         if crashed is not None:
             self._fate_of_running(h, crashed, reason, how, now)
         if reason != KillReason.STOP:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != KillReason.STOP and not self._stop_requested
-        replace = replace and (reason == KillReason.TIMEOUT or self._restart)
+        replace = replace and (reason in (KillReason.TIMEOUT, KillReason.CANCEL) or self._restart)
         by_signal = code is not None and code < 0
         if not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
             # It died before running anything, by itself (a script without its __main__
@@ -357,7 +362,12 @@ class Engine(TaskBook[bool]):
         task.finished_at = now
         task.worker_pid = h.pid
         task._payload = None
-        if reason == KillReason.TIMEOUT:
+        if reason == KillReason.CANCEL:
+            task.state = TaskState.CANCELLED
+            task.error = (
+                f"cancelled while running (cancel(force=True)); worker-{h.index} was killed"
+            )
+        elif reason == KillReason.TIMEOUT:
             task.state = TaskState.TIMED_OUT
             task.error = (
                 f"ran past its timeout of {self._timeout_of(task)} s; worker-{h.index} was killed"
@@ -373,6 +383,22 @@ class Engine(TaskBook[bool]):
                 task.traceback = h.fatal[1]
                 task.error += f": {h.fatal[1].strip().splitlines()[-1]}"
         self._emit(task, task.error)
+
+    def _cancel_running_locked(self, task: Task) -> bool:
+        for h in self._workers:
+            if h.alive and h.window and h.window[0] is task:
+                if h.kill_reason is not None:
+                    return False  # already being killed: its fate is decided there
+                log.info(
+                    "cancelling running task %r: killing worker-%d (pid %d)",
+                    task.ID,
+                    h.index,
+                    h.pid,
+                )
+                h.cancel_seq = task._seq
+                h.kill(KillReason.CANCEL)
+                return True
+        return False
 
     def _lose_queue(self, now: float) -> None:
         lost = 0

@@ -91,9 +91,15 @@ class FacadeFront(Executor):
             raise ValueError(f"timeout must be >= 0 seconds, inf or None, not {timeout!r}")
         return self._engine.poll(timeout)
 
-    def cancel(self, task_id: str) -> bool:
-        """Takes a PENDING task out of the queue (CANCELLED); False if it already runs."""
-        return self._engine.cancel(task_id)
+    def cancel(self, task_id: str, force: bool = False) -> bool:
+        """Takes a PENDING task out of the queue (CANCELLED); False if it already runs.
+
+        ``force=True`` ends a RUNNING task too: its worker is killed (with the processes
+        the task started) and replaced, whatever ``restart`` says; the task ends CANCELLED
+        as soon as the death is seen (a few milliseconds), and the tasks that worker held
+        but had not begun go back to the queue. ``DaskFacade`` cannot stop a running call:
+        there it returns False."""
+        return self._engine.cancel(task_id, force)
 
     def resubmit(self, task_id: str) -> bool:
         """Queues a FAILED, CRASHED, LOST, CANCELLED or TIMED_OUT task again."""

@@ -42,6 +42,7 @@ class KillReason(enum.Enum):
     STOP = "stop"  # asked to stop at the end of a collect; was idle
     DAMAGED = "damaged"  # its result stream was not frames any more
     REAP = "reap"  # found alive when it was to be reaped
+    CANCEL = "cancel"  # cancel(force=True) of its running task: CANCELLED, worker replaced
 
 
 class WorkerHandle:
@@ -59,6 +60,7 @@ class WorkerHandle:
         self.exitcode: int | None = None
         self.kill_reason: KillReason | None = None  # why the parent killed or stopped it
         self.replacing = False  # dead, and a replacement is on its way
+        self.cancel_seq = -1  # the task cancel(force=True) killed it for
         self.stopping = False  # asked to leave its loop at the end of a collect
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so

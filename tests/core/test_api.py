@@ -24,7 +24,15 @@ from app.core import (
     WorkingProcessFacade,
 )
 from app.testing import FacadeFactory
-from tests.core.helpers import all_final, all_workers_ready, in_state, states_of, timed, wait_for
+from tests.core.helpers import (
+    all_final,
+    all_workers_ready,
+    in_state,
+    pid_gone,
+    states_of,
+    timed,
+    wait_for,
+)
 from tests.core.tasks_for_tests import (
     FailOnceTask,
     LogTask,
@@ -490,3 +498,29 @@ def test_pid_task_runs_in_another_process(monitor_facade: FacadeFactory) -> None
     w.collect_tasks()
     assert t.result == t.worker_pid
     assert t.result != os.getpid()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_forced_cancel_ends_a_running_task_and_requeues_what_its_worker_held(
+    workers: int,
+) -> None:
+    """cancel(force=True): the running task CANCELLED, its worker killed and replaced
+    (restart=False notwithstanding), every other task run to DONE; nothing lost."""
+    hung = SimpleTask("hung", 600.0)
+    rest = [SimpleTask(f"after-{n}", 0.05) for n in range(6)]
+    with WorkingProcessFacade(workers) as w:
+        assert w.process_task(hung)
+        wait_for(w, in_state(hung, TaskState.RUNNING), 30)
+        for task in rest:
+            assert w.process_task(task)
+        victim = hung.worker_pid
+        assert not w.cancel("hung")  # without force, a running task runs on
+        assert w.cancel("hung", force=True)
+        wait_for(w, all_final([hung, *rest]), 30)
+        assert hung.state is TaskState.CANCELLED and "force=True" in (hung.error or "")
+        assert [t.state for t in rest] == [TaskState.DONE] * len(rest)
+        assert victim is not None and pid_gone(victim)
+        assert all(info.alive for info in w.worker_info())  # replaced, though restart=False
+        assert not w.cancel("hung", force=True)  # already ended: nothing to do
+        assert not w.cancel("after-0", force=True)  # DONE
