@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.runs import RecordedRun, TaskRecord, fold, number, value_of
+from app.core.runs import RecordedRun, TaskRecord, fold, run_start, value_of
 from app.core.states import TaskState
 
 CHECKPOINT = 2048
@@ -196,8 +196,7 @@ class RunReplay:
     @property
     def base(self) -> float:
         """When the run began, in seconds since the epoch (0 when the header lacks it)."""
-        started = number(self.run.header.get("started"))
-        return 0.0 if started is None else started
+        return run_start(self.run.header)
 
     @property
     def path(self) -> Path:

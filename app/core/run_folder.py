@@ -8,14 +8,13 @@ leaves a finished (if incomplete) run, never one that looks live for ever.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.run_paths import SUFFIX, runs_folder
+from app.core.run_paths import SUFFIX, begins_a_run, runs_folder
 
 DEFAULT_MAX_BYTES = 500 << 20
 """What the window keeps of its runs, unless the user sets another size."""
@@ -30,9 +29,11 @@ class RunEntry:
 
 
 def is_live(path: Path) -> bool:
-    """Whether a facade (of any process) is recording to ``path`` now."""
+    """Whether a facade (of any process) is recording to ``path`` now (a link is
+    followed to its run)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        real = os.path.realpath(path)
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return False
     try:
@@ -48,7 +49,8 @@ def is_live(path: Path) -> bool:
 
 def list_runs(folder: Path | None = None) -> list[RunEntry]:
     """The run files in ``folder`` (the runs folder by default), newest first. Only
-    regular ``*.jsonl`` files count: a link or a folder of that name is not a run."""
+    regular ``*.jsonl`` files that begin with a run header count: a link, a folder or
+    the user's own JSON Lines of that name are not runs."""
     folder = runs_folder() if folder is None else folder
     entries = []
     try:
@@ -63,25 +65,51 @@ def list_runs(folder: Path | None = None) -> list[RunEntry]:
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode):
+        if stat.S_ISREG(info.st_mode) and _begins_a_run(path):
             entries.append(RunEntry(path, info.st_size, info.st_mtime, is_live(path)))
     entries.sort(key=lambda entry: entry.modified, reverse=True)
     return entries
 
 
+def _begins_a_run(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with open(fd, "rb") as file:
+        return begins_a_run(file.read(200))
+
+
 def prune_runs(max_bytes: int, folder: Path | None = None) -> list[Path]:
     """Removes the oldest finished runs until the folder's runs take ``max_bytes`` or
-    less; a live run is never removed, whatever its size. Returns what was removed."""
+    less. Only run recordings go (a file whose first line is a run header), never a live
+    one: each is removed holding its lock, which a writer holds while it records."""
     entries = list_runs(folder)
     total = sum(entry.size for entry in entries)
     removed = []
     for entry in reversed(entries):  # oldest first
         if total <= max_bytes:
             break
-        if entry.live:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(entry.path)
+        if not entry.live and _remove_finished(entry.path):
             removed.append(entry.path)
-        total -= entry.size
+            total -= entry.size
     return removed
+
+
+def _remove_finished(path: Path) -> bool:
+    """Removes the run at ``path`` if it is a run that nobody records now."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a writer holds it while live
+        with open(fd, "rb", closefd=False) as file:
+            if not begins_a_run(file.read(200)):
+                return False  # not a run recording: the user's own file, left alone
+        os.unlink(path)
+        return True
+    except OSError:  # held by a writer, or gone already
+        return False
+    finally:
+        os.close(fd)

@@ -27,6 +27,7 @@ FORMAT = "worker-monitor-run"
 """The header's ``format``: what tells a run file from any other JSON Lines file."""
 
 RecordChoice = str | os.PathLike[str] | bool | None
+_CLAIM_TRIES = 20  # 100 ms in all before a held file is another facade's
 
 
 def runs_folder() -> Path:
@@ -162,20 +163,30 @@ def _claim(fd: int, path: Path) -> None:
     facade (of any process) asking for it is refused (closing ``fd``) instead of emptying
     a run in progress, and makes it ``0600`` whatever the umask took. A file system that
     supports neither (some network and FUSE ones) is recorded to without them."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise OSError(
-            errno.EBUSY, f"{str(path)!r} is being recorded by another facade: choose another file"
-        ) from None
-    except OSError:
-        pass
+    for attempt in range(_CLAIM_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt + 1 < _CLAIM_TRIES:
+                time.sleep(0.005)  # a reader's brief shared lock (is_live) is let go
+                continue
+            os.close(fd)
+            raise OSError(
+                errno.EBUSY,
+                f"{str(path)!r} is being recorded by another facade: choose another file",
+            ) from None
+        except OSError:
+            break
     with contextlib.suppress(OSError):
         os.fchmod(fd, 0o600)
 
 
 def _is_run_file(path: Path) -> bool:
     with open(path, "rb") as file:
-        start = file.read(200)
+        return begins_a_run(file.read(200))
+
+
+def begins_a_run(start: bytes) -> bool:
+    """Whether a file's first bytes are a run header's."""
     return f'"format":"{FORMAT}"'.encode() in start.replace(b" ", b"")

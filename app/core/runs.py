@@ -10,7 +10,6 @@ its newline is what a writer killed mid-line leaves, and is skipped without a wo
 from __future__ import annotations
 
 import json
-import math
 import os
 import stat
 from dataclasses import dataclass, field
@@ -103,6 +102,7 @@ class RunFollower:
         self._lines = 0
         self._stopped = False  # damage was found: nothing after it is read
         self.caught_up = False  # the last read reached the end of the file
+        self._identity: tuple[int, int] | None = None  # the file first read (device, inode)
 
     def read(self, limit: int = -1) -> list[dict[str, Any]]:
         """The events whose lines were completed since the last call, reading at most
@@ -113,6 +113,15 @@ class RunFollower:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise RunFileError(f"{self.run.path} is not a run recording: it is not a regular file")
+        info = os.fstat(fd)
+        if self._identity is None:
+            self._identity = (info.st_dev, info.st_ino)
+        elif self._identity != (info.st_dev, info.st_ino) or info.st_size < self._offset:
+            os.close(fd)
+            raise RunFileError(
+                f"{self.run.path} was replaced or emptied while it was being read "
+                "(a new run recorded there?): open it again to see that run"
+            )
         with open(fd, "rb") as file:
             file.seek(self._offset)
             data = file.read(limit)
@@ -206,22 +215,16 @@ def _header(raw: bytes, path: Path) -> dict[str, Any]:
 
 
 def _whole_lines(lines: list[bytes]) -> list[dict[str, Any]] | None:
-    """Every line's event, parsed in one call (2.5 times faster than line by line), or
-    None if any line is damaged: then they are read one by one to say which. Each line
-    must be one object of its own (``{`` to ``}``), so that the joined parse cannot split
-    them otherwise than a parse of each line would."""
-    for raw in lines:
-        if raw[:1] != b"{" or raw.rstrip()[-1:] != b"}":
-            return None
+    """Every line's event, or None if any line is damaged: then they are read again one
+    by one, to name the first damaged line. (One parse of the lines joined would be
+    faster, but lines that are damaged alone can make valid JSON together.)"""
     try:
-        events = json.loads(b"[" + b",".join(lines) + b"]")
-        if len(events) != len(lines):
-            return None
+        events = [json.loads(raw) for raw in lines]
         for event in events:
             _checked(event)
     except (ValueError, RecursionError):
         return None
-    return events  # type: ignore[no-any-return]
+    return events
 
 
 def _event(raw: bytes) -> dict[str, Any]:
@@ -242,21 +245,14 @@ def _checked(event: Any) -> dict[str, Any]:
         raise ValueError("damaged (not a JSON object)")
     kind: Any = event.get("e")
     when: Any = event.get("t")
-    number = type(when)
-    # when - when is 0.0 for a finite float only (NaN and infinities give NaN)
-    if type(kind) is not str or not (number is int or (number is float and when - when == 0.0)):
-        raise ValueError("damaged (no event kind or time)")
+    if type(kind) is not str or _moment(when) is None:
+        raise ValueError("damaged (no event kind, or no time within the run)")
     if kind == "state" or kind == "submit":
         if type(event.get("id")) is not str:
             raise ValueError(f"damaged ({kind} without a task ID)")
         if kind == "state" and event.get("state") not in _STATES:
             raise ValueError(f"damaged (unknown state {event.get('state')!r})")
     return event
-
-
-def _is_number(value: Any) -> bool:
-    """A finite JSON number (the parser also takes NaN and Infinity, which no time is)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def value_of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -272,11 +268,6 @@ def fold(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
     if event["e"] == "submit":
         return _submitted(records, event)
     return _changed(records, event)
-
-
-def number(value: Any) -> float | None:
-    """``value`` if it is a finite JSON number, else None."""
-    return float(value) if _is_number(value) else None
 
 
 def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
@@ -319,7 +310,7 @@ def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecor
         record.error = _str(get("error"))
         record.traceback = _str(get("traceback"))
         record.exitcode = _int(get("exitcode"))
-        record.started = _num(get("started"))
+        record.started = _moment(get("started"))
         record.finished = event["t"]
     return record
 
@@ -335,4 +326,24 @@ def _int(value: Any) -> int | None:
 
 
 def _num(value: Any) -> float | None:
-    return value if type(value) is float or type(value) is int else None
+    """A finite number (``value - value`` is 0 for one; NaN for NaN and infinities)."""
+    if type(value) is float or type(value) is int:
+        return value if value - value == 0 else None
+    return None
+
+
+MOMENTS = (-86_400.0, 1e9)
+"""The times a run's events may have, in seconds from its start: from a day before (a
+clock set back) to about 31 years after. Anything else is damage, not a time."""
+
+
+def _moment(value: Any) -> float | None:
+    number = _num(value)
+    return number if number is not None and MOMENTS[0] <= number <= MOMENTS[1] else None
+
+
+def run_start(header: dict[str, Any]) -> float:
+    """When the run began, in seconds since the epoch; 0 when the header has no
+    plausible time (before 1970, or past the year 5000)."""
+    started = _num(header.get("started"))
+    return started if started is not None and 0 <= started <= 1e11 else 0.0

@@ -88,6 +88,7 @@ class LiveReview(QObject):
         w.rate_label.show()
         w.model.clock = w.worker_panel.clock = time.time
         w.proxy.setDynamicSortFilter(True)
+        w.table.setSortingEnabled(True)
         w.model.set_facade(w.facade)
         w.worker_panel.set_facade(w.facade)
         # Every task as the facade has it now: the table reads them all again; the

@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
 from app.core.events import Event, WorkerDied, WorkerLog, WorkerStarted
 from app.gui.console_view import Line
 from app.gui.run_player import RunPlayer
+from app.gui.throttle import Throttle
 from app.gui.time_bar import TimeBar
 
 CONSOLE_LINES = 2000  # the console's lines a move far away shows again
 STORIES = 20  # the deaths the explainer tells again after a move
+REFILTER_MS = 300  # a filtered table is filtered again at most this often while moving
 
 
 class RecordedView(QObject):
@@ -47,9 +49,13 @@ class RecordedView(QObject):
         else:
             self.why = f"This run is a recording of the past ({name})."
         window.model.clock = window.worker_panel.clock = self.replay.now
-        # A move changes every row at once: filtered and sorted again once (below), not
-        # row by row in Python for each of 100,000 rows.
+        # A move changes every row at once: filtered again at most every REFILTER_MS
+        # (below), not row by row in Python for each of 100,000 rows; and not sorted at
+        # all (a sort of 100,000 rows at each move would take seconds).
         window.proxy.setDynamicSortFilter(False)
+        window.table.setSortingEnabled(False)
+        window.proxy.sort(-1)
+        self._refilter = Throttle(REFILTER_MS, window.proxy.invalidate, self)
         if bar is None:
             window.setWindowTitle(f"Worker monitor: {name}")
             window.rate_label.hide()  # a rate of results means nothing while scrubbing
@@ -61,6 +67,7 @@ class RecordedView(QObject):
         self.player.grown.connect(self._grown)
         self.player.moved.connect(self._moved)
         self.player.followed_to_end.connect(self._ended)
+        self.player.follow_stopped.connect(self._follow_stopped)
 
     def start(self) -> None:
         w = self.window
@@ -97,7 +104,7 @@ class RecordedView(QObject):
         w, replay = self.window, self.replay
         w.model.show_at(replay.tasks, replay.counts(), replay.rows)
         if w.proxy.reordering:
-            w.proxy.invalidate()  # re-filtered, re-sorted once, not as each row changes
+            self._refilter()
         w.worker_panel.show_history(*replay.worker_history())
         self._show_console()
         self._tell_deaths()
@@ -147,7 +154,16 @@ class RecordedView(QObject):
         self.why = f"The program's run has ended ({self.player.path.name})."
         self.window.controls.mode.setText(self.why)
 
+    @Slot(str)
+    def _follow_stopped(self, why: str) -> None:
+        if self.own_run:
+            return
+        self.why = f"No longer following {self.player.path.name}: {why}."
+        self.window.controls.mode.setText(self.why)
+        self.window.controls.mode.setToolTip(self.why)
+
     def stop(self) -> None:
+        self._refilter.cancel()
         self.player.stop()
         self.player.deleteLater()  # its connections to the time bar go with it
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.replay import RunReplay
+from app.core.run_folder import is_live
 from app.core.runs import RunFileError, RunFollower
 from app.gui.throttle import Throttle
 from app.gui.time_bar import FASTEST, TimeBar
@@ -23,6 +24,7 @@ from app.gui.time_bar import FASTEST, TimeBar
 log = logging.getLogger("app.gui")
 
 FOLLOW_MS = 100  # the recorder writes at least every 50 ms
+QUIET_READS = 3  # then a run nobody writes any more, and without an end, is over
 READ_BYTES = 1 << 19  # read per turn while following: about 1,800 events, a few ms
 INDEX_SLICE = 2048  # events taken in per turn of the event loop: about 10 ms
 CATCH_UP_MS = 500  # while a long run is taken in, the views show its end this often
@@ -37,6 +39,7 @@ class RunPlayer(QObject):
     """
 
     grown = Signal(list)  # list[Event]: the events just read
+    follow_stopped = Signal(str)  # why following ended before the run's end line
     moved = Signal()  # the replay's cursor moved
     followed_to_end = Signal()  # the program being watched ended its run
 
@@ -58,6 +61,7 @@ class RunPlayer(QObject):
         self._end_beat = Throttle(CATCH_UP_MS, self.seek, self)
         self._played_at = 0.0
         self._stopped = False
+        self._quiet = 0  # reads in a row that found nothing new, and no writer
         bar.slider.valueChanged.connect(self._slid)
         bar.step.clicked.connect(lambda: self._step(1))
         bar.step_back.clicked.connect(lambda: self._step(-1))
@@ -184,13 +188,28 @@ class RunPlayer(QObject):
             self._play_beat.later()
 
     # -- following ----------------------------------------------------------------------
+    def _give_up(self, why: str) -> None:
+        log.warning("stopped following %s: %s", self.path, why)
+        self.following = False
+        self.follow_stopped.emit(why)
+
     def _read(self) -> None:
         try:
             added = self._follower.read(READ_BYTES)
         except (OSError, RunFileError) as exc:
-            log.warning("stopped following %s: %s", self.path, exc)
-            self.following = False
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._give_up(why)
             return
+        if not added and self._follower.caught_up and not is_live(self.path):
+            self._quiet += 1
+            if self._quiet >= QUIET_READS:  # nobody writes it, and it has no end line
+                self._give_up(
+                    "the program stopped recording without ending its run (it was "
+                    "killed, or crashed): this is all it recorded"
+                )
+                return
+        else:
+            self._quiet = 0
         run = self._follower.run
         if run.complete:
             added += self._follower.finish()

@@ -108,7 +108,8 @@ class TimelineView(QAbstractScrollArea):
     def _relayout(self) -> None:
         start, end = self._span()
         width = self.viewport().width() - LABEL_WIDTH
-        total = int((end - start) * self.px_per_s) + 40
+        # A scroll bar's range is a 32-bit int: a span wider than that is cut.
+        total = int(min((end - start) * self.px_per_s + 40, 2**31 - 1))
         bar = self.horizontalScrollBar()
         bar.blockSignals(True)
         bar.setRange(0, max(0, total - width))
@@ -299,7 +300,9 @@ class TimelineView(QAbstractScrollArea):
         first = start + step * int((t_from - start) // step)
         painter.setPen(self.palette().placeholderText().color())
         t = first
-        while t <= t_to:
+        for _tick in range(width // 50 + 2):  # bounded: times so large that t + step == t
+            if t > t_to:
+                break
             x = LABEL_WIDTH + g.x(t)
             if x >= LABEL_WIDTH:
                 painter.drawLine(QPointF(x, g.top - 4), QPointF(x, g.top))

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from app.core import RunFileError, RunFollower, TaskState, read_run
+from app.core.replay import RunReplay
 from app.reports import report, trace
 
 pytestmark = pytest.mark.timeout(120)
@@ -147,7 +148,7 @@ def test_a_damaged_run_is_read_up_to_the_damage(tmp_path: Path) -> None:
         ("[1, 2]", "not a JSON object"),
         ('{"e": "state", "t": 1, "id": "a", "state": "SLEEPING"}', "unknown state"),
         ('{"e": "state", "t": 1, "state": "DONE"}', "without a task ID"),
-        ('{"e": "submit"}', "no event kind or time"),
+        ('{"e": "submit"}', "no event kind, or no time"),
         ("[" * 100_000, "nested too deeply"),
     ],
 )
@@ -242,3 +243,40 @@ def test_a_run_file_holding_pickles_never_executes_them(tmp_path: Path) -> None:
     with pytest.raises(RunFileError):
         read_run(binary)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("t", ["1e12", "-1e8", "1e308", "NaN", "true"])
+def test_a_time_no_run_can_have_is_damage(tmp_path: Path, t: str) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"format":"worker-monitor-run","version":1,"started":1000.0}\n'
+        '{"t":0.1,"e":"submit","id":"a","class":"T","attempt":1}\n'
+        f'{{"t":{t},"e":"submit","id":"b","class":"T","attempt":1}}\n'
+    )
+    run = read_run(path)
+    assert len(run.events) == 1 and "line 3" in run.problems[0]
+
+
+def test_impossible_numbers_in_a_fate_are_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"format":"worker-monitor-run","version":1,"started":1e17}\n'
+        '{"t":0.1,"e":"submit","id":"a","class":"T","attempt":1}\n'
+        '{"t":0.5,"e":"state","id":"a","state":"DONE","started":1e308,"progress":NaN}\n'
+    )
+    record = read_run(path).tasks()["a"]
+    assert record.state is TaskState.DONE and record.started is None and record.progress is None
+    assert RunReplay(read_run(path)).base == 0.0  # no plausible start: times from 0
+
+
+def test_a_follower_says_so_when_its_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    header = '{"format":"worker-monitor-run","version":1,"started":1000.0}\n'
+    path.write_text(header + '{"t":0.1,"e":"submit","id":"a","class":"T","attempt":1}\n')
+    follower = RunFollower(path)
+    assert len(follower.read()) == 1
+    other = tmp_path / "other.jsonl"
+    other.write_text(header)
+    os.replace(other, path)  # a new run recorded at the same path
+    with pytest.raises(RunFileError, match="replaced or emptied"):
+        follower.read()

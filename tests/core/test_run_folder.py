@@ -27,6 +27,9 @@ def test_the_oldest_finished_runs_go_first_and_a_live_one_never(tmp_path: Path) 
     middle = finished_run(tmp_path, "run-middle.jsonl", 4000, 2)
     new = finished_run(tmp_path, "run-new.jsonl", 4000, 3)
     (tmp_path / "notes.txt").write_text("not a run")
+    data = tmp_path / "my-dataset.jsonl"  # the user's own JSON Lines: never a run to prune
+    data.write_text('{"x": 1}\n' * 2000)
+    os.utime(data, (1_500_000_000, 1_500_000_000))
     (tmp_path / "link.jsonl").symlink_to(new)
     with WorkingProcessFacade(record=tmp_path / "run-live.jsonl") as w:
         live = w.record_path
@@ -42,6 +45,8 @@ def test_the_oldest_finished_runs_go_first_and_a_live_one_never(tmp_path: Path) 
         assert live.exists() and w.process_task(SimpleTask("after", 0.0))
     assert not is_live(live)  # the writer is done: its lock is gone
     assert (tmp_path / "notes.txt").exists() and (tmp_path / "link.jsonl").is_symlink()
+    assert data.exists() and prune_runs(0, tmp_path) == [live]  # the run, once finished
+    assert data.exists() and is_live(tmp_path / "link.jsonl") is False
 
 
 def test_a_missing_folder_holds_no_runs(tmp_path: Path) -> None:

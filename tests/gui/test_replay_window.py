@@ -171,3 +171,48 @@ def test_a_live_run_can_be_paused_scrubbed_and_taken_back_to_live(
     assert not window.review.reviewing
     qtbot.waitUntil(lambda: states(window).get("later") is TaskState.DONE, timeout=10_000)
     assert states(window)["crash"] is TaskState.CRASHED
+
+
+def test_a_run_with_impossible_times_opens_and_scrubs(
+    monitor_window: WindowFactory, tmp_path: Path
+) -> None:
+    """A header from the year 3 billion, and a time no run can have: the window opens
+    (the damage named), draws, and moves, instead of looping for ever or overflowing."""
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"format":"worker-monitor-run","version":1,"started":1e17,"pid":1}\n'
+        '{"t":0.0,"e":"worker_started","worker":0,"pid":7}\n'
+        '{"t":0.1,"e":"submit","id":"a","class":"T","attempt":1}\n'
+        '{"t":0.2,"e":"state","id":"a","state":"RUNNING","pid":7}\n'
+        '{"t":1e12,"e":"state","id":"a","state":"DONE","pid":7}\n'
+    )
+    window = monitor_window(run_file=path)
+    assert window.recorded is not None and window.recorded.replay.run.problems
+    window.timeline.grab()  # paints the axis and the bars
+    bar = window.recorded.bar
+    for value in (0, 2, bar.slider.maximum()):
+        bar.slider.setValue(value)
+        window.timeline.grab()
+    assert states(window) == {"a": TaskState.RUNNING}
+
+
+def test_watching_a_program_killed_mid_run_says_so_and_stops(
+    qtbot: QtBot, monitor_window: WindowFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "killed.jsonl"
+    program = subprocess.Popen(
+        [sys.executable, "-m", "tests.core.recording_program", str(path), "0"], cwd=ROOT
+    )
+    try:
+        qtbot.waitUntil(lambda: path.exists() and path.stat().st_size > 0, timeout=30_000)
+        window = monitor_window(run_file=path, follow=True)
+        qtbot.waitUntil(lambda: TaskState.DONE in states(window).values(), timeout=30_000)
+        program.kill()
+        program.wait(10)
+        player = window.recorded.player  # type: ignore[union-attr]
+        qtbot.waitUntil(lambda: not player.following, timeout=20_000)
+        assert "without ending its run" in window.controls.mode.text()
+        assert len(states(window)) >= 1  # what was recorded stays shown
+    finally:
+        program.kill()
+        program.wait(10)
