@@ -285,9 +285,11 @@ class RunReplay:
         pid = events[index - 1].get("pid")
         while index < self.length:
             event = events[index]
-            if event["e"] != "state" or event.get("pid") != pid:
+            # Its task's fate, the tasks it held requeued, the queue LOST when no worker
+            # is left: state changes of no other worker, none a task's start.
+            if event["e"] != "state" or event.get("pid") not in (pid, None):
                 break
-            if not _NAMES[event["state"]].is_final:
+            if event["state"] == "RUNNING":
                 break
             index += 1
         return index

@@ -87,8 +87,17 @@ class RunController(QObject):
         workers = workers or chosen.workers
         restart = chosen.restart if restart is None else restart
         timeout = chosen.task_timeout
-        self._facade = self.backend.start(workers, restart, timeout, chosen.record)
-        self.facade_called.emit(self.backend.code(workers, restart, timeout, chosen.record))
+        record = chosen.record
+        try:
+            self._facade = self.backend.start(workers, restart, timeout, record)
+        except OSError as exc:  # the runs folder cannot be written: the run goes on unrecorded
+            if not record:
+                raise
+            record = False
+            self._facade = self.backend.start(workers, restart, timeout, record)
+            log.warning("this run is not recorded: %s", exc)
+            self.message_posted.emit(f"This run is not recorded: {exc}")
+        self.facade_called.emit(self.backend.code(workers, restart, timeout, record))
         self.auto_restart = restart
         self._auto_id = 0
         self._crash_id = 0

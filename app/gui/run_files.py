@@ -100,7 +100,7 @@ class RunFiles(QObject):
     def fill_recent(self) -> None:
         """The runs opened last, then the runs folder's newest; live ones marked."""
         self.recent.clear()
-        paths = [Path(p) for p in self._recent() if Path(p).is_file()]
+        paths = [Path(p) for p in self._recent() if _is_file(Path(p))]
         paths += [entry.path for entry in list_runs() if entry.path not in paths]
         for path in paths[:RECENT]:
             live = is_live(path)
@@ -133,3 +133,11 @@ class RunFiles(QObject):
             self.max_bytes = megabytes * MB
             self._settings.setValue("runs/max_mb", megabytes)
             self.prune()
+
+
+def _is_file(path: Path) -> bool:
+    """False too for a path that cannot be looked at (a folder no longer readable)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -158,9 +158,13 @@ class RunPlayer(QObject):
         if not playing:
             self._play_beat.cancel()
             return
-        self._leave_live()
         if self.replay.cursor >= self.replay.length:
+            if self.following:  # at the present of a run still written: that is live
+                self.bar.play.setChecked(False)
+                self.bar.live.setChecked(True)
+                return
             self.seek(0)  # play again from the start
+        self._leave_live()
         self._clock = self.replay.time_of(self.replay.cursor)
         self._played_at = time.monotonic()
         self._play_beat.later()

@@ -31,7 +31,7 @@ class TimeBar(QWidget):
             "stepBackButton", QStyle.StandardPixmap.SP_MediaSkipBackward, "Back one event"
         )
         self.play = self._button(
-            "playButton", QStyle.StandardPixmap.SP_MediaPlay, "Play the run from here (Space)"
+            "playButton", QStyle.StandardPixmap.SP_MediaPlay, "Play the run from here"
         )
         self.play.setCheckable(True)
         self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)

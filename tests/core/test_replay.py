@@ -86,3 +86,22 @@ def test_a_replay_ignores_what_it_cannot_use(tmp_path: Path) -> None:
     assert [type(e) for e in events] == [WorkerLog, TaskChanged, TaskChanged]
     assert events[0].time == pytest.approx(1000.2)
     assert replay.task("a").state is TaskState.RUNNING and replay.worker_info() == []
+
+
+def test_a_death_and_every_fate_it_decided_are_one_step(tmp_path: Path) -> None:
+    """No worker left: the crash and the queued tasks LOST with it, at one instant."""
+    path = tmp_path / "lost.jsonl"
+    tasks = [CrashTask("crash", "exit")] + [SquareTask(f"q{n}", n) for n in range(4)]
+    with WorkingProcessFacade(record=path) as w:  # restart=False: nobody takes the queue
+        for task in tasks:
+            w.process_task(task)
+        wait_for(w, all_final(tasks), 30)
+    assert [t.state for t in tasks[1:]] == [TaskState.LOST] * 4
+    replay = RunReplay(read_run(path))
+    replay.index()
+    death = next(i for i, e in enumerate(replay.run.events) if e["e"] == "worker_died")
+    replay.seek(death + 1)
+    states = {t.ID: t.state for t in replay.tasks}
+    assert states == {"crash": TaskState.CRASHED, **{f"q{n}": TaskState.LOST for n in range(4)}}
+    told = replay.events_between(0, replay.cursor, "deaths")
+    assert sum(isinstance(e, TaskChanged) and e.state is TaskState.LOST for e in told) == 4

@@ -216,3 +216,16 @@ def test_watching_a_program_killed_mid_run_says_so_and_stops(
     finally:
         program.kill()
         program.wait(10)
+
+
+def test_a_runs_folder_that_cannot_be_written_leaves_the_run_unrecorded(
+    monitor_window: WindowFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "afile"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("WORKER_MONITOR_RUNS", str(not_a_folder))
+    window = monitor_window()
+    assert window.facade.record_path is None  # the window opened all the same
+    assert "not recorded" in window.controls.message.text()
+    assert "record=True" not in window.controls.code.text()
+    assert window.facade.process_task(SimpleTask("still", 0.0))
