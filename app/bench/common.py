@@ -34,6 +34,13 @@ def met(op: str, threshold: float, value: float) -> bool:
     return bool(_COMPARE[op](value, threshold))
 
 
+def targets_met(
+    report: dict[str, Any], targets: dict[str, tuple[str, float, str]]
+) -> dict[str, bool]:
+    """For each target ``key: (op, threshold, label)``, whether ``report[key]`` meets it."""
+    return {key: met(op, limit, report[key]) for key, (op, limit, _label) in targets.items()}
+
+
 class BenchError(RuntimeError):
     """A measurement could not be made (something hung, refused or ended in the wrong state)."""
 

@@ -37,7 +37,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench.common import BenchError, check_deadline, met, say
+from app.bench.common import BenchError, check_deadline, say, targets_met
 from app.bench.watched_program import GO
 from app.bench.window import StallMeter
 from app.core import TaskState
@@ -319,9 +319,7 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         "scrub_moves_ms": {to: round(ms, 1) for to, ms in moves.items()},
         "platform": os.environ.get("QT_QPA_PLATFORM", ""),
     }
-    report["targets_met"] = {
-        key: met(op, limit, report[key]) for key, (op, limit, _text) in TARGETS.items()
-    }
+    report["targets_met"] = targets_met(report, TARGETS)
     return report
 
 

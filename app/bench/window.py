@@ -28,7 +28,7 @@ os.environ["WORKER_MONITOR_RUNS"] = tempfile.mkdtemp(prefix="bench-runs-")
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.bench.common import DoneCounter, met, submit_all, wait_done, wait_ready
+from app.bench.common import DoneCounter, submit_all, targets_met, wait_done, wait_ready
 from app.bench.memory import MB, current_rss, peak_rss, reset_peak
 from app.core import SimpleTask, TaskState, WorkingProcessFacade
 from app.gui.app import create_window, tune_gc
@@ -186,9 +186,7 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         "first_paint_s": round(first_paint(timeout), 3),
         "platform": os.environ.get("QT_QPA_PLATFORM", ""),
     }
-    report["targets_met"] = {
-        key: met(op, limit, report[key]) for key, (op, limit, _text) in TARGETS.items()
-    }
+    report["targets_met"] = targets_met(report, TARGETS)
     return report
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.core.run_paths import SUFFIX, begins_a_run, runs_folder
 
+_LOOK = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW  # never waits on a FIFO
 DEFAULT_MAX_BYTES = 500 << 20
 """What the window keeps of its runs, unless the user sets another size."""
 
@@ -32,8 +33,7 @@ def is_live(path: Path) -> bool:
     """Whether a facade (of any process) is recording to ``path`` now (a link is
     followed to its run)."""
     try:
-        real = os.path.realpath(path)
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(os.path.realpath(path), _LOOK)
     except OSError:
         return False
     try:
@@ -73,7 +73,7 @@ def list_runs(folder: Path | None = None) -> list[RunEntry]:
 
 def _begins_a_run(path: Path) -> bool:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, _LOOK)
     except OSError:
         return False
     with open(fd, "rb") as file:
@@ -99,7 +99,7 @@ def prune_runs(max_bytes: int, folder: Path | None = None) -> list[Path]:
 def _remove_finished(path: Path) -> bool:
     """Removes the run at ``path`` if it is a run that nobody records now."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, _LOOK)
     except OSError:
         return False
     try:
