@@ -74,10 +74,6 @@ class RunPlayer(QObject):
         if self.following:
             self._read_beat.later()
 
-    @property
-    def live(self) -> bool:
-        return self.following and self.bar.live.isChecked()
-
     def start(self) -> None:
         """Shows the run as it is now: at its end (or its present, when following). A
         long run is taken in a slice at a time, the window showing it fill up."""
