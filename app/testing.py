@@ -21,7 +21,8 @@ is shut down (its facade closed, its threads stopped, its backend closed) before
 closed, so the "Work in flight" question never comes up (a window the test deleted has
 ended its run as it went); while the test runs, that
 question is answered "Stay" without showing it, so ``window.close()`` cannot block a test
-either (a test that wants another answer replaces ``window.ask_close_choice``). Whatever
+either (a test that wants another answer replaces ``window.ask_close_choice``); and
+Cancel on a running row is told "No" to killing its worker (``window.ask_force_cancel``). Whatever
 is still running after the deadlines is named in the test's error, and the processes are
 killed so that the tests after it start clean.
 
@@ -320,6 +321,10 @@ def monitor_window(
         """Stands in for the modal close dialog, which would wait for a click forever."""
         return CloseChoice.STAY
 
+    def refuse(running: list[str]) -> bool:
+        """Stands in for the modal "kill the workers?" question: no."""
+        return False
+
     def shut_down(window: MainWindow) -> None:
         """Before it is closed (and deleted): nothing of it may still run then."""
         window.shutdown()
@@ -345,6 +350,7 @@ def monitor_window(
             follow=follow,
         )
         window.ask_close_choice = stay  # type: ignore[method-assign]
+        window.ask_force_cancel = refuse  # type: ignore[method-assign]
         made.append(window)
         window.show()
         return window

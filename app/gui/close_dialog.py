@@ -1,4 +1,5 @@
-"""The question a window with work in flight asks before it closes."""
+"""The questions the window asks: what to do with work in flight before it closes, and
+whether to kill the workers of running tasks the user cancels."""
 
 from __future__ import annotations
 
@@ -34,3 +35,19 @@ def ask_close_choice(parent: QWidget) -> CloseChoice:
     if clicked is kill:
         return CloseChoice.KILL
     return CloseChoice.STAY
+
+
+def ask_force_cancel(parent: QWidget, running: list[str]) -> bool:
+    """Yes to killing (and replacing) the workers that run these tasks."""
+    shown = ", ".join(repr(task_id) for task_id in running[:5])
+    more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+    answer = QMessageBox.question(
+        parent,
+        "Cancel running tasks",
+        f"{shown}{more} already run. Cancelling kills the worker running each one (and "
+        "what its task started); a new worker takes its place, and the tasks it held "
+        "but had not begun go back to the queue. Kill and cancel?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes

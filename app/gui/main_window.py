@@ -9,7 +9,6 @@ The window keeps the layout, the menus, the wiring, the settings and the close d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from app.core.replay import RunReplay
 from app.core.task import Task
 from app.gui import formatting, palette
 from app.gui.backends import Backend, LocalBackend
-from app.gui.close_dialog import CloseChoice, ask_close_choice
+from app.gui.close_dialog import CloseChoice, ask_close_choice, ask_force_cancel
 from app.gui.console_view import ConsoleView, LogBridge
 from app.gui.controls import (
     Controls,
@@ -47,6 +46,7 @@ from app.gui.export_dialog import ask_export_path, export_or_say
 from app.gui.live_review import LiveReview
 from app.gui.recorded_view import RecordedView
 from app.gui.resources import icon, stylesheet
+from app.gui.row_actions import RowActions
 from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, RunController
 from app.gui.run_files import RunFiles
 from app.gui.scenario_player import ScenarioPlayer
@@ -275,8 +275,7 @@ class MainWindow(QMainWindow):
         c.restart.clicked.connect(self.controller.restart_workers)
         c.new_run.clicked.connect(self._new_run)
         c.task_id.textEdited.connect(lambda _text: self._say(""))
-        self.table_bar.cancel.clicked.connect(self._cancel_selected)
-        self.table_bar.resubmit.clicked.connect(self._resubmit_selected)
+        self.row_actions = RowActions(self)
         self.table_bar.state_filter.currentIndexChanged.connect(self._filter_states)
         self.table_bar.text_filter.textChanged.connect(self.proxy.set_text)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -432,24 +431,9 @@ class MainWindow(QMainWindow):
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
         return [self.model.task_at(r).ID for r in sorted(rows)]
 
-    @Slot()
-    def _cancel_selected(self) -> None:
-        self._act_on_selected(self.facade.cancel, "cancelled", "only PENDING tasks can")
-
-    @Slot()
-    def _resubmit_selected(self) -> None:
-        self._act_on_selected(
-            self.facade.resubmit, "resubmitted", "only ended, unsuccessful tasks can"
-        )
-
-    def _act_on_selected(self, action: Callable[[str], bool], done: str, rule: str) -> None:
-        ids = self.selected_ids()
-        acted = sum(1 for task_id in ids if action(task_id))
-        if ids:
-            call = f"w.{action.__name__}({ids[0]!r})" + (" ..." if len(ids) > 1 else "")
-            self.controls.code.setText(call)
-        skipped = len(ids) - acted
-        self._say(f"{done} {acted}" + (f"; {skipped} could not be ({rule})" if skipped else ""))
+    def ask_force_cancel(self, running: list[str]) -> bool:
+        """Whether to kill the workers of these RUNNING tasks (tests replace this)."""
+        return ask_force_cancel(self, running)
 
     def selected_tasks(self) -> list[Task]:
         return [self.source.task(task_id) for task_id in self.selected_ids()]

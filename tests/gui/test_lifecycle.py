@@ -217,3 +217,20 @@ def test_a_replaced_runs_last_batch_never_reaches_the_new_run(
     qtbot.waitUntil(lambda: worker_states(window) == ["busy on long"], timeout=DEADLINE_MS)
     assert window.explainer.toPlainText() == ""
     assert state(window, "long") == "RUNNING"
+
+
+@pytest.mark.timeout(60)
+def test_cancel_on_a_running_row_kills_its_worker_when_the_user_agrees(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    submit(qtbot, window, "stuck", 600.0)
+    submit(qtbot, window, "next", 0.0)
+    wait_state(qtbot, window, "stuck", "RUNNING")
+    asked: list[list[str]] = []
+    window.ask_force_cancel = lambda running: asked.append(running) or True  # type: ignore[method-assign]
+    select_task(qtbot, window, "stuck")
+    click(qtbot, window, "cancelButton")
+    assert asked == [["stuck"]]
+    assert window.controls.code.text() == "w.cancel('stuck', force=True)"
+    wait_state(qtbot, window, "stuck", "CANCELLED")
+    wait_state(qtbot, window, "next", "DONE")  # on the worker that replaced it
