@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.runs import RecordedRun, TaskRecord, fold, run_start, value_of
+from app.core.runs import RecordedRun, TaskRecord, as_int, as_str, fold, run_start
 from app.core.states import TaskState
 
 CHECKPOINT = 2048
@@ -124,7 +124,7 @@ class _Slot:
     task_id: str | None = None
     tasks_done: int = 0
     restarts: int = -1  # the first start is no restart
-    started: float | None = None  # seconds into the run
+    started: float | None = None  # when its live process started, since the epoch
     death: WorkerDied | None = None  # how its last process ended
 
 
@@ -135,11 +135,11 @@ class _Workers:
         self.slots = {i: replace(s) for i, s in (slots or {}).items()}
         self.by_pid = {s.pid: s for s in self.slots.values() if s.pid is not None}
 
-    def apply(self, event: dict[str, Any], record: TaskRecord | None, base: float) -> None:
-        kind = event["e"]
+    def apply(self, event: Event | None, record: TaskRecord | None) -> None:
+        """One event as ``_converted`` made it, and the task version it made, if any."""
         if record is not None:
             slot = self.by_pid.get(record.worker_pid) if record.worker_pid is not None else None
-            if slot is None or kind == "submit":
+            if slot is None or record.state is TaskState.PENDING:
                 return
             if record.state is TaskState.RUNNING:
                 slot.task_id = record.id
@@ -149,22 +149,18 @@ class _Workers:
                 if record.state in (TaskState.DONE, TaskState.FAILED):
                     slot.tasks_done += 1
             return
-        index, pid = value_of(event, "worker", int), value_of(event, "pid", int)
-        if index is None or pid is None:
-            return
-        if kind == "worker_started":
-            slot = self.slots.setdefault(index, _Slot(index))
-            slot.pid, slot.alive, slot.exitcode, slot.task_id = pid, True, None, None
+        if type(event) is WorkerStarted:
+            slot = self.slots.setdefault(event.index, _Slot(event.index))
+            slot.pid, slot.alive, slot.exitcode, slot.task_id = event.pid, True, None, None
             slot.restarts += 1
-            slot.started = event["t"]
+            slot.started = event.time
             slot.death = None
-            self.by_pid[pid] = slot
-        elif kind == "worker_died":
-            slot = self.slots.setdefault(index, _Slot(index, pid))
+            self.by_pid[event.pid] = slot
+        elif type(event) is WorkerDied:
+            slot = self.slots.setdefault(event.index, _Slot(event.index, event.pid))
             slot.alive, slot.task_id = False, None
-            slot.exitcode = value_of(event, "exitcode", int)
-            signal_name = value_of(event, "signal", str)
-            slot.death = WorkerDied(index, pid, slot.exitcode, signal_name, base + event["t"])
+            slot.exitcode = event.exitcode
+            slot.death = event
 
 
 class RunReplay:
@@ -230,8 +226,8 @@ class RunReplay:
             last = max(last, float(event["t"]))
             self._times.append(last)
             record = self._add(i, event, base)
-            self._workers.apply(event, record, base)
             converted = _converted(event, record, base)
+            self._workers.apply(converted, record)
             if converted is not None:
                 made.append(converted)
                 if type(converted) is not TaskChanged:
@@ -264,10 +260,12 @@ class RunReplay:
             record = fold(self._latest, event)
             self._versions[task_id].append(record)
             self._marks[task_id].append(i)
-            self._old.append(_CODE[old.state._name_])
-            self._counts[_CODE[old.state._name_]] -= 1
-        self._new.append(_CODE[record.state._name_])
-        self._counts[_CODE[record.state._name_]] += 1
+            was = _CODE[old.state._name_]
+            self._old.append(was)
+            self._counts[was] -= 1
+        now = _CODE[record.state._name_]
+        self._new.append(now)
+        self._counts[now] += 1
         return record
 
     # -- moving -----------------------------------------------------------------------
@@ -369,7 +367,8 @@ class RunReplay:
         workers = _Workers(slots)
         events, base = self.run.events, self.base
         for i in range(start, self.cursor):
-            workers.apply(events[i], self._made_by(i), base)
+            record = self._made_by(i)
+            workers.apply(_converted(events[i], record, base), record)
         return workers
 
     def _made_by(self, i: int) -> TaskRecord | None:
@@ -399,8 +398,7 @@ class RunReplay:
         """When each slot's live process started (seconds since the epoch), and how each
         slot's last process died, at the cursor."""
         slots = self._workers_now().slots.values()
-        base = self.base
-        started = {s.index: base + s.started for s in slots if s.alive and s.started is not None}
+        started = {s.index: s.started for s in slots if s.alive and s.started is not None}
         return started, {s.index: s.death for s in slots if s.death is not None}
 
     def events_between(self, first: int, last: int, kinds: str = "all") -> list[Event]:
@@ -458,16 +456,16 @@ def _converted(event: dict[str, Any], record: TaskRecord | None, base: float) ->
     if record is not None:
         return TaskChanged(record.id, record.state, record.progress, record.message, when)
     if kind in ("worker_started", "worker_died"):
-        index, pid = value_of(event, "worker", int), value_of(event, "pid", int)
+        index, pid = as_int(event.get("worker")), as_int(event.get("pid"))
         if index is None or pid is None:
             return None
         if kind == "worker_started":
             return WorkerStarted(index, pid, when)
-        exitcode = value_of(event, "exitcode", int)
-        return WorkerDied(index, pid, exitcode, value_of(event, "signal", str), when)
+        exitcode = as_int(event.get("exitcode"))
+        return WorkerDied(index, pid, exitcode, as_str(event.get("signal")), when)
     if kind == "log":
-        pid, message = value_of(event, "pid", int), value_of(event, "message", str)
+        pid, message = as_int(event.get("pid")), as_str(event.get("message"))
         if pid is None or message is None:
             return None
-        return WorkerLog(pid, value_of(event, "level", int) or logging.INFO, message, when)
+        return WorkerLog(pid, as_int(event.get("level")) or logging.INFO, message, when)
     return None  # "end", "dropped", or a kind a later version adds

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.run_paths import SUFFIX, begins_a_run, runs_folder
+from app.core.run_paths import SUFFIX, begins_a_run, is_run_file, runs_folder
 
 _LOOK = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW  # never waits on a FIFO
 DEFAULT_MAX_BYTES = 500 << 20
@@ -65,19 +65,14 @@ def list_runs(folder: Path | None = None) -> list[RunEntry]:
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode) and _begins_a_run(path):
-            entries.append(RunEntry(path, info.st_size, info.st_mtime, is_live(path)))
+        try:
+            if not stat.S_ISREG(info.st_mode) or not is_run_file(path):
+                continue
+        except OSError:
+            continue
+        entries.append(RunEntry(path, info.st_size, info.st_mtime, is_live(path)))
     entries.sort(key=lambda entry: entry.modified, reverse=True)
     return entries
-
-
-def _begins_a_run(path: Path) -> bool:
-    try:
-        fd = os.open(path, _LOOK)
-    except OSError:
-        return False
-    with open(fd, "rb") as file:
-        return begins_a_run(file.read(200))
 
 
 def prune_runs(max_bytes: int, folder: Path | None = None) -> list[Path]:

@@ -142,7 +142,7 @@ def _replace_file(path: Path) -> int:
         raise OSError(
             errno.EINVAL, f"{str(path)!r} is not a regular file: no run is recorded there"
         )
-    if info.st_size and not _is_run_file(path):
+    if info.st_size and not is_run_file(path):
         raise OSError(
             errno.EEXIST,
             f"{str(path)!r} exists and is not a run recording: it is left as it is",
@@ -182,8 +182,11 @@ def _claim(fd: int, path: Path) -> None:
         os.fchmod(fd, 0o600)
 
 
-def _is_run_file(path: Path) -> bool:
-    with open(path, "rb") as file:
+def is_run_file(path: Path) -> bool:
+    """Whether the file at ``path`` begins with a run header (``OSError`` if it cannot be
+    opened; opened without waiting on a FIFO or following a link)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    with open(fd, "rb") as file:
         return begins_a_run(file.read(200))
 
 

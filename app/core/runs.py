@@ -110,10 +110,10 @@ class RunFollower:
         # Opened without waiting (a FIFO would wait for a writer), and refused unless it
         # is a regular file (a device such as /dev/zero never ends).
         fd = os.open(self.run.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise RunFileError(f"{self.run.path} is not a run recording: it is not a regular file")
-        info = os.fstat(fd)
         if self._identity is None:
             self._identity = (info.st_dev, info.st_ino)
         elif self._identity != (info.st_dev, info.st_ino) or info.st_size < self._offset:
@@ -157,12 +157,8 @@ class RunFollower:
             self._lines = 1
             self.run.header = _header(lines[0], self.run.path)
             lines = lines[1:]
-        whole = _whole_lines(lines)
-        if whole is not None:
-            self._lines += len(lines)
-            return self._add(whole)
         events: list[dict[str, Any]] = []
-        for raw in lines:  # one by one, to name the damaged line
+        for raw in lines:  # one by one: lines damaged alone can make valid JSON joined
             self._lines += 1
             try:
                 events.append(_event(raw))
@@ -214,19 +210,6 @@ def _header(raw: bytes, path: Path) -> dict[str, Any]:
     return header
 
 
-def _whole_lines(lines: list[bytes]) -> list[dict[str, Any]] | None:
-    """Every line's event, or None if any line is damaged: then they are read again one
-    by one, to name the first damaged line. (One parse of the lines joined would be
-    faster, but lines that are damaged alone can make valid JSON together.)"""
-    try:
-        events = [json.loads(raw) for raw in lines]
-        for event in events:
-            _checked(event)
-    except (ValueError, RecursionError):
-        return None
-    return events
-
-
 def _event(raw: bytes) -> dict[str, Any]:
     """One event line, checked enough that folding it cannot fail (ValueError if not)."""
     try:
@@ -255,14 +238,6 @@ def _checked(event: Any) -> dict[str, Any]:
     return event
 
 
-def value_of(event: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    """``event[key]`` if it is of ``kind``, else None: a bad value cannot spread."""
-    value = event.get(key)
-    if value is None or isinstance(value, bool) or not isinstance(value, kind):
-        return None
-    return value
-
-
 def fold(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecord:
     """Applies one ``submit`` or ``state`` event to its task's record (made if new)."""
     if event["e"] == "submit":
@@ -275,13 +250,13 @@ def _submitted(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRec
     if record is None:
         record = records[event["id"]] = TaskRecord(event["id"])
     get = event.get
-    record.task_class = _str(get("class"))
-    record.attempts = _int(get("attempt")) or record.attempts
+    record.task_class = as_str(get("class"))
+    record.attempts = as_int(get("attempt")) or record.attempts
     record.state = TaskState.PENDING
     record.progress = record.result = record.result_chars = None
     record.error = record.traceback = record.exitcode = record.worker_pid = None
     record.started = record.finished = None
-    record.message = _str(get("message")) or ""
+    record.message = as_str(get("message")) or ""
     record.submitted = event["t"]
     return record
 
@@ -295,33 +270,34 @@ def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecor
     was = record.state
     record.state = state
     record.progress = _num(get("progress"))
-    record.message = _str(get("message")) or ""
+    record.message = as_str(get("message")) or ""
     if state is TaskState.RUNNING:
-        record.worker_pid = _int(get("pid")) or record.worker_pid
+        record.worker_pid = as_int(get("pid")) or record.worker_pid
         if was is not TaskState.RUNNING:
             record.started = event["t"]
     elif state is TaskState.PENDING:  # requeued: the attempt so far is undone
         record.started = record.worker_pid = None
     elif state.is_final:
-        record.worker_pid = _int(get("pid"))
-        record.attempts = _int(get("attempts")) or record.attempts
-        record.result = _str(get("result"))
-        record.result_chars = _int(get("result_chars"))
-        record.error = _str(get("error"))
-        record.traceback = _str(get("traceback"))
-        record.exitcode = _int(get("exitcode"))
+        record.worker_pid = as_int(get("pid"))
+        record.attempts = as_int(get("attempts")) or record.attempts
+        record.result = as_str(get("result"))
+        record.result_chars = as_int(get("result_chars"))
+        record.error = as_str(get("error"))
+        record.traceback = as_str(get("traceback"))
+        record.exitcode = as_int(get("exitcode"))
         record.started = _moment(get("started"))
         record.finished = event["t"]
     return record
 
 
-# Exact types, as the JSON parser gives them (a bool is no int here): a bad value cannot
-# spread, and these run for every line of a run.
-def _str(value: Any) -> str | None:
+# A field's value if it is of the type it should be, else None: a bad value cannot spread.
+# Exact types, as the JSON parser gives them (a bool is no int here): these run for
+# every line of a run.
+def as_str(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
 
 
