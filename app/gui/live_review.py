@@ -28,7 +28,7 @@ class LiveReview(QObject):
         self.window = window
         self.bar = TimeBar(window)
         self.view: RecordedView | None = None
-        self._idle(True)
+        self._idle()
         self.bar.slider.sliderPressed.connect(self._begin)
         self.bar.step_back.clicked.connect(self._begin)
         self.bar.play.clicked.connect(self._begin)
@@ -39,12 +39,10 @@ class LiveReview(QObject):
     def reviewing(self) -> bool:
         return self.view is not None
 
-    def _idle(self, live: bool) -> None:
+    def _idle(self) -> None:
         """The bar while the views show the present: nothing to step on to."""
         bar = self.bar
-        bar.live.blockSignals(True)
-        bar.live.setChecked(live)
-        bar.live.blockSignals(False)
+        bar.show_live(True)
         bar.show_position(1, 1, 0.0, 0.0)
         bar.position.setText("live: press the slider, step back or play to review the run")
         bar.step.setEnabled(False)
@@ -60,15 +58,13 @@ class LiveReview(QObject):
             w.controls.message.setText(
                 "This run is not recorded (File > Record every run): it cannot be reviewed"
             )
-            self._idle(True)
+            self._idle()
             return
         w.controller.events.disconnect(w.show_events)
         w.rate_label.hide()  # a rate of results means nothing while scrubbing
         self.bar.play.setChecked(False)
         self.view = RecordedView(w, path, follow=True, bar=self.bar)
-        self.bar.live.blockSignals(True)
-        self.bar.live.setChecked(False)
-        self.bar.live.blockSignals(False)
+        self.bar.show_live(False)
         self.view.start()
 
     @Slot(bool)
@@ -96,7 +92,7 @@ class LiveReview(QObject):
         w.model.apply_events([EventsDropped(0, time.time())])
         w.timeline.reset(w.known_task)
         w.timeline.apply_events(view.replay.events_between(0, view.replay.length))
-        self._idle(True)
+        self._idle()
 
     def stop(self) -> None:
         """The window closes: no more reading."""

@@ -68,9 +68,7 @@ class RunPlayer(QObject):
         bar.play.toggled.connect(self._play_toggled)
         bar.live.toggled.connect(self._live_toggled)
         bar.live.setVisible(follow)
-        bar.live.blockSignals(True)  # the window shows the start itself (start())
-        bar.live.setChecked(self.following)
-        bar.live.blockSignals(False)
+        bar.show_live(self.following)  # the window shows the start itself (start())
         if self.following:
             self._read_beat.later()
 

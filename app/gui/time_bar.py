@@ -77,6 +77,12 @@ class TimeBar(QWidget):
     def _show_playing(self, playing: bool) -> None:
         self.play.setIcon(self._pause_icon if playing else self._play_icon)
 
+    def show_live(self, live: bool) -> None:
+        """The Live button pressed or not, without a signal of the change."""
+        self.live.blockSignals(True)
+        self.live.setChecked(live)
+        self.live.blockSignals(False)
+
     def show_position(self, index: int, length: int, seconds: float, total: float) -> None:
         """The slider at ``index`` of ``length`` events, without a signal of the move."""
         self.slider.blockSignals(True)
