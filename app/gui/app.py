@@ -25,6 +25,7 @@ from app.gui.main_window import MainWindow
 from app.gui.resources import icon, stylesheet
 
 log = logging.getLogger("app.gui")
+HEADER_BYTES = 1 << 16  # enough for a run header's line
 
 
 def run_window(workers: int, dask: str | None) -> int:
@@ -63,8 +64,8 @@ def run_recording(file: str | None, watch: bool) -> int:
         return 2
     path = Path(file) if file is not None else live[0]
     if file is not None:
-        try:
-            RunFollower(path).read()
+        try:  # its first line, to say now what is wrong; the window reads the run itself
+            RunFollower(path).read(HEADER_BYTES)
         except (OSError, RunFileError) as exc:
             why = f"{path}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
             print(why, file=sys.stderr)
