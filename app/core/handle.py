@@ -33,6 +33,9 @@ _OUTPUT_CHUNK = 1 << 16  # a whole default pipe: what fds 1 and 2 hold when the 
 _CLAIM_WAIT = 1.0  # longest a cancel waits for a worker's claim lock
 
 
+_REAPED_ELSEWHERE_WAIT = 1.0  # seconds for another thread's waitpid to record a code
+
+
 class KillReason(enum.Enum):
     """Why the parent killed a worker, and so what happens to its tasks."""
 
@@ -274,12 +277,19 @@ class WorkerHandle:
         if self.process.exitcode is None and not wait([self.death_fd], 5.0):
             self.kill(self.kill_reason or KillReason.REAP)  # not dead after all: make it so
         self.process.join()  # waitpid: whatever its children still hold
+        # multiprocessing's own clean-up (run by Process.start as a replacement spawns)
+        # may have taken the exit status a moment before our waitpid, which then found
+        # no child and left the code unset: that thread sets it just after.
+        settled = time.monotonic() + _REAPED_ELSEWHERE_WAIT
+        while self.process.exitcode is None and time.monotonic() < settled:
+            time.sleep(0.001)
         self.exitcode = self.process.exitcode
         for conn in self._conns:
             conn.close()
         if self.death_fd != self.process.sentinel:
             os.close(self.death_fd)
-        self.process.close()
+        with contextlib.suppress(ValueError):  # its code never came: nothing left to free
+            self.process.close()
         return self.exitcode
 
 
