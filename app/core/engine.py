@@ -49,6 +49,10 @@ def _nothing_to_release() -> None:
     """A local task taken back holds nothing outside the engine."""
 
 
+# Killed for these, a worker is replaced whatever ``restart`` says.
+_REPLACED = (KillReason.TIMEOUT, KillReason.CANCEL)
+
+
 class Engine(TaskBook[bool]):
     """The records of one facade's tasks and workers, and the rules that move them.
 
@@ -135,11 +139,11 @@ class Engine(TaskBook[bool]):
     def _available(self) -> bool:
         """Whether some worker is alive, or on its way: the view process_task uses.
 
-        A worker killed for a task's timeout counts: it is always replaced, even before
-        its death is handled.
+        A worker killed for a task's timeout or a forced cancel counts: it is always
+        replaced, even before its death is handled.
         """
         for h in self._workers:  # a plain loop, not any(): this runs on every submit
-            if h.replacing or (h.alive and h.kill_reason in (None, KillReason.TIMEOUT)):
+            if h.replacing or (h.alive and (h.kill_reason is None or h.kill_reason in _REPLACED)):
                 return True
         return False
 
@@ -298,17 +302,23 @@ class Engine(TaskBook[bool]):
                 crashed = task
             else:
                 unstarted.append(task)
-        if reason == KillReason.CANCEL and crashed is not None and crashed._seq != h.cancel_seq:
-            # The cancelled task ended just before the kill and the next had begun: that
-            # one was not asked to stop, so it runs again elsewhere.
-            unstarted.insert(0, crashed)
-            crashed = None
+        if reason == KillReason.CANCEL:
+            if crashed is not None and crashed._seq != h.cancel_seq:
+                # The cancelled task ended just before the kill and the next had begun:
+                # that one was not asked to stop, so it runs again elsewhere.
+                unstarted.insert(0, crashed)
+                crashed = None
+            for task in unstarted:
+                if task._seq == h.cancel_seq:  # shown RUNNING, but the worker never began it
+                    unstarted.remove(task)
+                    self._cancel_unstarted(task, now, "cancelled (force=True) before it ran")
+                    break
         if crashed is not None:
             self._fate_of_running(h, crashed, reason, how, now)
         if reason != KillReason.STOP:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != KillReason.STOP and not self._stop_requested
-        replace = replace and (reason in (KillReason.TIMEOUT, KillReason.CANCEL) or self._restart)
+        replace = replace and (reason in _REPLACED or self._restart)
         by_signal = code is not None and code < 0
         if not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
             # It died before running anything, by itself (a script without its __main__

@@ -99,6 +99,8 @@ class FacadeFront(Executor):
         as soon as the death is seen (a few milliseconds), and the tasks that worker held
         but had not begun go back to the queue. ``DaskFacade`` cannot stop a running call:
         there it returns False."""
+        if not isinstance(force, bool):
+            raise TypeError(f"force must be True or False, not {force!r}")
         return self._engine.cancel(task_id, force)
 
     def resubmit(self, task_id: str) -> bool:

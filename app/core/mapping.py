@@ -24,8 +24,9 @@ def mapped(
     buffersize: int | None,
 ) -> Iterator[Any]:
     """Submits ``fn`` over the zipped ``iterables`` (all now, or ``buffersize`` ahead)
-    and returns an iterator of the results in order. Leaving the iterator early cancels
-    the calls that have not started."""
+    and returns an iterator of the results in order. Closing the iterator (or dropping it)
+    after its first result cancels the calls that have not started; one never started
+    cancels nothing, as with the standard executor's."""
     if isinstance(chunksize, bool) or not isinstance(chunksize, int):
         raise TypeError(f"chunksize must be an integer, not {chunksize!r}")
     if chunksize < 1:

@@ -524,3 +524,28 @@ def test_a_forced_cancel_ends_a_running_task_and_requeues_what_its_worker_held(
         assert all(info.alive for info in w.worker_info())  # replaced, though restart=False
         assert not w.cancel("hung", force=True)  # already ended: nothing to do
         assert not w.cancel("after-0", force=True)  # DONE
+
+
+@pytest.mark.timeout(60)
+def test_what_waits_behind_a_forced_cancel_runs_even_if_asked_for_at_once() -> None:
+    """Between the kill and the death being seen, the worker being replaced still counts:
+    a collect or a submit right after the cancel must not find the facade without one."""
+    with WorkingProcessFacade(1) as w:
+        tasks = [SimpleTask(f"t{n}", 0.2) for n in range(3)]
+        for task in tasks:
+            assert w.process_task(task)
+        wait_for(w, in_state(tasks[0], TaskState.RUNNING), 30)
+        assert w.cancel("t0", force=True)
+        late = SimpleTask("late", 0.0)
+        assert w.process_task(late)
+        collected = w.collect_tasks(timeout=30)
+    assert [t.state for t in collected] == [TaskState.CANCELLED] + [TaskState.DONE] * 3
+
+
+def test_force_takes_a_bool() -> None:
+    with WorkingProcessFacade(1) as w:
+        task = SimpleTask("a", 0.0)
+        w.process_task(task)
+        with pytest.raises(TypeError, match="force"):
+            w.cancel("a", force="yes")  # type: ignore[arg-type]
+
