@@ -548,4 +548,3 @@ def test_force_takes_a_bool() -> None:
         w.process_task(task)
         with pytest.raises(TypeError, match="force"):
             w.cancel("a", force="yes")  # type: ignore[arg-type]
-
