@@ -7,6 +7,7 @@ from app.core.events import (
     WorkerInfo,
     WorkerLog,
     WorkerStarted,
+    WorkerStats,
 )
 from app.core.facade import WorkingProcessFacade
 from app.core.runs import RecordedRun, RunFileError, RunFollower, TaskRecord, read_run
@@ -28,6 +29,7 @@ __all__ = [
     "WorkerInfo",
     "WorkerLog",
     "WorkerStarted",
+    "WorkerStats",
     "WorkingProcessFacade",
     "read_run",
 ]

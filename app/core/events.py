@@ -31,14 +31,42 @@ class WorkerStarted:
     time: float
 
 
+DEATH_REASONS = ("crashed", "timeout", "recycled", "initializer failed", "stopped", "killed")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerDied:
-    """The process in slot ``index`` ended; ``signal_name`` is set when a signal killed it."""
+    """The process in slot ``index`` ended; ``signal_name`` is set when a signal killed it.
+
+    ``reason`` is one of ``DEATH_REASONS``: "crashed" (it died on its own), "timeout"
+    (killed for a task's timeout), "recycled" (``max_tasks_per_child`` or
+    ``max_memory_per_child``: a clean exit, not a death), "initializer failed",
+    "stopped" (a clean exit the parent asked for), "killed" (the parent killed it
+    otherwise: Kill now, a collect that ran out, a close, a forced cancel).
+    ``rss_bytes`` is its last resident-memory sample; ``oom_killed`` is True when the
+    kernel's out-of-memory killer is the likely cause, False when ruled out, None when
+    it cannot be known.
+    """
 
     index: int
     pid: int
     exitcode: int | None
     signal_name: str | None
+    time: float
+    reason: str = "crashed"
+    rss_bytes: int | None = None
+    oom_killed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """A sample of worker slot ``index``'s resident memory and CPU use (percent of one
+    core since the previous sample); at most two a second per worker."""
+
+    index: int
+    pid: int
+    rss_bytes: int
+    cpu_percent: float
     time: float
 
 
@@ -61,7 +89,7 @@ class EventsDropped:
     time: float
 
 
-Event = TaskChanged | WorkerStarted | WorkerDied | WorkerLog | EventsDropped
+Event = TaskChanged | WorkerStarted | WorkerDied | WorkerStats | WorkerLog | EventsDropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +105,5 @@ class WorkerInfo:
     restarts: int
     ready: bool
     queued: int
+    rss_bytes: int | None = None  # the last sample; None before the first or when dead
+    cpu_percent: float | None = None
