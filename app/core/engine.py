@@ -33,6 +33,7 @@ from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import TaskChanged, WorkerDied, WorkerLog
 from app.core.handle import KillReason, WorkerHandle
 from app.core.io_thread import IOThread, WorkerLines
+from app.core.lifecycle import Lifecycle
 from app.core.states import TaskState
 from app.core.task import Task
 
@@ -53,16 +54,35 @@ def _nothing_to_release() -> None:
 _REPLACED = (KillReason.TIMEOUT, KillReason.CANCEL)
 
 
+def death_reason(h: WorkerHandle) -> str:
+    """The ``WorkerDied.reason`` of a buried worker (see ``DEATH_REASONS``)."""
+    kill = h.kill_reason
+    clean = h.exitcode == 0
+    if h.recycling is not None and clean and kill in (None, KillReason.STOP):
+        return "recycled"  # it left on its own, even if a stop crossed its exit
+    if kill is None:
+        return "initializer failed" if h.initializing else "crashed"
+    if kill == KillReason.TIMEOUT:
+        return "timeout"
+    if kill == KillReason.STOP:
+        return "stopped" if clean else "killed"  # killed when it did not leave in time
+    if kill in (KillReason.DAMAGED, KillReason.REAP):
+        return "crashed"  # its task broke it; the parent only finished the job
+    return "killed"  # a forced cancel, a collect that ran out, close(), a dropped facade
+
+
 class Engine(TaskBook[bool]):
     """The records of one facade's tasks and workers, and the rules that move them.
 
     ``WorkerPool`` adds how workers start, are replaced and stop, and how a job ends.
     """
 
-    def __init__(self, restart: bool, task_timeout: float | None) -> None:
+    def __init__(self, restart: bool, task_timeout: float | None, life: Lifecycle) -> None:
         super().__init__()
         self._restart = restart
         self._task_timeout = task_timeout
+        self._life = life
+        self._init_failures: dict[int, str] = {}  # slot -> how its initializer failed last
         self._queue: deque[tuple[int, Task]] = deque()  # held here, not yet sent
         self._next_seq = 1
         self._avg_run: float | None = None
@@ -131,7 +151,12 @@ class Engine(TaskBook[bool]):
 
     def _lose(self, task: Task, now: float) -> None:
         task.state = TaskState.LOST
-        task.error = f"no worker alive to run it ({self._last_death or 'all workers ended'})"
+        failures = self._init_failures
+        if failures and len(failures) == len(self._workers):
+            last = next(reversed(failures.values()))
+            task.error = f"no worker left: the initializer failed in every worker ({last})"
+        else:
+            task.error = f"no worker alive to run it ({self._last_death or 'all workers ended'})"
         task.finished_at = now
         task._where = -1
         self._emit(task, task.error)
@@ -174,26 +199,42 @@ class Engine(TaskBook[bool]):
         return max(1, min(_MAX_WINDOW, 1 + int(_AHEAD_SECONDS / max(avg, 1e-7))))
 
     def _dispatch(self) -> None:
-        """Moves queued tasks into the emptiest workers' windows, a batch per worker."""
+        """Moves queued tasks into the emptiest workers' windows, a batch per worker.
+
+        A worker whose initializer has not returned gets nothing yet (another may be free
+        now, and it may never be), and one with ``max_tasks_per_child`` never gets more
+        than it will run before it leaves.
+        """
         queue = self._queue
         if not queue:
             return
         # A worker stuck in a long task gets nothing more: the task may outlast all the rest.
         stuck = time.monotonic() - max(_AHEAD_SECONDS, 4 * (self._avg_run or 0.0))
+        gated = self._life.initializer is not None
         live = [
             h
             for h in self._workers
             if h.alive
             and h.kill_reason is None
             and not h.stopping
+            and h.recycling is None
+            and (h.ready or not gated)
             and not (h.window and 0 < h.head_since < stuck)
         ]
         if not live:
             return
         limit = self._window_limit()
+        max_tasks = self._life.max_tasks
+
+        def room_of(w: WorkerHandle) -> int:
+            room = limit - len(w.window)
+            if max_tasks is not None:
+                room = min(room, max_tasks - w.finished - len(w.window))
+            return room
+
         while queue:
-            h = min(live, key=lambda w: len(w.window))
-            room = limit - len(h.window)
+            h = max(live, key=room_of)  # the emptiest window, when no budget limits them
+            room = room_of(h)
             if room <= 0:
                 return
             share = room if len(live) == 1 else min(room, max(1, -(-len(queue) // len(live))))
@@ -239,6 +280,7 @@ class Engine(TaskBook[bool]):
         h.window.popleft()
         h.head_since = 0.0
         h.tasks_done += 1
+        h.finished += 1
         task._where = -1
         task._payload = None
         task.worker_pid = h.pid
@@ -278,8 +320,16 @@ class Engine(TaskBook[bool]):
                 self._start_head(h, now, now)
         elif type(msg) is wire.Ready:
             h.ready = True
+            h.initializing = False
+            self._init_failures.pop(h.index, None)
         elif type(msg) is wire.Fatal:
             h.fatal = (msg.seq, msg.traceback)
+        elif type(msg) is wire.Recycling:
+            h.recycling = msg.why
+        elif type(msg) is wire.Initializing:
+            h.initializing = True
+        elif type(msg) is wire.InitFailed:
+            h.init_error = msg.error
 
     def on_death_locked(self, h: WorkerHandle) -> bool:
         """Decides the fate of every task the dead worker held; True to replace it."""
@@ -289,7 +339,8 @@ class Engine(TaskBook[bool]):
         reason = h.kill_reason
         claimed = wire.claimed(h.shared)
         how = describe_exit(code)
-        self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now))
+        why = death_reason(h)
+        self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now, why))
         self._death_recorded()
         window = list(h.window)
         h.window.clear()
@@ -318,9 +369,12 @@ class Engine(TaskBook[bool]):
         if reason != KillReason.STOP:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != KillReason.STOP and not self._stop_requested
-        replace = replace and (reason in _REPLACED or self._restart)
+        replace = replace and (reason in _REPLACED or self._restart or why == "recycled")
         by_signal = code is not None and code < 0
-        if not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
+        if why == "initializer failed":
+            replace = False  # a new worker would fail the same way
+            self._init_failed(h, how)
+        elif not h.ready and reason is None and (not by_signal or h.early_deaths >= _EARLY_DEATHS):
             # It died before running anything, by itself (a script without its __main__
             # guard, an import that fails), or killed again and again while starting: a
             # replacement would die the same way. A signal from outside (the OOM killer,
@@ -347,24 +401,43 @@ class Engine(TaskBook[bool]):
             task.started_at = None
         if ending:
             closed = self._ending == KillReason.CLOSE
-            why = "the facade was closed" if closed else "collect_tasks ran out"
+            cause = "the facade was closed" if closed else "collect_tasks ran out"
             for task in unstarted:
-                self._cancel_unstarted(task, now, f"cancelled: {why} before it ran")
+                self._cancel_unstarted(task, now, f"cancelled: {cause} before it ran")
         else:
+            left = {"recycled": "was recycled", "initializer failed": "failed to initialize"}
+            said = f"requeued: worker-{h.index} {left.get(why, 'died')} before starting it"
             for task in reversed(unstarted):
                 task._seq = self._next_seq
                 self._next_seq += 1
                 self._queue.appendleft((task._seq, task))
-                self._emit(task, f"requeued: worker-{h.index} died before starting it")
+                self._emit(task, said)
             if not self._available():
                 self._lose_queue(now)
-        if h.ready and reason not in (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT):
+        if why == "recycled":
+            then = "; replacing it" if replace else ""
+            log.info("worker-%d (pid %d) %s%s", h.index, h.pid, h.recycling, then)
+        elif h.ready and reason not in (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT):
             running = f"while running {crashed.ID!r}" if crashed is not None else "while idle"
-            log.warning("worker-%d (pid %d) %s %s", h.index, h.pid, how, running)
+            log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, running, why)
         if unstarted and not ending and self._available():
             log.info("%d task(s) it had not started were requeued", len(unstarted))
         self._notify()
         return replace
+
+    def _init_failed(self, h: WorkerHandle, how: str) -> None:
+        """Its initializer raised, or the worker died inside it: said once, not retried."""
+        failure = h.init_error or f"the worker {how} inside it"
+        self._init_failures[h.index] = failure
+        self._last_death = f"worker-{h.index} (pid {h.pid}): its initializer failed ({failure})"
+        log.error(
+            "worker-%d (pid %d): its initializer %s failed (%s); not restarting it, a new "
+            "worker would fail the same way",
+            h.index,
+            h.pid,
+            self._life.name,
+            failure,
+        )
 
     def _fate_of_running(
         self, h: WorkerHandle, task: Task, reason: KillReason | None, how: str, now: float

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.core.front import FacadeFront
+from app.core.lifecycle import lifecycle_of
 from app.core.pool import WorkerPool
 from app.core.run_paths import RecordChoice
 from app.core.task import Task
@@ -29,6 +32,20 @@ class WorkingProcessFacade(FacadeFront):
     path (a file, or a folder for a new file in it), True (a new file in the runs
     folder), False (never), or None: as ``WORKER_MONITOR_RECORD`` says. A path that
     cannot be written raises ``OSError`` here; ``record_path`` is the file.
+
+    ``initializer(*initargs)`` runs in each worker process (replacements too) before its
+    first task; both are pickled here, so one that cannot travel raises ``TypeError``
+    before any worker starts. A worker whose initializer raises, or which dies inside it,
+    is reported dead (``WorkerDied.reason == "initializer failed"``, the traceback in the
+    log) and never respawned, whatever ``restart`` says: it would fail again
+    (``restart_worker()`` still tries, on request). No task is blamed: the others take the
+    queue, or, with none left, it ends LOST with an error naming the failure.
+
+    ``max_tasks_per_child`` (tasks) and ``max_memory_per_child`` (bytes of resident
+    memory, read after each task) recycle a worker: it exits cleanly after the task that
+    reaches the limit and is replaced at once, whatever ``restart`` says
+    (``WorkerDied.reason == "recycled"``); nothing is blamed, and tasks sent to it that it
+    had not started go back to the queue.
     """
 
     _engine: WorkerPool
@@ -40,6 +57,10 @@ class WorkingProcessFacade(FacadeFront):
         start_method: str = "spawn",
         restart: bool = False,
         task_timeout: float | None = None,
+        initializer: Callable[..., object] | None = None,
+        initargs: Sequence[Any] = (),
+        max_tasks_per_child: int | None = None,
+        max_memory_per_child: int | None = None,
         record: RecordChoice = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -54,9 +75,10 @@ class WorkingProcessFacade(FacadeFront):
                 "task_timeout must be a positive number of seconds (inf for no limit) or "
                 f"None, not {task_timeout!r}"
             )
+        life = lifecycle_of(initializer, initargs, max_tasks_per_child, max_memory_per_child)
         recorder = self._open_recording(record)
         try:
-            self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout))
+            self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout), life)
         except BaseException:
             if recorder is not None:
                 recorder.discard()

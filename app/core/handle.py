@@ -22,6 +22,7 @@ from typing import Any
 
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
+from app.core.lifecycle import Lifecycle
 from app.core.lines import LineSplitter
 from app.core.task import Task
 from app.core.worker import worker_main
@@ -51,7 +52,7 @@ class KillReason(enum.Enum):
 class WorkerHandle:
     """One worker process as the parent sees it."""
 
-    def __init__(self, ctx: BaseContext, index: int, restarts: int) -> None:
+    def __init__(self, ctx: BaseContext, index: int, restarts: int, life: Lifecycle) -> None:
         self.index = index
         self.restarts = restarts
         self.window: deque[Task] = deque()  # sent to this worker, in order; head may run
@@ -68,6 +69,10 @@ class WorkerHandle:
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
         self.eof = False  # the result pipe reached end of file: the worker is exiting
+        self.finished = 0  # outcomes this process sent (tasks_done counts the slot's)
+        self.initializing = False  # its initializer runs: a death now is its failure
+        self.init_error: str | None = None  # how the initializer failed, as it said
+        self.recycling: str | None = None  # why it leaves after its last outcome
         self._out = bytearray()
         self._reader = wire.FrameReader()
         self._forkserver = ctx.get_start_method() == "forkserver"
@@ -91,6 +96,7 @@ class WorkerHandle:
                 self.claim,
                 level,
                 os.getpid(),
+                life,
             ),
             name=f"worker-{index}",
         )

@@ -20,6 +20,7 @@ from app.core.engine import Engine
 from app.core.errors import describe, signal_name
 from app.core.events import WorkerDied, WorkerInfo, WorkerStarted
 from app.core.handle import KillReason, WorkerHandle
+from app.core.lifecycle import Lifecycle
 from app.core.states import TaskState
 
 log = console.DeferredLogger("app.core")
@@ -38,8 +39,9 @@ class WorkerPool(Engine):
         start_method: str,
         restart: bool,
         task_timeout: float | None,
+        life: Lifecycle,
     ) -> None:
-        super().__init__(restart, task_timeout)
+        super().__init__(restart, task_timeout, life)
         self._ctx = multiprocessing.get_context(start_method)
         self._respawning = 0  # replacements being started on threads of their own
         try:
@@ -235,7 +237,7 @@ class WorkerPool(Engine):
 
     # == workers: started, replaced ======================================================
     def _spawn(self, index: int, restarts: int) -> WorkerHandle:
-        h = WorkerHandle(self._ctx, index, restarts)
+        h = WorkerHandle(self._ctx, index, restarts, self._life)
         with self._lock:
             self._io.add(h)
             self._events.append(WorkerStarted(index, h.pid, time.time()))
@@ -298,7 +300,7 @@ class WorkerPool(Engine):
             code = new.reap()
             with self._lock:
                 self._events.append(
-                    WorkerDied(new.index, new.pid, code, signal_name(code), time.time())
+                    WorkerDied(new.index, new.pid, code, signal_name(code), time.time(), "killed")
                 )
                 self._notify()
         return True

@@ -18,6 +18,10 @@ Every frame starts with one byte saying what it is:
                        P  progress: seq, fraction, utf-8 message
                        L  log:      level, time, utf-8 "logger name NUL message"
                        X  fatal:    seq, utf-8 traceback of the worker's own loop
+                       I  initializing: the initializer runs now (Y follows once it
+                                    returned)
+                       Z  initializer failed: utf-8 one-line description
+                       C  recycling: utf-8 why; the worker exits cleanly right after
 
 The claim ring is a shared array of signed 64-bit ints: ``[claimed seq, RING cancel
 slots]``. The worker claims a task by writing its seq to slot 0; the parent takes a task
@@ -44,6 +48,9 @@ _FAILED = ord("F")
 _PROGRESS = ord("P")
 _LOG = ord("L")
 _FATAL = ord("X")
+_INITIALIZING = ord("I")
+_INIT_FAILED = ord("Z")
+_RECYCLING = ord("C")
 
 _TASK_ITEM = struct.Struct("!qI")
 _TAGGED_SEQ = struct.Struct("!Bq")
@@ -150,6 +157,23 @@ class Fatal(NamedTuple):
     traceback: str
 
 
+class Initializing(NamedTuple):
+    """The worker runs its initializer now; ``Ready`` follows once it has returned."""
+
+
+class InitFailed(NamedTuple):
+    """The initializer raised; the worker exits with code 1 right after."""
+
+    error: str
+
+
+class Recycling(NamedTuple):
+    """The worker leaves after this outcome (``max_tasks_per_child`` or
+    ``max_memory_per_child``), and says why; it exits with code 0 right after."""
+
+    why: str
+
+
 class Unknown(NamedTuple):
     """A frame of a kind this side does not know: ignored."""
 
@@ -157,7 +181,19 @@ class Unknown(NamedTuple):
 
 
 Order = Tasks | Stop
-Message = Ready | Began | Result | Failed | Progress | Log | Fatal | Unknown
+Message = (
+    Ready
+    | Began
+    | Result
+    | Failed
+    | Progress
+    | Log
+    | Fatal
+    | Initializing
+    | InitFailed
+    | Recycling
+    | Unknown
+)
 
 # NamedTuple's own __new__ takes arguments by name; building from a tuple is cheaper.
 _new_result = Result._make
@@ -234,6 +270,18 @@ def encode_fatal(seq: int, tb: str) -> bytes:
     return _TAGGED_SEQ.pack(_FATAL, seq) + tb.encode("utf-8", "backslashreplace")
 
 
+def encode_initializing() -> bytes:
+    return bytes([_INITIALIZING])
+
+
+def encode_init_failed(error: str) -> bytes:
+    return bytes([_INIT_FAILED]) + error.encode("utf-8", "backslashreplace")
+
+
+def encode_recycling(why: str) -> bytes:
+    return bytes([_RECYCLING]) + why.encode("utf-8", "backslashreplace")
+
+
 def has_outcome(frames: list[bytes]) -> bool:
     """Whether some frame ends a task (R or F), without decoding them. An empty frame is
     none (``decode`` finds it damaged)."""
@@ -270,6 +318,12 @@ def decode(frame: bytes) -> Message:
     if kind == _FATAL:
         seq = _SEQ.unpack_from(frame, 1)[0]
         return Fatal(seq, frame[1 + _SEQ.size :].decode("utf-8", "replace"))
+    if kind == _INITIALIZING:
+        return Initializing()
+    if kind == _INIT_FAILED:
+        return InitFailed(frame[1:].decode("utf-8", "replace"))
+    if kind == _RECYCLING:
+        return Recycling(frame[1:].decode("utf-8", "replace"))
     return Unknown(kind)
 
 

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
+from app.core.lifecycle import Lifecycle, Recycler, run_initializer
 from app.core.lines import LineSplitter
 from app.core.task import Task, WorkerCrash, load_task, set_progress_sink, why_not_valid
 from app.core.wire import claim
@@ -286,8 +287,10 @@ class _Runner:
         shared: Any,
         claim: Any,
         end_output: Callable[[], None],
+        recycler: Recycler | None,
     ) -> None:
         self._tasks = tasks
+        self._recycler = recycler
         self._outbox = outbox
         self._shared = shared
         self._claim = claim
@@ -321,6 +324,11 @@ class _Runner:
                 idle = False
                 self._outbox.send(wire.encode_began(seq))
             self._run_one(seq, payload)
+            if self._recycler is not None:
+                why = self._recycler.after_task()
+                if why is not None:  # what is left in the inbox the parent requeues
+                    self._outbox.send(wire.encode_recycling(why))
+                    return
 
     def _run_one(self, seq: int, payload: memoryview) -> None:
         started = time.time()
@@ -401,6 +409,7 @@ def worker_main(
     claim: Any,
     log_level: int,
     parent_pid: int,
+    life: Lifecycle,
 ) -> None:
     """Entry point of a worker process (spawned; module level so it pickles by name)."""
     # Ctrl-C reaches the whole process group; the parent decides how to shut down.
@@ -417,8 +426,17 @@ def worker_main(
     streams = _Streams(outbox, output)
     if not _start_watchdog(lifeline, parent_pid):
         threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
-    runner = _Runner(tasks, outbox, shared, claim, streams.end_task)
+    recycler = None if life.max_tasks is None and life.max_memory is None else Recycler(life)
+    runner = _Runner(tasks, outbox, shared, claim, streams.end_task, recycler)
     set_progress_sink(runner.report_progress)
+    if life.initializer is not None:
+        # Said first, so that a death inside it (os._exit, a signal) is told as its failure.
+        outbox.send(wire.encode_initializing())
+        failure = run_initializer(life)
+        streams.end_task()
+        if failure is not None:
+            outbox.send(wire.encode_init_failed(failure))
+            raise SystemExit(1)
     outbox.send(wire.encode_ready(os.getpid()))
     try:
         runner.loop()

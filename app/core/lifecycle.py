@@ -1,0 +1,149 @@
+"""A worker process's life beyond its tasks: the initializer it runs first, and when it
+leaves to be replaced by a fresh one (``max_tasks_per_child``, ``max_memory_per_child``).
+
+The parent checks the options and pickles the initializer once (so a bad one fails the
+constructor, before any worker starts); the worker unpickles and runs it, and asks a
+``Recycler`` after each task whether it is time to go.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.errors import describe
+
+_INIT_LOGGER = "app.core.initializer"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """What every worker of one facade does before its first task and when it leaves.
+
+    ``initializer`` is ``(initializer, initargs)`` pickled, or None; ``name`` names the
+    initializer in messages.
+    """
+
+    initializer: bytes | None = None
+    name: str = ""
+    max_tasks: int | None = None
+    max_memory: int | None = None
+
+
+def lifecycle_of(
+    initializer: Callable[..., object] | None,
+    initargs: Sequence[Any],
+    max_tasks_per_child: int | None,
+    max_memory_per_child: int | None,
+) -> Lifecycle:
+    """The checked options; ``TypeError`` or ``ValueError`` saying what is wrong."""
+    if initializer is not None and not callable(initializer):
+        raise TypeError(f"initializer must be callable or None, not {initializer!r}")
+    if isinstance(initargs, str | bytes | bytearray) or not isinstance(initargs, Sequence):
+        raise TypeError(
+            f"initargs must be a tuple of arguments for the initializer, not {initargs!r} "
+            "(for a single argument, write (value,))"
+        )
+    max_tasks = _positive("max_tasks_per_child", max_tasks_per_child, "a number of tasks")
+    max_memory = _positive("max_memory_per_child", max_memory_per_child, "a number of bytes")
+    if initializer is None:
+        return Lifecycle(None, "", max_tasks, max_memory)
+    name = _name_of(initializer)
+    try:
+        pickle.dumps(initializer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise TypeError(
+            f"initializer {name} cannot be pickled for the worker processes (define it at "
+            f"module level): {describe(exc)}"
+        ) from exc
+    try:
+        blob = pickle.dumps((initializer, tuple(initargs)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise TypeError(
+            f"initargs of initializer {name} cannot be pickled for the worker processes: "
+            f"{describe(exc)}"
+        ) from exc
+    return Lifecycle(blob, name, max_tasks, max_memory)
+
+
+def _positive(what: str, value: object, unit: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be a positive integer ({unit}) or None, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be a positive integer ({unit}) or None, not {value!r}")
+    return int(value)
+
+
+def _name_of(fn: Callable[..., object]) -> str:
+    qualname = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    if isinstance(qualname, str):
+        return f"{module}.{qualname}" if isinstance(module, str) else qualname
+    return repr(fn)
+
+
+# == in the worker ==========================================================================
+def run_initializer(life: Lifecycle) -> str | None:
+    """Runs the initializer; None when it returned, else one line saying how it failed
+    (its traceback goes to the parent's console as an ERROR log record first)."""
+    if life.initializer is None:
+        return None
+    try:
+        initializer, initargs = pickle.loads(life.initializer)
+        initializer(*initargs)
+    except BaseException as exc:  # SystemExit too: the worker cannot run tasks
+        logging.getLogger(_INIT_LOGGER).error(
+            "the initializer %s failed:\n%s", life.name, traceback.format_exc().rstrip()
+        )
+        return describe(exc)
+    return None
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.0f} MB"
+
+
+class Recycler:
+    """Counts the tasks a worker ran and reads its memory after each; says when to go."""
+
+    def __init__(self, life: Lifecycle) -> None:
+        self._max_tasks = life.max_tasks
+        self._max_memory = life.max_memory
+        self._ran = 0
+
+    def after_task(self) -> str | None:
+        """Why the worker leaves now, or None to go on."""
+        self._ran += 1
+        if self._max_tasks is not None and self._ran >= self._max_tasks:
+            return f"recycled after {self._ran} task{'s' if self._ran != 1 else ''}"
+        cap = self._max_memory
+        if cap is not None:
+            rss = resident_bytes()
+            if rss is not None and rss > cap:
+                return f"recycled: {megabytes(rss)} resident above the {megabytes(cap)} cap"
+        return None
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory: from ``/proc/self/statm`` on Linux (one small read,
+    no import: it runs after every task), else from psutil; None when neither can say."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil  # only where /proc is missing
+
+        rss: int = psutil.Process().memory_info().rss
+        return rss
+    except Exception:
+        return None

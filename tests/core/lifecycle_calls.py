@@ -1,0 +1,63 @@
+"""Initializers and calls for the initializer and recycling tests: module level, so that
+spawned workers import them by name."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+SETTING: object = None  # what the initializer set, in the worker
+_HELD: list[bytearray] = []  # memory a task keeps alive after it returns
+
+
+def remember(value: object, other: object = None) -> None:
+    global SETTING
+    SETTING = (value, other)
+
+
+def setting() -> object:
+    return SETTING
+
+
+def fail_init(message: str) -> None:
+    raise ValueError(message)
+
+
+def exit_in_init(code: int) -> None:
+    os._exit(code)
+
+
+def fail_if_first(folder: str) -> None:
+    """Fails in the one worker that wins the creation of ``folder``/first."""
+    try:
+        fd = os.open(Path(folder) / "first", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    raise RuntimeError("this worker won the file")
+
+
+def wait_for_file_in_init(path: str) -> None:
+    """Waits (at most 60 s) for ``path`` to exist: keeps the worker initializing."""
+    end = time.monotonic() + 60
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def pid_of(n: int) -> tuple[int, int]:
+    return n, os.getpid()
+
+
+def slow_pid_of(n: int, seconds: float) -> tuple[int, int]:
+    time.sleep(seconds)
+    return n, os.getpid()
+
+
+def hold_memory(megabytes: int) -> int:
+    """Keeps ``megabytes`` MB alive after it returns (touched, so resident)."""
+    block = bytearray(megabytes * 1_000_000)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    _HELD.append(block)
+    return os.getpid()
