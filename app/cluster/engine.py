@@ -386,6 +386,7 @@ class DaskEngine(DaskRecords):
                     dropped.append(self._forget(task))
                     if address is not None:
                         addresses.append(address)
+                        self._timed_out_at.add(address)
             _release(dropped)
             if addresses:  # on a thread of its own: the next deadline must not wait for it
                 threading.Thread(

@@ -64,6 +64,7 @@ class DaskRecords(TaskBook[Ticket]):
         self._timed: dict[str, Task] = {}  # running tasks that have a deadline
         self._live: set[str] = set()  # IDs of tasks not yet final: collect waits on them
         self._refetches: dict[str, int] = {}  # Dask key -> times its result was lost
+        self._timed_out_at: set[str] = set()  # addresses restarted for a task's timeout
 
     # == caller side ======================================================================
     def worker_info(self) -> list[WorkerInfo]:
@@ -259,7 +260,12 @@ class DaskRecords(TaskBook[Ticket]):
         if slot.pid is not None:
             slot.exitcode = self._exit_codes.get(slot.pid, slot.exitcode)
         code = slot.exitcode
-        self._events.append(WorkerDied(slot.index, slot.pid or 0, code, signal_name(code), now))
+        reason = "stopped" if expected else "crashed"
+        if address in self._timed_out_at:
+            self._timed_out_at.discard(address)
+            reason = "timeout"
+        died = WorkerDied(slot.index, slot.pid or 0, code, signal_name(code), now, reason)
+        self._events.append(died)
         self._death_recorded()
         for task_id in [i for i, a in self._running_on.items() if a == address]:
             del self._running_on[task_id]  # it cannot be running there any more

@@ -101,10 +101,21 @@ def run_initializer(life: Lifecycle) -> str | None:
         initializer(*initargs)
     except BaseException as exc:  # SystemExit too: the worker cannot run tasks
         logging.getLogger(_INIT_LOGGER).error(
-            "the initializer %s failed:\n%s", life.name, traceback.format_exc().rstrip()
+            "%s%s failed:\n%s", _INIT_FAILED, life.name, traceback.format_exc().rstrip()
         )
         return describe(exc)
     return None
+
+
+_INIT_FAILED = "the initializer "
+
+
+def initializer_failure(message: str) -> str | None:
+    """The last line of a worker's log record telling its initializer's failure (the
+    exception, as "ValueError: boom"), or None when the record tells something else."""
+    if not message.startswith(_INIT_FAILED) or " failed:\n" not in message:
+        return None
+    return message.rstrip().rsplit("\n", 1)[-1].strip()
 
 
 def megabytes(n: int) -> str:

@@ -275,7 +275,7 @@ class Recorder:
             signal = "null" if d.signal_name is None else quoted(d.signal_name)
             return (
                 f'{{"t":{self._t(d.time)},"e":"worker_died","worker":{d.index},"pid":{d.pid},'
-                f'"exitcode":{_number(d.exitcode)},"signal":{signal}}}\n'
+                f'"exitcode":{_number(d.exitcode)},"signal":{signal},"reason":{quoted(d.reason)}}}\n'
             )
         if kind is WorkerStarted:
             s = item

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
-from app.core.runs import RecordedRun, TaskRecord, as_int, as_str, fold, run_start
+from app.core.runs import (
+    RecordedRun,
+    TaskRecord,
+    as_int,
+    as_str,
+    death_reason_of,
+    fold,
+    run_start,
+)
 from app.core.states import TaskState
 
 CHECKPOINT = 2048
@@ -462,7 +470,8 @@ def _converted(event: dict[str, Any], record: TaskRecord | None, base: float) ->
         if kind == "worker_started":
             return WorkerStarted(index, pid, when)
         exitcode = as_int(event.get("exitcode"))
-        return WorkerDied(index, pid, exitcode, as_str(event.get("signal")), when)
+        signal = as_str(event.get("signal"))
+        return WorkerDied(index, pid, exitcode, signal, when, death_reason_of(event))
     if kind == "log":
         pid, message = as_int(event.get("pid")), as_str(event.get("message"))
         if pid is None or message is None:

@@ -80,9 +80,13 @@ class RecordedRun:
         return records
 
     def deaths(self) -> list[dict[str, Any]]:
-        """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t``."""
+        """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t`` and
+        ``reason`` (one of ``DEATH_REASONS``; "crashed" in runs recorded before it was)."""
         return [
-            {key: event.get(key) for key in ("worker", "pid", "exitcode", "signal", "t")}
+            {
+                **{key: event.get(key) for key in ("worker", "pid", "exitcode", "signal", "t")},
+                "reason": death_reason_of(event),
+            }
             for event in self.events
             if event["e"] == "worker_died"
         ]
@@ -295,6 +299,13 @@ def _changed(records: dict[str, TaskRecord], event: dict[str, Any]) -> TaskRecor
 # every line of a run.
 def as_str(value: Any) -> str | None:
     return value if type(value) is str else None
+
+
+def death_reason_of(event: dict[str, Any]) -> str:
+    """A recorded death's ``reason``: "crashed" when the run was recorded before deaths
+    had one (a reason a later version adds is kept as it is)."""
+    reason = event.get("reason")
+    return reason if type(reason) is str and reason else "crashed"
 
 
 def as_int(value: Any) -> int | None:

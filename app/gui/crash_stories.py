@@ -32,12 +32,14 @@ class CrashStories:
             workers_left = any(info.alive for info in facade.worker_info())
             for d in deaths:
                 story = explain_dask(d) if self._dask else explain(d, workers_left, auto_restart)
-                self._add(d.died.time, story)
+                # A recycling is routine: told, but it does not pull the tab forward.
+                self._add(d.died.time, story, bring_forward=d.died.reason != "recycled")
         for given_up in killed_workers_in(events):
             self._add(given_up.time, explain_killed_worker(given_up))
 
-    def _add(self, when: float, story: str) -> None:
+    def _add(self, when: float, story: str, bring_forward: bool = True) -> None:
         story = f"{formatting.clock(when)}\n{story}"
         old = self._view.toPlainText()
         self._view.setPlainText(f"{story}\n\n{old}" if old else story)
-        self._side.setCurrentWidget(self._view)
+        if bring_forward:
+            self._side.setCurrentWidget(self._view)

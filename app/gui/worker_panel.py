@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -17,8 +18,9 @@ from PySide6.QtWidgets import (
 
 from app.core import WorkerDied, WorkerStarted
 from app.core.errors import signal_name
-from app.core.events import Event
+from app.core.events import Event, WorkerLog
 from app.core.front import FacadeFront
+from app.core.lifecycle import initializer_failure
 from app.gui import formatting
 
 _COLUMNS = ("Worker", "PID", "State", "Done", "Uptime", "Restarts")
@@ -36,6 +38,7 @@ class WorkerPanel(QWidget):
         self._facade: FacadeFront | None = None
         self._started: dict[int, float] = {}  # slot -> when its current process started
         self._deaths: dict[int, WorkerDied] = {}  # slot -> how its last process died
+        self._init_errors: dict[int, str] = {}  # pid -> how its initializer failed
         self.clock: Callable[[], float] = time.time  # a replay's instant, when replaying
         self.table = QTableWidget(0, len(_COLUMNS), self)
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
@@ -57,6 +60,7 @@ class WorkerPanel(QWidget):
         self._facade = facade
         self._started.clear()
         self._deaths.clear()
+        self._init_errors.clear()
         self.refresh(0)
 
     def show_history(self, started: dict[int, float], deaths: dict[int, WorkerDied]) -> None:
@@ -75,6 +79,10 @@ class WorkerPanel(QWidget):
             elif type(event) is WorkerDied:
                 self._deaths[event.index] = event
                 seen = True
+            elif type(event) is WorkerLog and event.level >= logging.ERROR:
+                failure = initializer_failure(event.message)
+                if failure is not None:
+                    self._init_errors[event.pid] = failure
         return seen
 
     def refresh(self, queued: int) -> None:
@@ -97,6 +105,11 @@ class WorkerPanel(QWidget):
                 uptime = formatting.seconds(now - started) if started else ""
             else:
                 state = "dead"
+                if death is not None and death.reason == "recycled":
+                    state = "recycled"
+                elif death is not None and death.reason != "crashed":
+                    detail = self._init_errors.get(death.pid)
+                    state = f"dead: {death.reason}" + (f": {detail}" if detail else "")
                 # A cluster may tell the exit code after the death: the snapshot has it.
                 code = info.exitcode if death is None or death.exitcode is None else None
                 why = (

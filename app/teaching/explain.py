@@ -110,6 +110,10 @@ def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
 def explain(death: Death, workers_left: bool, restart: bool) -> str:
     """The whole story of one death, for someone learning multiprocessing."""
     d = death.died
+    if d.reason == "recycled":
+        return _explain_recycling(death)
+    if d.reason == "initializer failed":
+        return _explain_initializer_failure(death, workers_left)
     how = d.signal_name or f"exit code {d.exitcode}"
     timed_out = any(state is TaskState.TIMED_OUT for _, state, _ in death.blamed)
     lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, timed_out), ""]
@@ -156,6 +160,64 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
             "never reports back: its AsyncResult.get() waits for ever unless you gave it a "
             "timeout.",
         ]
+    return "\n".join(lines)
+
+
+def _explain_recycling(death: Death) -> str:
+    d = death.died
+    lines = [
+        f"worker-{d.index} (pid {d.pid}) was recycled: not a crash.",
+        "",
+        "It had reached max_tasks_per_child, or its resident memory was above "
+        "max_memory_per_child after its last task (the console line says which), so it "
+        "finished that task, reported it, and exited cleanly (exit code "
+        f"{d.exitcode}). A fresh process takes its place at once, whatever restart says: "
+        "memory a task leaked, or a library's state that grows, is given back.",
+        "",
+        "Nothing is blamed: the task it ran last ended as it ended.",
+    ]
+    if death.requeued:
+        lines.append(
+            f"Moved: {_ids(death.requeued)} had been sent to it ahead but had not started; "
+            "they go back to the queue, untouched."
+        )
+    lines += [
+        "",
+        "In the same case: ProcessPoolExecutor(max_tasks_per_child=N) replaces a worker "
+        "after N tasks too (it has no memory cap); multiprocessing.Pool has "
+        "maxtasksperchild.",
+    ]
+    return "\n".join(lines)
+
+
+def _explain_initializer_failure(death: Death, workers_left: bool) -> str:
+    d = death.died
+    how = d.signal_name or f"exit code {d.exitcode}"
+    lines = [
+        f"worker-{d.index} (pid {d.pid}) never ran a task: its initializer failed ({how}).",
+        "",
+        "initializer(*initargs) runs in each worker before its first task. This one raised "
+        "(its traceback is in the console, logged by the worker) or ended the process "
+        "inside it. A new worker would run the same initializer and fail the same way, so "
+        "this one is not restarted, whatever restart says (restart_worker() tries again "
+        "on request, once the cause is fixed).",
+        "",
+        "Nothing is blamed: no task had started.",
+    ]
+    if death.requeued:
+        lines.append(f"Moved: {_ids(death.requeued)} go back to the queue, for other workers.")
+    if death.lost:
+        lines.append(
+            f"Lost: {_ids(death.lost)}: no worker is left; their error names the initializer."
+        )
+    if not workers_left:
+        lines.append("No worker is alive: a task sent now returns at once, LOST.")
+    lines += [
+        "",
+        "In the same case: ProcessPoolExecutor marks the whole pool broken "
+        "(BrokenProcessPool for every pending call); multiprocessing.Pool starts new "
+        "workers again and again, each failing the same way.",
+    ]
     return "\n".join(lines)
 
 
