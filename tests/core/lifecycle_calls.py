@@ -61,3 +61,12 @@ def hold_memory(megabytes: int) -> int:
         block[i] = 1
     _HELD.append(block)
     return os.getpid()
+
+
+def kill_self_in_init(_: int) -> None:
+    os.kill(os.getpid(), 9)
+
+
+def wait_then_fail(path: str, message: str) -> None:
+    wait_for_file_in_init(path)
+    raise RuntimeError(message)
