@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,18 @@ def test_initargs_without_an_initializer_are_ignored_as_the_standard_executor_do
     facade = monitor_facade(1, initargs=(1, 2), max_tasks_per_child=10**30)
     assert facade.submit(calls.pid_of, 5).result(DEADLINE)[0] == 5
     assert [t.state for t in facade.collect_tasks(DEADLINE)] == [TaskState.DONE]
+
+
+def test_an_initializer_that_never_returns_does_not_hold_a_collect_past_its_timeout(
+    monitor_facade: FacadeFactory, tmp_path: Path
+) -> None:
+    facade = monitor_facade(
+        2, initializer=calls.wait_for_file_in_init, initargs=(str(tmp_path / "never"),)
+    )
+    futures = [facade.submit(calls.pid_of, n) for n in range(4)]
+    start = time.monotonic()
+    tasks = facade.collect_tasks(timeout=0.5)
+    assert time.monotonic() - start < 10
+    assert [t.state for t in tasks] == [TaskState.CANCELLED] * 4
+    assert all(f.cancelled() for f in futures)
+    assert [d.reason for d in _deaths(facade.poll_events())] == ["killed", "killed"]

@@ -162,3 +162,46 @@ def test_the_reason_is_recorded_and_read_back(
 
 def _replayed_events(run: RecordedRun) -> list[Any]:
     return list(RunReplay(run).index())
+
+
+def test_cancelling_tasks_sent_ahead_keeps_the_count_in_step(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """A task taken back from a worker's window is not run there, and the parent's count
+    of what the worker will run must stay its own: else a worker waits for a task that
+    never comes, or is sent one it will not run."""
+    facade = monitor_facade(2, max_tasks_per_child=4)
+    futures = [facade.submit(calls.pid_of, n) for n in range(120)]
+    cancelled: set[str] = set()
+    for i, future in enumerate(futures):
+        if future.task_id not in cancelled:
+            future.result(DEADLINE)
+        # The next tasks are the likeliest to sit in a window, sent but not started.
+        if i % 3 == 0 and i + 2 < len(futures) and facade.cancel(futures[i + 2].task_id):
+            cancelled.add(futures[i + 2].task_id)
+    events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    tasks = facade.collect_tasks(DEADLINE)
+    events += facade.poll_events()
+    for task in tasks:
+        expected = TaskState.CANCELLED if task.ID in cancelled else TaskState.DONE
+        assert task.state is expected, task
+    assert cancelled  # some were still waiting: the test exercised the take-back
+    ran = Counter(t.worker_pid for t in tasks if t.state is TaskState.DONE)
+    assert max(ran.values()) <= 4
+    assert {d.reason for d in _deaths(events)} <= {"recycled", "stopped"}
+    assert not _requeued(events)
+
+
+def test_a_cap_below_any_worker_recycles_after_every_task_and_loses_nothing(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(2, max_memory_per_child=1)
+    futures = [facade.submit(calls.pid_of, n) for n in range(10)]
+    values = [f.result(DEADLINE) for f in futures]
+    events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    tasks = facade.collect_tasks(DEADLINE)
+    events += facade.poll_events()
+    assert [n for n, _ in values] == list(range(10))
+    assert all(t.state is TaskState.DONE and t.attempts == 1 for t in tasks)
+    assert len({pid for _, pid in values}) == 10  # one process a task
+    assert {d.reason for d in _deaths(events)} <= {"recycled", "stopped"}
