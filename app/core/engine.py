@@ -54,23 +54,6 @@ def _nothing_to_release() -> None:
 _REPLACED = (KillReason.TIMEOUT, KillReason.CANCEL)
 
 
-def death_reason(h: WorkerHandle) -> str:
-    """The ``WorkerDied.reason`` of a buried worker (see ``DEATH_REASONS``)."""
-    kill = h.kill_reason
-    clean = h.exitcode == 0
-    if h.recycling is not None and clean and kill in (None, KillReason.STOP):
-        return "recycled"  # it left on its own, even if a stop crossed its exit
-    if kill is None:
-        return "initializer failed" if h.initializing else "crashed"
-    if kill == KillReason.TIMEOUT:
-        return "timeout"
-    if kill == KillReason.STOP:
-        return "stopped" if clean else "killed"  # killed when it did not leave in time
-    if kill in (KillReason.DAMAGED, KillReason.REAP):
-        return "crashed"  # its task broke it; the parent only finished the job
-    return "killed"  # a forced cancel, a collect that ran out, close(), a dropped facade
-
-
 class Engine(TaskBook[bool]):
     """The records of one facade's tasks and workers, and the rules that move them.
 
@@ -339,7 +322,7 @@ class Engine(TaskBook[bool]):
         reason = h.kill_reason
         claimed = wire.claimed(h.shared)
         how = describe_exit(code)
-        why = death_reason(h)
+        why = h.death_reason()
         self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now, why))
         self._death_recorded()
         window = list(h.window)

@@ -266,6 +266,22 @@ class WorkerHandle:
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
 
+    def death_reason(self) -> str:
+        """Its ``WorkerDied.reason`` once it is reaped (see ``DEATH_REASONS``)."""
+        kill = self.kill_reason
+        clean = self.exitcode == 0
+        if self.recycling is not None and clean and kill in (None, KillReason.STOP):
+            return "recycled"  # it left on its own, even if a stop crossed its exit
+        if kill is None:
+            return "initializer failed" if self.initializing else "crashed"
+        if kill == KillReason.TIMEOUT:
+            return "timeout"
+        if kill == KillReason.STOP:
+            return "stopped" if clean else "killed"  # killed when it did not leave in time
+        if kill in (KillReason.DAMAGED, KillReason.REAP):
+            return "crashed"  # its task broke it; the parent only finished the job
+        return "killed"  # a forced cancel, a collect that ran out, close(), a dropped facade
+
     def process_alive(self) -> bool:
         """Whether the process still runs (it may be dead before the parent noticed).
 

@@ -175,4 +175,8 @@ def _said(event: WorkerStarted | WorkerDied, parent: int) -> Line:
     if isinstance(event, WorkerStarted):
         return Line(event.time, "parent", parent, logging.INFO, f"{who} started")
     how = event.signal_name or f"exit code {event.exitcode}"
-    return Line(event.time, "parent", parent, logging.WARNING, f"{who} died: {how}")
+    if event.reason in ("recycled", "stopped"):  # clean exits, not deaths
+        return Line(event.time, "parent", parent, logging.INFO, f"{who} {event.reason} ({how})")
+    return Line(
+        event.time, "parent", parent, logging.WARNING, f"{who} died: {how} ({event.reason})"
+    )

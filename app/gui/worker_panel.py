@@ -118,7 +118,7 @@ class WorkerPanel(QWidget):
                     else signal_name(code) or (f"exit code {code}" if code is not None else None)
                 )
                 if why:
-                    state = f"dead ({why})"
+                    state = f"{state} ({why})"
                 uptime = ""
             cells = (
                 f"worker-{info.index}",
