@@ -352,7 +352,10 @@ class Engine(TaskBook[bool]):
         if reason != KillReason.STOP:
             self._last_death = f"worker-{h.index} (pid {h.pid}) {how}"
         replace = not ending and reason != KillReason.STOP and not self._stop_requested
-        replace = replace and (reason in _REPLACED or self._restart or why == "recycled")
+        # One that said it was leaving to be recycled is replaced even if it then died
+        # on its way out (a finalizer of its tasks, a signal).
+        recycling = h.recycling is not None
+        replace = replace and (reason in _REPLACED or self._restart or recycling)
         by_signal = code is not None and code < 0
         if why == "initializer failed":
             replace = False  # a new worker would fail the same way

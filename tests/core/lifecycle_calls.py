@@ -70,3 +70,11 @@ def kill_self_in_init(_: int) -> None:
 def wait_then_fail(path: str, message: str) -> None:
     wait_for_file_in_init(path)
     raise RuntimeError(message)
+
+
+def kill_me_at_exit(n: int) -> tuple[int, int]:
+    """Registers a finalizer that SIGKILLs the worker as it exits (after its last task)."""
+    from multiprocessing import util
+
+    util.Finalize(None, os.kill, args=(os.getpid(), 9), exitpriority=100)
+    return n, os.getpid()

@@ -205,3 +205,20 @@ def test_a_cap_below_any_worker_recycles_after_every_task_and_loses_nothing(
     assert all(t.state is TaskState.DONE and t.attempts == 1 for t in tasks)
     assert len({pid for _, pid in values}) == 10  # one process a task
     assert {d.reason for d in _deaths(events)} <= {"recycled", "stopped"}
+
+
+def test_a_worker_killed_on_its_way_out_is_still_replaced_and_loses_nothing(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(1, restart=False, max_tasks_per_child=1)
+    first = facade.submit(calls.kill_me_at_exit, 0)
+    rest = [facade.submit(calls.pid_of, n) for n in range(1, 4)]
+    killed_pid = first.result(DEADLINE)[1]
+    assert [f.result(DEADLINE)[0] for f in rest] == [1, 2, 3]
+    events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    tasks = facade.collect_tasks(DEADLINE)
+    events += facade.poll_events()
+    assert all(t.state is TaskState.DONE for t in tasks)
+    died = next(d for d in _deaths(events) if d.pid == killed_pid)
+    assert (died.reason, died.signal_name) == ("crashed", "SIGKILL")  # not a clean exit
+    assert killed_pid not in {f.result(0)[1] for f in rest}
