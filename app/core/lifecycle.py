@@ -14,6 +14,7 @@ import numbers
 import os
 import pickle
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,6 +119,28 @@ def initializer_failure(message: str) -> str | None:
     if not message.startswith(_INIT_FAILED) or " failed:\n" not in message:
         return None
     return message.rstrip().rsplit("\n", 1)[-1].strip()
+
+
+EXIT_GRACE = 1.0
+"""Seconds a recycled worker's clean exit may take before it is cut short."""
+
+
+def exit_within(seconds: float, warn: Callable[[str], None]) -> None:
+    """Makes sure the worker's clean exit ends within ``seconds``: a thread a task left
+    running (not a daemon) would hold it for ever (the exit joins such threads), and its
+    replacement would never start. ``warn`` says so before the worker ends itself."""
+
+    def cut_short() -> None:
+        threading.Event().wait(seconds)
+        with contextlib.suppress(Exception):
+            names = [t.name for t in threading.enumerate() if not t.daemon]
+            warn(
+                f"its clean exit did not end within {seconds} s (threads still running: "
+                f"{', '.join(names) or 'none'}); ended it"
+            )
+        os._exit(0)
+
+    threading.Thread(target=cut_short, name="recycling-exit", daemon=True).start()
 
 
 def _megabytes(n: int) -> str:

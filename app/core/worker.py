@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from app.core import wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
-from app.core.lifecycle import Lifecycle, Recycler, run_initializer
+from app.core.lifecycle import EXIT_GRACE, Lifecycle, Recycler, exit_within, run_initializer
 from app.core.lines import LineSplitter
 from app.core.task import Task, WorkerCrash, load_task, set_progress_sink, why_not_valid
 from app.core.wire import claim
@@ -328,6 +328,7 @@ class _Runner:
                 why = self._recycler.after_task()
                 if why is not None:  # what is left in the inbox the parent requeues
                     self._outbox.send(wire.encode_recycling(why))
+                    exit_within(EXIT_GRACE, self._warn)
                     return
 
     def _run_one(self, seq: int, payload: memoryview) -> None:
@@ -387,6 +388,9 @@ class _Runner:
         self._end_output()
         body = wire.encode_failed(seq, started, time.time(), error, tb, pickled_exception())
         self._outbox.send(body)
+
+    def _warn(self, text: str) -> None:
+        self._outbox.log(logging.WARNING, "app.core.worker", text, time.time())
 
     def report_progress(self, task: Task, fraction: float, message: str) -> None:
         seq, current = self._current

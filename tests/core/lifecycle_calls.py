@@ -78,3 +78,11 @@ def kill_me_at_exit(n: int) -> tuple[int, int]:
 
     util.Finalize(None, os.kill, args=(os.getpid(), 9), exitpriority=100)
     return n, os.getpid()
+
+
+def leave_a_thread_running(n: int) -> tuple[int, int]:
+    """Starts a non-daemon thread that outlives the task (a clean exit would wait for it)."""
+    import threading
+
+    threading.Thread(target=threading.Event().wait, args=(120,), name="left-behind").start()
+    return n, os.getpid()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.core import TaskChanged, TaskState, WorkerDied, WorkerStarted, read_run
+from app.core import TaskChanged, TaskState, WorkerDied, WorkerLog, WorkerStarted, read_run
 from app.core.replay import RunReplay
 from app.core.runs import RecordedRun
 from app.testing import FacadeFactory
@@ -222,3 +222,25 @@ def test_a_worker_killed_on_its_way_out_is_still_replaced_and_loses_nothing(
     died = next(d for d in _deaths(events) if d.pid == killed_pid)
     assert (died.reason, died.signal_name) == ("crashed", "SIGKILL")  # not a clean exit
     assert killed_pid not in {f.result(0)[1] for f in rest}
+
+
+def test_a_thread_left_running_does_not_hold_a_recycled_worker(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """Its clean exit would join the thread for ever: it is cut short after a second,
+    with a warning, and the next task runs on the replacement."""
+    facade = monitor_facade(1, max_tasks_per_child=1)
+    first = facade.submit(calls.leave_a_thread_running, 0)
+    second = facade.submit(calls.pid_of, 1)
+    old_pid = first.result(DEADLINE)[1]
+    assert second.result(10)[1] != old_pid
+    events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    tasks = facade.collect_tasks(DEADLINE)
+    events += facade.poll_events()
+    assert [t.state for t in tasks] == [TaskState.DONE] * 2
+    died = next(d for d in _deaths(events) if d.pid == old_pid)
+    assert (died.reason, died.exitcode) == ("recycled", 0)
+    (warned,) = [
+        e for e in events if isinstance(e, WorkerLog) and "did not end within" in e.message
+    ]
+    assert warned.pid == old_pid and "left-behind" in warned.message
