@@ -125,20 +125,21 @@ EXIT_GRACE = 1.0
 """Seconds a recycled worker's clean exit may take before it is cut short."""
 
 
-def exit_within(seconds: float, warn: Callable[[str], None]) -> None:
-    """Makes sure the worker's clean exit ends within ``seconds``: a thread a task left
-    running (not a daemon) would hold it for ever (the exit joins such threads), and its
-    replacement would never start. ``warn`` says so before the worker ends itself."""
+def exit_within(seconds: float, warn: Callable[[str], None], code: int = 0) -> None:
+    """Makes sure the worker's exit ends within ``seconds`` (with ``code``): a thread a
+    task or the initializer left running (not a daemon) would hold it for ever (the exit
+    joins such threads), and the parent would wait for its death. ``warn`` says so
+    before the worker ends itself."""
 
     def cut_short() -> None:
         threading.Event().wait(seconds)
         with contextlib.suppress(Exception):
             names = [t.name for t in threading.enumerate() if not t.daemon]
             warn(
-                f"its clean exit did not end within {seconds} s (threads still running: "
+                f"its exit did not end within {seconds} s (threads still running: "
                 f"{', '.join(names) or 'none'}); ended it"
             )
-        os._exit(0)
+        os._exit(code)
 
     threading.Thread(target=cut_short, name="recycling-exit", daemon=True).start()
 

@@ -328,7 +328,7 @@ class _Runner:
                 why = self._recycler.after_task()
                 if why is not None:  # what is left in the inbox the parent requeues
                     self._outbox.send(wire.encode_recycling(why))
-                    exit_within(EXIT_GRACE, self._warn)
+                    exit_within(EXIT_GRACE, self.warn)
                     return
 
     def _run_one(self, seq: int, payload: memoryview) -> None:
@@ -389,7 +389,7 @@ class _Runner:
         body = wire.encode_failed(seq, started, time.time(), error, tb, pickled_exception())
         self._outbox.send(body)
 
-    def _warn(self, text: str) -> None:
+    def warn(self, text: str) -> None:
         self._outbox.log(logging.WARNING, "app.core.worker", text, time.time())
 
     def report_progress(self, task: Task, fraction: float, message: str) -> None:
@@ -440,6 +440,7 @@ def worker_main(
         streams.end_task()
         if failure is not None:
             outbox.send(wire.encode_init_failed(failure))
+            exit_within(EXIT_GRACE, runner.warn, code=1)
             raise SystemExit(1)
     outbox.send(wire.encode_ready(os.getpid()))
     try:

@@ -86,3 +86,10 @@ def leave_a_thread_running(n: int) -> tuple[int, int]:
 
     threading.Thread(target=threading.Event().wait, args=(120,), name="left-behind").start()
     return n, os.getpid()
+
+
+def start_a_thread_then_fail() -> None:
+    import threading
+
+    threading.Thread(target=threading.Event().wait, args=(120,), name="left-behind").start()
+    raise ValueError("after starting a thread")

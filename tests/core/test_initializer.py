@@ -37,6 +37,7 @@ def test_initargs_reach_every_worker_and_its_replacements(
     assert [f.result(DEADLINE) for f in futures] == [("x", 2)] * 6
     crash = facade.submit(die, 3)
     events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    events += facade.poll_events()  # what came between its last poll and its check
     assert facade.task(crash.task_id).state is TaskState.CRASHED
     (died,) = _deaths(events)
     assert died.reason == "crashed" and died.exitcode == 3
@@ -56,6 +57,7 @@ def test_a_failing_initializer_loses_the_queue_naming_it_and_blames_nothing(
     )
     futures = [facade.submit(calls.pid_of, n) for n in range(5)]
     events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    events += facade.poll_events()  # what came between its last poll and its check
     for task in facade.tasks:
         assert task.state is TaskState.LOST, task
         assert task.started_at is None and task.worker_pid is None
@@ -118,6 +120,7 @@ def test_a_worker_that_dies_inside_its_initializer_is_an_initializer_failure(
     facade = monitor_facade(1, restart=True, initializer=initializer, initargs=(7,))
     futures = [facade.submit(calls.pid_of, n) for n in range(3)]
     events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    events += facade.poll_events()  # what came between its last poll and its check
     (died,) = _deaths(events)
     assert (died.reason, died.exitcode, died.signal_name) == (
         "initializer failed",
@@ -149,6 +152,7 @@ def test_tasks_queued_while_initializing_wait_for_it_and_are_never_blamed(
     assert all(t.state is TaskState.PENDING for t in facade.tasks)
     go.touch()
     events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    events += facade.poll_events()  # what came between its last poll and its check
     assert [t.state for t in facade.tasks] == [TaskState.LOST] * 5
     assert all("RuntimeError: late failure" in (t.error or "") for t in facade.tasks)
     assert not any(f.running() for f in futures)
@@ -232,3 +236,19 @@ def test_an_initializer_that_never_returns_does_not_hold_a_collect_past_its_time
     assert [t.state for t in tasks] == [TaskState.CANCELLED] * 4
     assert all(f.cancelled() for f in futures)
     assert [d.reason for d in _deaths(facade.poll_events())] == ["killed", "killed"]
+
+
+def test_a_thread_the_failed_initializer_left_running_does_not_hide_its_death(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(1, initializer=calls.start_a_thread_then_fail)
+    future = facade.submit(calls.pid_of, 1)
+    assert isinstance(future.exception(DEADLINE), TaskLostError)
+    events: list[Any] = []
+    wait_for(facade, lambda: bool(_deaths(events)), DEADLINE, into=events)
+    (died,) = _deaths(events)
+    assert (died.reason, died.exitcode) == ("initializer failed", 1)
+    (warned,) = [e for e in events if isinstance(e, WorkerLog) and "did not end" in e.message]
+    assert warned.pid == died.pid and "left-behind" in warned.message
+    task = facade.task(future.task_id)
+    assert task.state is TaskState.LOST and "after starting a thread" in (task.error or "")

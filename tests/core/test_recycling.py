@@ -241,6 +241,6 @@ def test_a_thread_left_running_does_not_hold_a_recycled_worker(
     died = next(d for d in _deaths(events) if d.pid == old_pid)
     assert (died.reason, died.exitcode) == ("recycled", 0)
     (warned,) = [
-        e for e in events if isinstance(e, WorkerLog) and "did not end within" in e.message
+        e for e in events if isinstance(e, WorkerLog) and "exit did not end within" in e.message
     ]
     assert warned.pid == old_pid and "left-behind" in warned.message
