@@ -52,7 +52,7 @@ def end_tooltip(lane: Lane, since: float) -> str:
     if mark is None:
         return ""
     assert lane.end is not None
-    how = f" ({lane.death})" if lane.death and lane.reason != "stopped" else ""
+    how = f" ({lane.death})" if lane.death not in ("", "stopped") else ""  # a clean exit
     lines = [
         f"worker-{lane.index} (pid {lane.pid}) {lane.reason}{how} at {lane.end - since:.3f} s",
         mark.meaning,

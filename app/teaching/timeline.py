@@ -61,7 +61,7 @@ class MemorySeries:
         times.append(when)
         values.append(rss)
         self._highest.append(max(rss, self._highest[-1]) if self._highest else rss)
-        while len(times) > MEMORY_POINTS:
+        while len(self.times) > MEMORY_POINTS:
             self._coarsen()
 
     def _coarsen(self) -> None:
@@ -270,8 +270,8 @@ class Timeline:
         self.lanes.append(lane)
         self.lanes.sort(key=lambda lane: (lane.index, lane.start))
         self._lane_of_pid[event.pid] = lane
-        if self.first_time is None:
-            self.first_time = event.time
+        if self.first_time is None or event.time < self.first_time:
+            self.first_time = event.time  # the earliest: a start told late still shows
 
     def _died(self, event: WorkerDied) -> None:
         lane = self._lane_of_pid.get(event.pid)
