@@ -36,7 +36,8 @@ def how_it_ended(death: WorkerDied, exitcode: int | None = None) -> str:
 
 def reason_of(death: WorkerDied) -> str:
     """Why it ended, one of ``DEATH_REASONS`` ("crashed" for a reason nobody knows)."""
-    return death.reason if death.reason in MARKS else "crashed"
+    reason = death.reason
+    return reason if isinstance(reason, str) and reason in MARKS else "crashed"
 
 
 def death_words(death: WorkerDied, exitcode: int | None = None) -> str:

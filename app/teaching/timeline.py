@@ -278,7 +278,8 @@ class Timeline:
         if lane is None:
             return
         lane.end = event.time
-        lane.reason = event.reason if event.reason in MARKS else "crashed"
+        reason = event.reason
+        lane.reason = reason if isinstance(reason, str) and reason in MARKS else "crashed"
         lane.rss_at_death = _bytes(event.rss_bytes)
         lane.oom_killed = event.oom_killed if isinstance(event.oom_killed, bool) else None
         if event.signal_name:

@@ -29,7 +29,7 @@ from app.core import (
     WorkerStats,
     WorkingProcessFacade,
 )
-from app.core.events import WorkerInfo
+from app.core.events import Event, WorkerInfo
 from app.gui.main_window import MainWindow
 from app.gui.timeline_marks import ALARM
 from app.gui.timeline_view import LABEL_WIDTH, TimelineView
@@ -129,7 +129,7 @@ def test_a_recycling_draws_calm_with_its_memory(qtbot: QtBot, window: MainWindow
     view = window.timeline
     start = time.time() - 3.0
     old, new = 990_001, 990_002
-    events: list[WorkerStarted | WorkerStats | WorkerDied] = [WorkerStarted(1, old, start)]
+    events: list[Event] = [WorkerStarted(1, old, start)]
     events += [WorkerStats(1, old, (60 + 20 * k) * MB, 80.0, start + k / 2) for k in range(5)]
     events.append(WorkerDied(1, old, 0, None, start + 2.5, "recycled", 140 * MB, False))
     events.append(WorkerStarted(1, new, start + 2.6))
@@ -190,6 +190,7 @@ def test_the_words_for_each_end() -> None:
     assert death_words(WorkerDied(2, 77, None, None, 0.0), exitcode=3) == "crashed: exit code 3"
     assert death_words(WorkerDied(2, 77, None, None, 0.0)) == "crashed"
     assert death_words(WorkerDied(2, 77, 0, None, 0.0, "nonsense")) == "crashed: exit code 0"
+    assert death_words(WorkerDied(2, 77, 1, None, 0.0, ["x"])) == "crashed: exit code 1"  # type: ignore[arg-type]
     for reason in MARKS:
         end = WorkerDied(2, 77, 0, None, 0.0, reason)
         assert MARKS[reason].meaning in death_story(end)
@@ -233,7 +234,7 @@ def test_a_recorded_run_draws_memory_up_to_the_instant(
     assert view.timeline is not None and view.timeline.lanes
     lane = view.timeline.lanes[0]
     begin, end = replay.base, replay.base + replay.time_of(replay.length)
-    samples = [
+    samples: list[Event] = [
         WorkerStats(0, lane.pid, (50 + k) * MB, 5.0, begin + (end - begin) * k / 10)
         for k in range(10)
     ]

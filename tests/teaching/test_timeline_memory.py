@@ -133,7 +133,7 @@ def test_samples_that_make_no_sense_are_left_out() -> None:
     bad = [
         WorkerStats(0, 8, 10 * MB, 1.0, T0 + 1),  # no such process
         WorkerStats(0, 7, -1, 1.0, T0 + 1),
-        WorkerStats(0, 7, True, 1.0, T0 + 1),  # type: ignore[arg-type]
+        WorkerStats(0, 7, True, 1.0, T0 + 1),
         WorkerStats(0, 7, 1.5e9, 1.0, T0 + 1),  # type: ignore[arg-type]
         WorkerStats(0, 7, 10 * MB, 1.0, math.nan),
         WorkerStats(0, 7, 10 * MB, 1.0, math.inf),
@@ -149,6 +149,8 @@ def test_samples_that_make_no_sense_are_left_out() -> None:
     assert lane.reason == "stopped"  # unknown reason, clean exit between tasks
     assert lane.rss_at_death is None and lane.oom_killed is None
     assert not timeline.apply_events([WorkerStats(0, 7, MB, 1.0, T0 + 4)])  # after its end
+    timeline.apply_events([WorkerStarted(1, 9, T0), WorkerDied(1, 9, 1, None, T0 + 1, ["x"])])  # type: ignore[arg-type]
+    assert timeline.lanes[-1].reason == "crashed"  # a reason that is no text at all
 
 
 def test_a_process_told_late_still_begins_the_timeline() -> None:
