@@ -8,6 +8,7 @@ cross), even to colour-blind eyes; and a tooltip says what each one means.
 from __future__ import annotations
 
 import math
+import textwrap
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen, QPolygonF
@@ -19,6 +20,7 @@ ALARM = QColor("#e74c3c")
 WARNING = QColor("#d35400")
 SPAWN = QColor("#27ae60")
 RADIUS = 5.0  # half the size of a mark's shape
+WRAP = 90  # characters a tooltip's line holds
 
 
 def tone_colour(mark: Mark, palette: QPalette) -> QColor:
@@ -33,15 +35,26 @@ def tone_colour(mark: Mark, palette: QPalette) -> QColor:
 def legend() -> str:
     """The timeline's tooltip: what its bars, marks and memory graph mean."""
     lines = [
-        "One row per worker process, from spawn to death: its tasks as bars coloured by "
-        "outcome, and under them its resident memory (the band's full height is the "
-        "run's peak, written in the top-left corner; each row's own peak beside its name).",
+        textwrap.fill(
+            "One row per worker process, from spawn to death: its tasks as bars coloured by "
+            "outcome, and under them its resident memory (the band's full height is the "
+            "run's peak, written in the top-left corner; each row's own peak beside its "
+            "name).",
+            WRAP,
+        ),
         "Where a process ended, a mark says why:",
     ]
-    lines += [f"  {mark.shape}: {mark.meaning}" for mark in MARKS.values()]
+    words = {"alarm": "red", "warning": "amber", "calm": "grey"}
+    for mark in MARKS.values():
+        line = f"  {words[mark.tone]} {mark.shape}: {mark.meaning}"
+        lines.append(textwrap.fill(line, WRAP, subsequent_indent="      "))
     lines.append(
-        "A green line where a replacement began (grey after a recycling). Hover a mark or "
-        "the memory band for details; Ctrl+wheel zooms; click a bar to select its task."
+        textwrap.fill(
+            "A green line where a replacement began (grey after a recycling). Hover a mark "
+            "or the memory band for details; Ctrl+wheel zooms; click a bar to select its "
+            "task.",
+            WRAP,
+        )
     )
     return "\n".join(lines)
 
@@ -55,7 +68,7 @@ def end_tooltip(lane: Lane, since: float) -> str:
     how = f" ({lane.death})" if lane.death not in ("", "stopped") else ""  # a clean exit
     lines = [
         f"worker-{lane.index} (pid {lane.pid}) {lane.reason}{how} at {lane.end - since:.3f} s",
-        mark.meaning,
+        textwrap.fill(mark.meaning, WRAP),
     ]
     memory = formatting.size(lane.rss_at_death)
     if memory:

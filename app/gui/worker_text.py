@@ -6,6 +6,7 @@ panel's cells, their tooltips and the console's line of a recorded death.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from app.core.errors import signal_name
@@ -76,7 +77,7 @@ def death_story(death: WorkerDied, exitcode: int | None = None) -> str:
         f"worker-{death.index} (pid {death.pid}) {death_words(death, exitcode)}"
         + (f" ({how})" if how and reason_of(death) != "crashed" else "")
         + f" at {formatting.clock(death.time)}",
-        MARKS[reason_of(death)].meaning,
+        textwrap.fill(MARKS[reason_of(death)].meaning, 90),
     ]
     memory = formatting.size(death.rss_bytes)
     if memory:

@@ -115,7 +115,7 @@ MARKS: dict[str, Mark] = {
         "cross",
         "alarm",
         "crashed: the process died on its own, by a signal or an exit in the middle of its "
-        "work; the task it ran is blamed",
+        "work; the task it ran, if any, is blamed",
     ),
     "killed": Mark(
         "slashed circle",
