@@ -90,8 +90,9 @@ def test_the_panel_shows_memory_and_cpu_and_the_table_ignores_samples(
     pid = live_pid(qtbot, window)
     rows, counts = window.model.rowCount(), dict(window.model.counts)
     lines = window.console.text.toPlainText()
-    window.show_events([WorkerStats(0, pid, 212 * MB, 35.4, time.time())])
-    window.refresh_workers()
+    sample = WorkerStats(0, pid, 212 * MB, 35.4, time.time())
+    assert not window.worker_panel.note_events([sample])  # a sample waits for the tick
+    window.controller.events.emit([sample])  # the poller's batches go this way
     qtbot.waitUntil(lambda: panel_row(window)["Memory"] != "", timeout=DEADLINE_MS)
     if window.facade.worker_info()[0].rss_bytes is None:  # no sampler: the event's figures
         assert panel_row(window)["Memory"] == "212 MB"
