@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, deque
 
@@ -25,6 +26,28 @@ def seconds(value: float | None) -> str:
         return f"{value:.1f} s"
     minutes, rest = divmod(int(value), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def size(value: int | None) -> str:
+    """``512 B``, ``9.5 MB``, ``212 MB``, ``1.3 GB`` (of 1024, as ``top`` counts); an empty
+    cell for no value or one that is no size."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return ""
+    if value < 1024:
+        return f"{value} B"
+    amount = float(value)
+    for unit in ("KB", "MB", "GB", "TB", "PB"):
+        amount /= 1024
+        if amount < 1000 or unit == "PB":
+            break
+    return f"{amount:.1f} {unit}" if amount < 9.95 else f"{amount:.0f} {unit}"
+
+
+def percent(value: float | None) -> str:
+    """``35%`` of one core (``180%``: two cores busy); empty when unknown or absurd."""
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return ""
+    return f"{value:.0f}%"
 
 
 def one_line(value: object, limit: int = 200) -> str:

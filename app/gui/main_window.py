@@ -106,11 +106,6 @@ class MainWindow(QMainWindow):
         self.crash_stories = CrashStories(self.explainer, self.side, dask)
         self.worker_panel = WorkerPanel(self)
         self.timeline = TimelineView(self)
-        self.timeline.setToolTip(
-            "One row per worker process, from spawn to death: its tasks as bars coloured by "
-            "outcome, a red mark where it died, a green one where its replacement began. "
-            "Ctrl+wheel zooms; click a bar to select its task."
-        )
         self.console = ConsoleView(self)
         self.counts_label = QLabel(self)
         self.rate_label = QLabel(self)
@@ -174,7 +169,7 @@ class MainWindow(QMainWindow):
         self.table_split.setObjectName("tableSplit")
         self.table_split.addWidget(tasks)
         self.table_split.addWidget(self.timeline)
-        self.table_split.setStretchFactor(0, 3)
+        self.table_split.setStretchFactor(0, 2)
         self.table_split.setStretchFactor(1, 1)
         self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
         self.top_split.setObjectName("topSplit")
@@ -187,8 +182,8 @@ class MainWindow(QMainWindow):
         self.bottom_split.setObjectName("bottomSplit")
         self.bottom_split.addWidget(self.worker_panel)
         self.bottom_split.addWidget(self.console)
-        self.bottom_split.setStretchFactor(0, 2)
-        self.bottom_split.setStretchFactor(1, 3)
+        self.bottom_split.setStretchFactor(0, 1)  # room for the workers' memory and CPU
+        self.bottom_split.setStretchFactor(1, 1)
         self.main_split = QSplitter(Qt.Orientation.Vertical, self)
         self.main_split.setObjectName("mainSplit")
         self.main_split.addWidget(self.top_split)

@@ -23,6 +23,7 @@ from app.gui.console_view import Line
 from app.gui.run_player import RunPlayer
 from app.gui.throttle import Throttle
 from app.gui.time_bar import TimeBar
+from app.gui.worker_text import ended_words, reason_of
 
 CONSOLE_LINES = 2000  # the console's lines a move far away shows again
 STORIES = 20  # the deaths the explainer tells again after a move
@@ -174,9 +175,6 @@ def _said(event: WorkerStarted | WorkerDied, parent: int) -> Line:
     who = f"worker-{event.index} (pid {event.pid})"
     if isinstance(event, WorkerStarted):
         return Line(event.time, "parent", parent, logging.INFO, f"{who} started")
-    how = event.signal_name or f"exit code {event.exitcode}"
-    if event.reason in ("recycled", "stopped"):  # clean exits, not deaths
-        return Line(event.time, "parent", parent, logging.INFO, f"{who} {event.reason} ({how})")
-    return Line(
-        event.time, "parent", parent, logging.WARNING, f"{who} died: {how} ({event.reason})"
-    )
+    calm = reason_of(event) in ("recycled", "stopped")
+    level = logging.INFO if calm else logging.WARNING
+    return Line(event.time, "parent", parent, level, f"{who} {ended_words(event)}")

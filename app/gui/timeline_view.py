@@ -1,4 +1,5 @@
-"""The timeline: each worker process's life, from spawn to death, with its tasks as bars.
+"""The timeline: each worker process's life, from spawn to death, with its tasks as bars,
+its memory as a thin graph under them, and a mark where it ended that says why.
 
 It draws only what is visible: for each lane it finds the bars of the shown time window
 by bisection, so thousands of tasks cost no more than the few dozen on screen. It follows
@@ -17,6 +18,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
@@ -25,13 +27,23 @@ from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from app.core import TaskState
 from app.core.events import Event
 from app.core.task import Task
+from app.gui import formatting, timeline_marks
 from app.gui.task_model import STATE_COLOURS
-from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at, ended, lane_end
+from app.teaching.timeline import (
+    Bar,
+    Geometry,
+    Lane,
+    Timeline,
+    bar_at,
+    ended,
+    lane_end,
+    mark_at,
+    memory_at,
+)
 
 MIN_PX_PER_S, MAX_PX_PER_S = 0.5, 20_000.0
 LABEL_WIDTH = 120  # the lane names on the left
-_DEATH = QColor("#e74c3c")
-_SPAWN = QColor("#27ae60")
+MEMORY = QColor(59, 130, 196, 150)  # the memory graphs' fill
 
 
 class TimelineView(QAbstractScrollArea):
@@ -45,7 +57,7 @@ class TimelineView(QAbstractScrollArea):
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setToolTip("")
+        self.setToolTip(timeline_marks.legend())
         self.timeline: Timeline | None = None
         self.px_per_s = 100.0
         self.following = True  # keep the present in view
@@ -167,18 +179,43 @@ class TimelineView(QAbstractScrollArea):
         return found[1] if found else None
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        bar = self._hit(event.position())
-        if bar is None:
+        text = self.tooltip_at(event.position())
+        if text:
+            QToolTip.showText(event.globalPosition().toPoint(), text, self)
+        else:
             QToolTip.hideText()
-            return
-        end = bar.end if bar.end is not None else self.now()
-        outcome = "running" if bar.end is None else bar.state.name
-        if bar.state is TaskState.PENDING and bar.end is not None:
-            outcome = "requeued (its worker died before it started)"
-        QToolTip.showText(
-            event.globalPosition().toPoint(),
-            f"{bar.task_id}: {outcome}\n{end - bar.start:.3f} s",
-            self,
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        """What the point shows: a process's end or start mark, a task, or a memory
+        sample ("" for none)."""
+        timeline = self.timeline
+        if timeline is None or pos.x() < LABEL_WIDTH:
+            return ""
+        x, y = pos.x() - LABEL_WIDTH, pos.y() + self.verticalScrollBar().value()
+        geometry, now = self.geometry_now(), self.now()
+        since = self._span()[0]
+        mark = mark_at(timeline, geometry, x, y, now)
+        if mark is not None:
+            lane, which = mark
+            if which == "end":
+                return timeline_marks.end_tooltip(lane, since)
+            return timeline_marks.start_tooltip(lane, since)
+        bar = self._hit(pos)
+        if bar is not None:
+            end = bar.end if bar.end is not None else now
+            outcome = "running" if bar.end is None else bar.state.name
+            if bar.state is TaskState.PENDING and bar.end is not None:
+                outcome = "requeued (its worker died before it started)"
+            return f"{bar.task_id}: {outcome}\n{end - bar.start:.3f} s"
+        sample = memory_at(timeline, geometry, x, y, now)
+        if sample is None:
+            return ""
+        lane, when, value = sample
+        peak = lane.memory.peak(now)
+        top = f"; its peak {formatting.size(peak[1])}" if peak else ""
+        return (
+            f"worker-{lane.index} (pid {lane.pid}): {formatting.size(value)} resident at "
+            f"{when - since:.1f} s{top}"
         )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -206,6 +243,14 @@ class TimelineView(QAbstractScrollArea):
         width = self.viewport().width() - LABEL_WIDTH
         t_from, t_to = geometry.t(0), geometry.t(width)
         dy = -self.verticalScrollBar().value()
+        full = self.viewport().width()
+        for row in range(1, len(timeline.lanes), 2):  # every other lane shaded: which
+            y = geometry.row_y(row) + dy  # graph and mark belong to which lane
+            top = max(float(y), float(geometry.top))
+            if top < y + geometry.row_height:
+                painter.fillRect(
+                    QRectF(0, top, full, y + geometry.row_height - top), palette.alternateBase()
+                )
         self._draw_axis(painter, geometry, width, t_from, t_to)
         colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
         painter.save()
@@ -214,21 +259,19 @@ class TimelineView(QAbstractScrollArea):
         for row, lane in enumerate(timeline.lanes):
             if lane.start > now:
                 continue  # a replay before this process began
-            y = geometry.row_y(row)
             died = lane_end(lane, now)
             lane_end_at = died if died is not None else now
             x0, x1 = max(0.0, geometry.x(lane.start)), min(width, geometry.x(lane_end_at))
+            by, h = geometry.bar_band(row)
             if x1 > x0:  # the process is alive here: a faint band, its idle time
-                painter.fillRect(
-                    QRectF(x0, y + geometry.row_height / 2 - 1, x1 - x0, 2), palette.mid()
-                )
+                painter.fillRect(QRectF(x0, by + h / 2 - 1, x1 - x0, 2), palette.mid())
+            self._draw_memory(painter, geometry, row, lane, t_from, t_to, now)
             first, last = lane.visible_range(t_from, t_to, now)
             if last - first > width // 3:  # denser than pixels: one rect per run of columns
-                by, h = y + 3, geometry.row_height - 6
                 for x0, x1, state in lane.pixel_runs(geometry, width, now):
                     painter.fillRect(QRectF(x0, by, x1 - x0, h), colours[state])
                 self._draw_selected(painter, geometry, row, now)
-                self._lane_marks(painter, geometry, lane, y, t_from, min(t_to, now))
+                self._lane_marks(painter, geometry, lane, row, t_from, min(t_to, now))
                 continue
             for bar in lane.bars[first:last]:
                 x, by, w, h = geometry.bar_rect(row, bar, now)
@@ -242,33 +285,100 @@ class TimelineView(QAbstractScrollArea):
                 if bar.task_id == self.selected:
                     painter.setPen(QPen(palette.text().color(), 2))
                     painter.drawRect(QRectF(x, by, w, h))
-            self._lane_marks(painter, geometry, lane, y, t_from, min(t_to, now))
+            self._lane_marks(painter, geometry, lane, row, t_from, min(t_to, now))
         if self._live:  # the present
             x_now = geometry.x(now)
             if 0 <= x_now <= width:
                 painter.setPen(QPen(palette.highlight().color(), 1, Qt.PenStyle.DashLine))
                 painter.drawLine(QPointF(x_now, geometry.top - dy), QPointF(x_now, 10_000))
         painter.restore()
-        painter.setPen(palette.text().color())
+        self._draw_labels(painter, geometry, dy, now)
+
+    def _draw_labels(self, painter: QPainter, g: Geometry, dy: int, now: float) -> None:
+        """Each lane's name and memory peak, and the memory graphs' scale in the corner."""
+        palette = self.palette()
+        timeline = self.timeline
+        assert timeline is not None
+        small = painter.font()
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
+        normal = painter.font()
+        by, bh = g.bar_band(0)
         for row, lane in enumerate(timeline.lanes):
             if lane.start > now:
                 continue
-            y = geometry.row_y(row) + dy
-            label = f"worker-{lane.index} [{lane.pid}]"
+            y = g.row_y(row) + dy
+            if y + g.row_height < g.top:
+                continue  # scrolled away above
+            painter.setFont(normal)
+            painter.setPen(palette.text().color())
             painter.drawText(
-                QRectF(4, y, LABEL_WIDTH - 8, geometry.row_height),
+                QRectF(4, y + by - g.top - 2, LABEL_WIDTH - 8, bh + 2),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                label,
+                f"worker-{lane.index} [{lane.pid}]",
             )
+            peak = lane.memory.peak(now)
+            if peak is not None:
+                painter.setFont(small)
+                painter.setPen(palette.placeholderText().color())
+                painter.drawText(
+                    QRectF(4, y + g.row_height - g.band - 4, LABEL_WIDTH - 8, g.band + 4),
+                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                    f"peak {formatting.size(peak[1])}",
+                )
+        if timeline.memory_peak:
+            painter.fillRect(QRectF(0, 0, LABEL_WIDTH, g.top), palette.base())
+            painter.setFont(small)
+            painter.setPen(palette.placeholderText().color())
+            painter.drawText(
+                QRectF(4, 0, LABEL_WIDTH - 8, g.top),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                f"memory: 0 to {formatting.size(timeline.memory_peak)}",
+            )
+        painter.setFont(normal)
+
+    def _draw_memory(
+        self,
+        painter: QPainter,
+        g: Geometry,
+        row: int,
+        lane: Lane,
+        t_from: float,
+        t_to: float,
+        now: float,
+    ) -> None:
+        """The lane's memory over time, along its bottom, scaled to the run's peak."""
+        assert self.timeline is not None
+        outline = g.memory_polygon(row, lane, self.timeline.memory_peak, t_from, t_to, now)
+        if outline:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(MEMORY)
+            painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in outline]))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
 
     def _lane_marks(
-        self, painter: QPainter, g: Geometry, lane: Lane, y: int, t_from: float, t_to: float
+        self, painter: QPainter, g: Geometry, lane: Lane, row: int, t_from: float, t_to: float
     ) -> None:
-        """Where a replacement began (green) and where the process died (red, and how)."""
+        """Where a replacement began (green; grey after a recycling) and where the process
+        ended, with a mark that says why (see ``timeline_marks``)."""
+        palette = self.palette()
+        top, h = g.bar_band(row)
         if lane.replacement and t_from <= lane.start <= t_to:
-            self._marker(painter, g.x(lane.start), y, g, _SPAWN, "")
-        if lane.end is not None and t_from <= lane.end <= t_to:
-            self._marker(painter, g.x(lane.end), y, g, _DEATH, lane.death)
+            calm = lane.after in ("recycled", "stopped")
+            colour = palette.placeholderText().color() if calm else timeline_marks.SPAWN
+            painter.setPen(QPen(colour, 2))
+            painter.drawLine(QPointF(g.x(lane.start), top), QPointF(g.x(lane.start), top + h))
+        mark = lane.mark
+        if mark is None or lane.end is None or not t_from <= lane.end <= t_to:
+            return
+        x = g.x(lane.end)
+        colour = timeline_marks.tone_colour(mark, palette)
+        timeline_marks.draw_end(painter, mark, colour, palette.base().color(), x, top, h)
+        painter.setPen(colour)
+        painter.drawText(
+            QRectF(x + timeline_marks.RADIUS + 5, top, 220, h),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            lane.mark_label(),
+        )
 
     def _draw_selected(self, painter: QPainter, g: Geometry, row: int, now: float) -> None:
         """Outlines the selected task's bar when bars are drawn as pixel runs."""
@@ -278,18 +388,6 @@ class TimelineView(QAbstractScrollArea):
         x, by, w, h = g.bar_rect(row, found[1], now)
         painter.setPen(QPen(self.palette().text().color(), 2))
         painter.drawRect(QRectF(x, by, max(w, 3.0), h))
-
-    def _marker(
-        self, painter: QPainter, x: float, y: int, g: Geometry, colour: QColor, text: str
-    ) -> None:
-        painter.setPen(QPen(colour, 2))
-        painter.drawLine(QPointF(x, y + 1), QPointF(x, y + g.row_height - 1))
-        if text:
-            painter.drawText(
-                QRectF(x + 4, y, 140, g.row_height),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                f"✝ {text}",
-            )
 
     def _draw_axis(
         self, painter: QPainter, g: Geometry, width: int, t_from: float, t_to: float

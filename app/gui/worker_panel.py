@@ -1,4 +1,5 @@
-"""The worker panel: each worker process's life at a glance."""
+"""The worker panel: each worker process's life at a glance, with the memory and CPU it
+uses, and for a dead one why it ended and the last memory it had."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -16,20 +18,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import WorkerDied, WorkerStarted
+from app.core import WorkerDied, WorkerStarted, WorkerStats
 from app.core.errors import signal_name
 from app.core.events import Event, WorkerLog
 from app.core.front import FacadeFront
 from app.core.lifecycle import initializer_failure
 from app.gui import formatting
+from app.gui.worker_text import death_story, death_words, usage
 
-_COLUMNS = ("Worker", "PID", "State", "Done", "Uptime", "Restarts")
+_COLUMNS = ("Worker", "PID", "State", "Memory", "CPU", "Done", "Uptime", "Restarts")
+_WIDTHS = (66, 56, 0, 62, 44, 44, 66, 60)  # 0: the State column takes what is left
+_STATE, _MEMORY = 2, 3
 
 
 class WorkerPanel(QWidget):
-    """One row per worker slot: pid, what it does now, tasks done, uptime, restarts.
+    """One row per worker slot: pid, what it does now, memory, CPU, tasks done, uptime,
+    restarts.
 
     A handful of rows refreshed a few times a second: a plain table widget is enough.
+    Memory and CPU come from the snapshot (``WorkerInfo``), else from the slot's last
+    ``WorkerStats`` event; the events alone never cause a refresh (the tick does).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -39,16 +47,28 @@ class WorkerPanel(QWidget):
         self._started: dict[int, float] = {}  # slot -> when its current process started
         self._deaths: dict[int, WorkerDied] = {}  # slot -> how its last process died
         self._init_errors: dict[int, str] = {}  # pid -> how its initializer failed
+        self._samples: dict[int, WorkerStats] = {}  # slot -> its last memory/CPU sample
         self.clock: Callable[[], float] = time.time  # a replay's instant, when replaying
         self.table = QTableWidget(0, len(_COLUMNS), self)
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        for column, width in enumerate((72, 64, 0, 48, 72, 64)):
+        for column, width in enumerate(_WIDTHS):
             if width:
                 self.table.setColumnWidth(column, width)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(_STATE, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(36)
+        tips = {
+            "Memory": "Resident memory (RSS) of the worker process; for a dead one, its "
+            "last sample",
+            "CPU": "CPU use of the worker process, in percent of one core",
+            "State": "What the worker does now; for a dead one, why it ended",
+        }
+        for column, name in enumerate(_COLUMNS):
+            if name in tips:
+                self.table.horizontalHeaderItem(column).setToolTip(tips[name])
         self.queued = QLabel(self)
         self.queued.setObjectName("queuedLabel")
         layout = QVBoxLayout(self)
@@ -61,6 +81,7 @@ class WorkerPanel(QWidget):
         self._started.clear()
         self._deaths.clear()
         self._init_errors.clear()
+        self._samples.clear()
         self.refresh(0)
 
     def show_history(self, started: dict[int, float], deaths: dict[int, WorkerDied]) -> None:
@@ -69,10 +90,13 @@ class WorkerPanel(QWidget):
         self._deaths = dict(deaths)
 
     def note_events(self, events: list[Event]) -> bool:
-        """Remembers starts and deaths; True if the panel should refresh now."""
+        """Remembers starts, deaths and samples; True if the panel should refresh now
+        (a start or a death: a sample waits for the next tick)."""
         seen = False
         for event in events:
-            if type(event) is WorkerStarted:
+            if type(event) is WorkerStats:
+                self._samples[event.index] = event
+            elif type(event) is WorkerStarted:
                 self._started[event.index] = event.time
                 self._deaths.pop(event.index, None)
                 seen = True
@@ -92,6 +116,7 @@ class WorkerPanel(QWidget):
         now = self.clock()
         for row, info in enumerate(infos):
             death = self._deaths.get(info.index)
+            tip = ""
             if info.alive:
                 if not info.ready:
                     state = "starting"
@@ -104,37 +129,41 @@ class WorkerPanel(QWidget):
                 started = self._started.get(info.index)
                 uptime = formatting.seconds(now - started) if started else ""
             else:
-                state = "dead"
-                if death is not None and death.reason == "recycled":
-                    state = "recycled"
-                elif death is not None and death.reason != "crashed":
-                    detail = self._init_errors.get(death.pid)
-                    state = f"dead: {death.reason}" + (f": {detail}" if detail else "")
                 # A cluster may tell the exit code after the death: the snapshot has it.
-                code = info.exitcode if death is None or death.exitcode is None else None
-                why = (
-                    death.signal_name or f"exit code {death.exitcode}"
-                    if death is not None and death.exitcode is not None
-                    else signal_name(code) or (f"exit code {code}" if code is not None else None)
-                )
-                if why:
-                    state = f"{state} ({why})"
+                if death is not None:
+                    state = death_words(death, info.exitcode)
+                    tip = death_story(death, info.exitcode)
+                    detail = self._init_errors.get(death.pid)
+                    if detail:
+                        state = f"{state}: {detail}"
+                        tip = f"{tip}\n\n{detail}"
+                else:
+                    code = info.exitcode
+                    why = signal_name(code) or (f"exit code {code}" if code is not None else "")
+                    state = f"dead ({why})" if why else "dead"
                 uptime = ""
+            use = usage(info, self._samples.get(info.index), death)
             cells = (
                 f"worker-{info.index}",
                 "" if info.pid is None else str(info.pid),
                 state,
+                use.memory,
+                use.cpu,
                 str(info.tasks_done),
                 uptime,
                 str(info.restarts),
             )
+            tips = {_STATE: tip or state, _MEMORY: use.tip}
             for col, text in enumerate(cells):
                 item = self.table.item(row, col)
                 if item is None:
                     item = QTableWidgetItem(text)
-                    item.setToolTip(text)  # a cell elides "busy on <a long ID>"
                     self.table.setItem(row, col, item)
                 elif item.text() != text:
                     item.setText(text)
-                    item.setToolTip(text)
+                tip_text = tips.get(col, text)  # a cell elides "busy on <a long ID>"
+                if item.toolTip() != tip_text:
+                    item.setToolTip(tip_text)
+            memory = self.table.item(row, _MEMORY)
+            memory.setForeground(self.palette().placeholderText() if use.last else QBrush())
         self.queued.setText(f"Queued tasks: {queued}")

@@ -54,8 +54,8 @@ def test_crash_each_way_then_collect(qtbot: QtBot, window: MainWindow, way: str)
     click(qtbot, window, "crashButton")
     wait_state(qtbot, window, "crash-1", "CRASHED", "DONE", "FAILED", "LOST", "TIMED_OUT")
     assert state(window, "crash-1") == "CRASHED"
-    # "dead" as soon as the facade sees it; the reason once the WorkerDied event is in.
-    death = f"dead ({DYING_WAYS[way]})"
+    # "dead" as soon as the facade sees it; why, once the WorkerDied event is in.
+    death = f"crashed: {DYING_WAYS[way]}"
     qtbot.waitUntil(lambda: worker_states(window)[0] == death, timeout=DEADLINE_MS)
     select_task(qtbot, window, "crash-1")
     details = child(window, QPlainTextEdit, "detailsView")
@@ -85,7 +85,7 @@ def test_kill_the_worker_now_crashes_the_running_task(qtbot: QtBot, window: Main
     click(qtbot, window, "crashButton")
     wait_state(qtbot, window, "long", "CRASHED", "DONE", "TIMED_OUT", "LOST")
     assert state(window, "long") == "CRASHED"
-    qtbot.waitUntil(lambda: worker_states(window)[0] == "dead (SIGKILL)", timeout=DEADLINE_MS)
+    qtbot.waitUntil(lambda: worker_states(window)[0] == "crashed: SIGKILL", timeout=DEADLINE_MS)
     assert shown_ids(window) == ["long"]  # no crash task: the kill came from outside
 
 
@@ -94,7 +94,9 @@ def test_restart_requeues_lost_tasks(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: worker_states(window)[0] == "idle", timeout=DEADLINE_MS)
     choose_crash(window, "kill the worker now")
     click(qtbot, window, "crashButton")
-    qtbot.waitUntil(lambda: worker_states(window)[0].startswith("dead"), timeout=DEADLINE_MS)
+    qtbot.waitUntil(
+        lambda: worker_states(window)[0].startswith(("dead", "crashed")), timeout=DEADLINE_MS
+    )
     submit(qtbot, window, "orphan", 0.1)
     wait_state(qtbot, window, "orphan", "LOST")
     assert "LOST" in child(window, QLabel, "submitMessage").text()

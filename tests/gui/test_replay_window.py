@@ -82,7 +82,7 @@ def test_the_slider_shows_the_run_before_and_after_the_crash(
     bar.slider.setValue(death + 1)  # the death, and the fate it decided
     assert states(window)["crash"] is TaskState.CRASHED
     assert "Blamed: 'crash'" in window.explainer.toPlainText()
-    assert "dead (SIGKILL)" in window.worker_panel.table.item(0, 2).text()
+    assert window.worker_panel.table.item(0, 2).text() == "crashed: SIGKILL"
     assert "died: SIGKILL" in window.console.text.toPlainText()
     bar.step_back.click()  # one step back goes back over the death as a whole
     assert states(window)["crash"] is TaskState.RUNNING

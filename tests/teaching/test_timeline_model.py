@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
-from app.teaching.timeline import Bar, Geometry, Lane, Timeline, bar_at
+from app.teaching.timeline import MARKS, Bar, Geometry, Lane, Timeline, bar_at
 
 
 @pytest.mark.timeout(60)
@@ -42,6 +42,11 @@ def test_lanes_bars_and_death_markers_from_a_real_run() -> None:
     ]
     assert [(b.task_id, b.state) for b in second.bars] == [("c", TaskState.DONE)]
     assert first.death == "exit code 3" and second.death == "stopped"
+    # A real crash draws as a crash; the end of the run as a calm stop.
+    assert first.reason == "crashed" and first.mark == MARKS["crashed"]
+    assert first.mark_label() == "exit code 3"
+    assert second.reason == "stopped" and second.mark is not None
+    assert second.mark.tone == "calm" and second.after == "crashed"
     assert first.end is not None and second.start >= first.end
 
     geometry = Geometry(t0=first.start, px_per_s=400.0)
