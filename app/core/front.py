@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from app.core import exit_wait
 from app.core.book import TaskBook
 from app.core.events import Event, WorkerInfo
 from app.core.futures import TaskFuture, TaskRejectedError
@@ -33,6 +34,7 @@ class FacadeFront(Executor):
 
     _engine: TaskBook[Any]
     _shutdown_called = False
+    _exit_tracked = False  # its pending calls finish at the interpreter's exit
     _recorder: Recorder | None = None
 
     @property
@@ -170,7 +172,18 @@ class FacadeFront(Executor):
         if not engine.submit(task, future) and task.state is TaskState.REJECTED:
             future._owner = None
             future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
+        elif not self._exit_tracked:
+            self._exit_tracked = True
+            exit_wait.track(self)
         return future
+
+    def finish_calls(self) -> None:
+        """What the interpreter's exit does to an executor never shut down, as it does to a
+        ``ProcessPoolExecutor``: waits for every call whose future is unresolved, then
+        collects the facade, unless plain tasks are still unfinished (its finalizer then
+        kills them, as for any facade dropped without a collect)."""
+        if self._engine.await_calls():
+            self.collect_tasks()
 
     def map(
         self,
