@@ -176,7 +176,10 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
         window = False
     session = Session(Path(record) if record is not None else None, window)
     module = main_module(path.resolve())
-    sys.modules["__main__"] = module  # for good: workers and pickling find the script here
+    # For good: pickling finds the script's functions here, and spawned workers, started
+    # at any time, re-import it by path. What workers send back names it __mp_main__,
+    # which multiprocessing aliased to the __main__ of its import time.
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
     sys.argv = [script, *args]
     sys.path[0:1] = [str(path.resolve().parent), _app_root()]
     status = _execute(code, module, session)
@@ -244,10 +247,10 @@ def _exit_status(code: object) -> int:
 def _print_exception(exc: BaseException) -> None:
     """The traceback python would print, without this runner's own frames."""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_frame.f_code is _execute.__code__:
         tb = tb.tb_next
     sys.stdout.flush()
-    sys.excepthook(type(exc), exc, tb)
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
 
 
 def _report(session: Session) -> None:
