@@ -52,3 +52,31 @@ def sleep_for(seconds: float) -> float:
 
 def pid() -> int:
     return os.getpid()
+
+
+class Box:
+    """A result or argument the tests hold a weak reference to."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def box(n: int) -> Box:
+    return Box(n)
+
+
+def unbox(b: Box) -> int:
+    return b.n
+
+
+def touch_after(path: str, seconds: float) -> str:
+    """Sleeps, then creates ``path``: proof that the call ran to its end."""
+    time.sleep(seconds)
+    Path(path).touch()
+    return path
+
+
+def write_pid_then_sleep(path: str, seconds: float) -> None:
+    """Says which process runs it, then holds its worker."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
