@@ -80,3 +80,16 @@ def write_pid_then_sleep(path: str, seconds: float) -> None:
     """Says which process runs it, then holds its worker."""
     Path(path).write_text(str(os.getpid()))
     time.sleep(seconds)
+
+
+INITIALIZED = "not initialized"
+
+
+def initialize(value: str) -> None:
+    """An executor's initializer: runs in each worker before its first call."""
+    global INITIALIZED
+    INITIALIZED = value
+
+
+def initialized() -> str:
+    return INITIALIZED
