@@ -43,6 +43,7 @@ def pickled(task: Task) -> tuple[bytes, str | None]:
     try:
         return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL), None
     except BaseException as exc:
+        task.exception = exc  # kept on the refused task: a call's future raises it
         return b"", f"the task cannot be pickled: {describe(exc)}"
 
 

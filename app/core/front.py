@@ -171,7 +171,7 @@ class FacadeFront(Executor):
         future = TaskFuture(task.ID, self)
         if not engine.submit(task, future) and task.state is TaskState.REJECTED:
             future._owner = None
-            future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
+            future.set_exception(_refusal(task))
         elif not self._exit_tracked:
             self._exit_tracked = True
             exit_wait.track(self)
@@ -212,3 +212,15 @@ class FacadeFront(Executor):
             self.collect_tasks()
         else:
             threading.Thread(target=self.collect_tasks, name="facade-shutdown").start()
+
+
+def _refusal(task: Task) -> BaseException:
+    """What a refused call's future raises: the error that kept it from being pickled,
+    as ``ProcessPoolExecutor``'s future does (with a note naming the task), else
+    ``TaskRejectedError``."""
+    refused = task.exception
+    if refused is None:
+        return TaskRejectedError(f"task {task.ID!r}: {task.error}")
+    task.exception = None  # the future has it now
+    refused.add_note(f"task {task.ID!r} was refused: {task.error}")
+    return refused

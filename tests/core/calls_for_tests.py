@@ -6,6 +6,7 @@ Nothing here may import PySide6 or the test configuration: the worker stays Qt-f
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -93,3 +94,10 @@ def initialize(value: str) -> None:
 
 def initialized() -> str:
     return INITIALIZED
+
+
+class RefusesPickling:
+    """An argument that cannot be pickled, saying why."""
+
+    def __reduce__(self) -> str:
+        raise pickle.PicklingError("not this one")

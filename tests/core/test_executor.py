@@ -9,6 +9,7 @@ import gc
 import itertools
 import logging
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -28,13 +29,13 @@ from app.core.futures import (
     RemoteTraceback,
     TaskCrashedError,
     TaskLostError,
-    TaskRejectedError,
 )
 from app.core.task import CallTask
 from app.testing import FacadeFactory
 from tests.core.calls_for_tests import (
     Box,
     OddError,
+    RefusesPickling,
     add,
     box,
     die,
@@ -244,11 +245,14 @@ def test_shutdown_without_waiting_still_finishes_the_work(monitor_facade: Facade
 
 
 def test_an_unpicklable_call_gets_a_failed_future_at_once(monitor_facade: FacadeFactory) -> None:
+    """With the pickling error itself, as ``ProcessPoolExecutor``'s future fails."""
     facade = monitor_facade(1)
     future = facade.submit(lambda: 42)
     assert future.done()
     exc = future.exception()
-    assert isinstance(exc, TaskRejectedError) and "cannot be pickled" in str(exc)
+    assert isinstance(exc, AttributeError)  # "Can't pickle local object", as pickle says
+    (note,) = exc.__notes__
+    assert note.startswith("task '<lambda>-1' was refused: the task cannot be pickled")
     assert facade.submit(square, 3).result(DEADLINE) == 9
     with pytest.raises(TypeError, match="callable"):
         facade.submit(42)  # type: ignore[arg-type]
@@ -453,3 +457,26 @@ def test_plain_tasks_keep_their_results(monitor_facade: FacadeFactory) -> None:
     assert facade.process_task(task)
     (back,) = facade.collect_tasks(DEADLINE)
     assert back is task and task.result == 36
+
+
+def test_an_argument_that_refuses_pickling_fails_the_future_with_its_own_error(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """CPython's ``test_error_at_task_pickle`` and ``test_shutdown_deadlock_pickle``."""
+    facade = monitor_facade(1)
+    future = facade.submit(id, RefusesPickling())
+    facade.shutdown(wait=False)
+    with pytest.raises(pickle.PicklingError, match="not this one"):
+        future.result(DEADLINE)
+    assert facade.tasks == []  # refused: never recorded, never run
+
+
+def test_a_refused_plain_task_keeps_the_pickling_error(monitor_facade: FacadeFactory) -> None:
+    from tests.core.tasks_for_tests import SquareTask
+
+    facade = monitor_facade(1)
+    task = SquareTask("sq", RefusesPickling())  # type: ignore[arg-type]
+    assert not facade.process_task(task)
+    assert task.state is TaskState.REJECTED
+    assert isinstance(task.exception, pickle.PicklingError)
+    assert task.error == "the task cannot be pickled: _pickle.PicklingError: not this one"
