@@ -32,7 +32,7 @@ from typing import Any
 import app
 from app.core import exit_wait
 from app.core.pool_executor import ProcessPoolFacade
-from app.core.run_paths import SUFFIX, RecordChoice
+from app.core.run_paths import SUFFIX, RecordChoice, Target, chosen_path, is_run_file
 
 INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + SIGINT)
 
@@ -41,7 +41,7 @@ INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + S
 class Session:
     """The executors one script made, and where each records its run."""
 
-    record: Path | None  # --record FILE, or None: new files in the runs folder
+    record: Target | None  # --record FILE (or FOLDER), or None: the runs folder
     window: bool
     window_process: subprocess.Popen[bytes] | None = None
     paths: list[Path] = field(default_factory=list)
@@ -51,10 +51,13 @@ class Session:
         """Where the next executor records: FILE, then FILE-2.jsonl beside it, ..."""
         if self.record is None:
             return True
+        path = self.record.path
+        if self.record.folder:
+            return str(path) + os.sep  # a new file in it for each executor
         if not self.paths:
-            return str(self.record)
-        stem = self.record.name.removesuffix(SUFFIX)
-        return str(self.record.with_name(f"{stem}-{len(self.paths) + 1}{SUFFIX}"))
+            return str(path)
+        stem = path.name.removesuffix(SUFFIX)
+        return str(path.with_name(f"{stem}-{len(self.paths) + 1}{SUFFIX}"))
 
     def started(self, executor: ProcessPoolFacade) -> None:
         self.executors.append(weakref.ref(executor))
@@ -174,7 +177,12 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
             file=sys.stderr,
         )
         window = False
-    session = Session(Path(record) if record is not None else None, window)
+    target = None if record is None else chosen_path(record)
+    problem = None if target is None else _unrecordable(target)
+    if problem is not None:
+        print(f"run: --record {record}: {problem}", file=sys.stderr)
+        return 2
+    session = Session(target, window)
     module = main_module(path.resolve())
     # For good: pickling finds the script's functions here, and spawned workers, started
     # at any time, re-import it by path. What workers send back names it __mp_main__,
@@ -194,6 +202,22 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     if not window:
         _report(session)
     return status
+
+
+def _unrecordable(target: Target) -> str | None:
+    """Why ``--record`` cannot be used, found before the script runs (an executor would
+    raise it in the middle of the script); the rest is found when the file is opened."""
+    path = target.path
+    if target.folder or not path.exists():
+        return None
+    try:
+        if not path.is_file():
+            return "not a regular file"
+        if path.stat().st_size and not is_run_file(path):
+            return "exists and is not a run recording: it is left as it is"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def screen_available() -> bool:

@@ -319,3 +319,35 @@ def test_the_window_follows_the_run_in_a_process_of_its_own(tmp_path: Path) -> N
         if window is not None and window.is_running():
             window.kill()
             window.wait(timeout=10)
+
+
+def test_a_record_file_that_is_not_a_run_is_refused_before_the_script_runs(
+    tmp_path: Path,
+) -> None:
+    path = script(tmp_path, "print('ran')\n")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my own notes\n")
+    under = run_app("--no-window", "--record", str(mine), str(path))
+    assert under.returncode == 2 and under.stdout == ""
+    assert "is not a run recording" in under.stderr
+    assert mine.read_text() == "my own notes\n"
+
+
+def test_a_record_folder_gets_a_new_file_for_each_executor(tmp_path: Path) -> None:
+    path = script(
+        tmp_path,
+        """
+        from concurrent.futures import ProcessPoolExecutor
+
+        if __name__ == "__main__":
+            for n in range(2):
+                with ProcessPoolExecutor(1) as pool:
+                    pool.submit(abs, n).result()
+        """,
+    )
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    under = run_app("--no-window", "--record", str(folder), str(path))
+    assert under.returncode == 0, under.stderr
+    runs = sorted(folder.iterdir())
+    assert len(runs) == 2 and all(read_run(run).complete for run in runs)
