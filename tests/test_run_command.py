@@ -351,3 +351,97 @@ def test_a_record_folder_gets_a_new_file_for_each_executor(tmp_path: Path) -> No
     assert under.returncode == 0, under.stderr
     runs = sorted(folder.iterdir())
     assert len(runs) == 2 and all(read_run(run).complete for run in runs)
+
+
+def test_ctrl_c_ends_the_script_and_closes_its_executors_at_once(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    path = script(
+        tmp_path,
+        f"""
+        import time
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        def hold(path):
+            open(path, "w").close()
+            time.sleep(600)
+
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1)
+            pool.submit(hold, {str(started)!r})
+            pool.submit(abs, -1)
+            time.sleep(600)
+        """,
+    )
+    record = tmp_path / "run.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--no-window", "--record", str(record), str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + DEADLINE
+        while not started.exists():
+            assert process.poll() is None, process.communicate(timeout=10)
+            assert time.monotonic() < end, "the call never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)  # the workers are in sessions of their own
+        _, err = process.communicate(timeout=DEADLINE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == 130
+    assert "KeyboardInterrupt" in err
+    tasks = read_run(record).tasks()
+    assert tasks["hold-1"].state is TaskState.TIMED_OUT
+    assert tasks["abs-2"].state is TaskState.CANCELLED
+
+
+def test_a_replacement_started_after_the_scripts_last_line_still_finds_its_functions(
+    tmp_path: Path,
+) -> None:
+    """The script's body ends at once; its first worker dies later, while the pending
+    calls are being finished: the replacement re-imports the script as ``__mp_main__``."""
+    path = script(
+        tmp_path,
+        """
+        import os
+        import time
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        def slow(n):
+            time.sleep(0.3)
+            return n
+
+
+        def crash():
+            os._exit(3)
+
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1)
+            pool.submit(slow, 0)
+            pool.submit(crash)
+            for n in range(1, 4):
+                pool.submit(slow, n)
+        """,
+    )
+    record = tmp_path / "run.jsonl"
+    under = run_app("--no-window", "--record", str(record), str(path))
+    assert under.returncode == 0, under.stderr
+    tasks = read_run(record).tasks()
+    assert {task_id: t.state for task_id, t in tasks.items()} == {
+        "slow-1": TaskState.DONE,
+        "crash-2": TaskState.CRASHED,
+        "slow-3": TaskState.DONE,
+        "slow-4": TaskState.DONE,
+        "slow-5": TaskState.DONE,
+    }
+    assert len({t.worker_pid for t in tasks.values()}) == 2
