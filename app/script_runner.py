@@ -16,8 +16,10 @@ in the runs folder without ``--record``). The window follows the first executor'
 
 from __future__ import annotations
 
+import builtins
 import concurrent.futures
 import concurrent.futures.process
+import importlib.machinery
 import os
 import subprocess
 import sys
@@ -154,7 +156,8 @@ def main_module(path: Path) -> types.ModuleType:
     module = types.ModuleType("__main__")
     module.__file__ = str(path)
     module.__cached__ = None  # type: ignore[attr-defined]
-    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", str(path))
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
     return module
 
 
