@@ -7,11 +7,13 @@ finalizer runs later, from ``atexit``, and kills what is left. So a facade that 
 calls is tracked here (weakly: a facade dropped while the program runs is finalized as
 before), and at exit each one waits for the calls whose futures are still unresolved.
 A call that never ends holds the exit as it does with the standard executor; Ctrl-C ends
-the wait, and the finalizer then kills the workers.
+the wait, and the finalizer then kills the workers. A forked child (a worker started
+with fork runs these hooks as it ends) finishes nothing: the facades are its parent's.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import weakref
@@ -27,6 +29,16 @@ class Finishes(Protocol):
 _tracked: weakref.WeakSet[Finishes] = weakref.WeakSet()
 _lock = threading.Lock()
 _hooked = False
+_owner = os.getpid()  # a forked child inherits the hook and the set, not the facades
+
+
+def _forked() -> None:
+    global _owner
+    _owner = os.getpid()
+    _tracked.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def track(facade: Finishes) -> None:
@@ -47,7 +59,7 @@ def finish_all() -> bool:
     is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C
     stops waiting (False): the facades' finalizers kill their workers."""
     with _lock:
-        facades = list(_tracked)
+        facades = list(_tracked) if os.getpid() == _owner else []
         _tracked.clear()
     try:
         for facade in facades:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +19,7 @@ from app.core.pool_executor import ProcessPoolFacade
 from tests.core.calls_for_tests import die, initialize, initialized, pid, square
 
 DEADLINE = 30.0
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -86,3 +91,37 @@ def test_max_tasks_per_child_is_passed_on(made: list[ProcessPoolFacade]) -> None
     pids = [executor.submit(pid).result(DEADLINE) for _ in range(4)]
     assert pids[0] == pids[1] != pids[2] == pids[3]
     assert all(t.state is TaskState.DONE for t in executor.collect_tasks(DEADLINE))
+
+
+def test_forked_workers_leave_the_exit_wait_to_their_parent() -> None:
+    """A worker started with fork runs ``threading``'s exit hooks as it ends: the exit
+    wait it inherited must not act there on its copy of the parent's facades."""
+    code = textwrap.dedent(
+        """
+        import multiprocessing
+        from app.core.pool_executor import ProcessPoolFacade
+        from tests.core.calls_for_tests import die, square
+
+        pool = ProcessPoolFacade(2, multiprocessing.get_context("fork"))
+        pool.submit(die, 3)
+        print([pool.submit(square, n).result(30) for n in range(4)])
+        """
+    )  # no shutdown: the parent's own exit wait collects it
+    program = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = program.communicate(timeout=60)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+    assert program.returncode == 0, err
+    assert out == "[0, 1, 4, 9]\n"
+    assert "I/O thread died" not in err and "dropped without" not in err
