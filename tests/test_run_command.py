@@ -446,3 +446,53 @@ def test_a_replacement_started_after_the_scripts_last_line_still_finds_its_funct
         "slow-5": TaskState.DONE,
     }
     assert len({t.worker_pid for t in tasks.values()}) == 2
+
+
+def test_ctrl_c_while_pending_calls_are_finished_at_the_end_ends_the_wait(
+    tmp_path: Path,
+) -> None:
+    started = tmp_path / "started"
+    path = script(
+        tmp_path,
+        f"""
+        import time
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        def hold(path):
+            open(path, "w").close()
+            time.sleep(600)
+
+
+        if __name__ == "__main__":
+            ProcessPoolExecutor(1).submit(hold, {str(started)!r})
+            print("the script is done")
+        """,
+    )
+    record = tmp_path / "run.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--no-window", "--record", str(record), str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + DEADLINE
+        while not started.exists():
+            assert process.poll() is None, process.communicate(timeout=10)
+            assert time.monotonic() < end, "the call never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=DEADLINE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == 130
+    assert out == "the script is done\n"
+    assert "interrupted while waiting for pending executor calls" in err
+    run = read_run(record)
+    assert run.complete and run.tasks()["hold-1"].state is TaskState.TIMED_OUT

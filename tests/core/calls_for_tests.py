@@ -61,6 +61,9 @@ class Box:
     def __init__(self, n: int) -> None:
         self.n = n
 
+    def get(self) -> int:
+        return self.n
+
 
 def box(n: int) -> Box:
     return Box(n)

@@ -412,6 +412,23 @@ def test_a_finished_calls_objects_are_let_go_once_nobody_holds_its_future(
     assert task.started_at is not None and task.worker_pid is not None
 
 
+def test_a_dropped_future_leaves_no_reference_to_the_calls_objects(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """CPython's ``test_no_stale_references``: the future discarded at once, the object
+    whose method was called is freed once the call has ended."""
+    facade = monitor_facade(1)
+    owner = Box(5)
+    freed = threading.Event()
+    watch = weakref.ref(owner, lambda _: freed.set())
+    facade.submit(owner.get)
+    del owner
+    assert freed.wait(DEADLINE), "the call's object is still referenced"
+    assert watch() is None
+    (task,) = facade.collect_tasks(DEADLINE)
+    assert task.state is TaskState.DONE
+
+
 def test_map_results_are_the_callers_alone(monitor_facade: FacadeFactory) -> None:
     """CPython's ``test_free_reference``: neither the map iterator nor the records keep a
     result the caller has let go."""
