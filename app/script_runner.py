@@ -192,7 +192,12 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     # which multiprocessing aliased to the __main__ of its import time.
     sys.modules["__main__"] = sys.modules["__mp_main__"] = module
     sys.argv = [script, *args]
-    sys.path[0:1] = [str(path.resolve().parent), _app_root()]
+    # sys.path[0] is the script's folder, as python makes it. The folder this package
+    # came from stays reachable (it was sys.path[0], python -m's current folder, in a
+    # checkout), so that spawned workers, which get this sys.path, import the same one.
+    rest = sys.path[1:]
+    root = _app_root()
+    sys.path[:] = [str(path.resolve().parent), *([] if root in rest else [root]), *rest]
     status = _execute(code, module, session)
     shown = session.window_process
     if shown is not None and shown.poll() not in (None, 0):
