@@ -208,10 +208,25 @@ def test_a_script_without_a_main_guard_behaves_as_under_python_with_spawn(tmp_pa
 
 
 def test_a_script_without_an_executor_runs_and_records_nothing(tmp_path: Path) -> None:
-    path = script(tmp_path, "print('just printing')\n")
+    """``multiprocessing.Pool`` is not replaced: it runs as it always does."""
+    path = script(
+        tmp_path,
+        """
+        import multiprocessing
+
+
+        def cube(n):
+            return n**3
+
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("spawn").Pool(2) as pool:
+                print(pool.map(cube, range(4)))
+        """,
+    )
     under = run_app("--no-window", "--record", str(tmp_path / "never.jsonl"), str(path))
-    assert under.returncode == 0
-    assert under.stdout == "just printing\n"
+    assert under.returncode == 0, under.stderr
+    assert under.stdout == "[0, 1, 8, 27]\n"
     assert "made no ProcessPoolExecutor: nothing was recorded" in under.stderr
     assert not (tmp_path / "never.jsonl").exists()
 
