@@ -158,7 +158,8 @@ class FacadeFront(Executor):
         The future resolves to the return value or the call's own exception (with the
         worker's traceback as ``__cause__``); a dead worker fails it with
         ``TaskCrashedError`` (exit code included), no worker left with ``TaskLostError``.
-        A call that cannot be pickled gets a future that has already failed.
+        A call that cannot be pickled gets a future that has already failed, with the
+        pickling error itself.
         """
         if not callable(fn):
             raise TypeError(f"submit expects a callable, got {type(fn).__name__}")

@@ -36,7 +36,9 @@ class RemoteTraceback(Exception):
 
 
 class TaskRejectedError(ValueError):
-    """``submit`` refused the call (it cannot be pickled, say); it never ran."""
+    """``submit`` refused the call for another reason than pickling (the facade began
+    to close as it came); it never ran. A call that cannot be pickled fails with the
+    pickling error itself, as with ``ProcessPoolExecutor``."""
 
 
 class TaskFailedError(Exception):
