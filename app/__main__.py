@@ -1,5 +1,6 @@
 """``python -m app``: the monitor window; ``open`` and ``watch`` (the window on a recorded
-run); ``demo``, ``bench``, ``report`` and ``trace`` in the terminal.
+run); ``run`` (a script on the facade); ``demo``, ``bench``, ``report`` and ``trace`` in
+the terminal.
 
 The command line is parsed here, once; each command then imports only what it needs (the
 terminal demo and the benchmarks never load Qt unless asked to).
@@ -81,6 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         "from when there are several.",
     )
     watch_parser.add_argument("file", nargs="?", help="the run file to follow")
+    run_parser = sub.add_parser(
+        "run",
+        help="run a script with ProcessPoolExecutor replaced by the facade",
+        description="Run SCRIPT as __main__ with concurrent.futures.ProcessPoolExecutor "
+        "replaced by the facade (workers restarted when they die), record each executor's "
+        "run, and follow the first in a window. The exit status is the script's.",
+    )
+    run_parser.add_argument(
+        "--no-window", action="store_true", help="print the run's report at the end instead"
+    )
+    run_parser.add_argument(
+        "--record", metavar="FILE", help="the run file (default: a new file in the runs folder)"
+    )
+    run_parser.add_argument("script", help="the Python script to run")
+    run_parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     args = parser.parse_args(argv)
     window_options = [flag for flag, key in WINDOW_OPTIONS if getattr(args, key) is not None]
     if args.command and window_options:
@@ -89,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui.app import run_recording  # Qt only for the window
 
         return run_recording(args.file, watch=args.command == "watch")
+    if args.command == "run":
+        from app.script_runner import run
+
+        return run(args.script, args.args, args.record, window=not args.no_window)
     if args.command == "report":
         return _report(args.file, args.json)
     if args.command == "trace":

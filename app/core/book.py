@@ -24,8 +24,15 @@ from app.core.events import Event, EventsDropped, WorkerInfo, WorkerLog
 from app.core.futures import Settler, TaskFuture, outcome
 from app.core.recording import Recorder
 from app.core.states import RESUBMITTABLE, TaskState
-from app.core.task import Task
+from app.core.task import CallTask, Task
 from app.core.validation import why_refused
+
+
+def _future_gone(engine: weakref.ref[TaskBook[Any]], task_id: str, _: object) -> None:
+    """A call's future was collected: its engine, if alive, lets the call's objects go."""
+    book = engine()
+    if book is not None:
+        book.future_gone(task_id)
 
 
 def pickled(task: Task) -> tuple[bytes, str | None]:
@@ -36,6 +43,7 @@ def pickled(task: Task) -> tuple[bytes, str | None]:
     try:
         return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL), None
     except BaseException as exc:
+        task.exception = exc  # kept on the refused task: a call's future raises it
         return b"", f"the task cannot be pickled: {describe(exc)}"
 
 
@@ -75,6 +83,10 @@ class TaskBook(ABC, Generic[Ticket]):
         self._settler: Settler | None = None  # started by the first of them
         self._called: set[str] = set()  # IDs of submit()ted calls: their futures resolve once
         self._calls = 0
+        # A weak reference to each call's future, until it is gone: then the call's record
+        # lets go of its function, arguments and outcome (see _release_call).
+        self._watched: dict[str, weakref.ref[TaskFuture]] = {}
+        self._gone: list[str] = []  # calls whose future went while the lock was busy
         self._collecting = False  # a collect is under way (or was interrupted)
         self._kill_now = False  # close() was called while another thread collects
         self._recorder: Recorder | None = None  # records the run, when asked to
@@ -167,6 +179,12 @@ class TaskBook(ABC, Generic[Ticket]):
         with self._lock:
             task = self._recorded(task_id)
             if task.state not in RESUBMITTABLE:
+                return False
+            if isinstance(task, CallTask) and task.released:
+                task.error = (
+                    "not resubmitted: the call's function and arguments were let go once "
+                    "its future was gone"
+                )
                 return False
             if not self._accepting:
                 task.error = f"not resubmitted: {self._closing_reason}"
@@ -262,6 +280,25 @@ class TaskBook(ABC, Generic[Ticket]):
         """Why no task is accepted any more, or None while the facade accepts tasks."""
         return None if self._accepting else self._closing_reason
 
+    def await_calls(self) -> bool:
+        """Waits until every submitted call's future is resolved (its task final); True
+        when no task at all is left unfinished and the job has not ended yet."""
+        with self._lock:
+            if self._final is not None or self._collecting:
+                return False
+            self._wait_for(lambda: not self._futures)
+            return all(task.state.is_final for task in self._order)
+
+    def _wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Waits (under the lock) until ``predicate`` holds; an engine that can tell when
+        nothing will change any more overrides it."""
+        while not predicate():
+            self._waiting += 1
+            try:
+                self._changed.wait(0.5)
+            finally:
+                self._waiting -= 1
+
     def cancel_pending(self) -> int:
         """Cancels every task still waiting for a worker; returns how many."""
         with self._lock:
@@ -328,6 +365,8 @@ class TaskBook(ABC, Generic[Ticket]):
     # == bookkeeping (under _lock) ========================================================
     def _notify(self) -> None:
         """Wakes pollers and collectors; free when nobody waits (the common case)."""
+        if self._gone:
+            self._release_gone()
         self._trim_events()
         if self._waiting:
             self._changed.notify_all()
@@ -397,6 +436,9 @@ class TaskBook(ABC, Generic[Ticket]):
                 self._settler = Settler()
             self._futures[task.ID] = future
             self._called.add(task.ID)
+            self._watched[task.ID] = weakref.ref(
+                future, partial(_future_gone, weakref.ref(self), task.ID)
+            )
         return True
 
     def _timeout_of(self, task: Task) -> float | None:
@@ -433,6 +475,36 @@ class TaskBook(ABC, Generic[Ticket]):
         elif task.state.is_final:
             del self._futures[task.ID]
             self._settler.settle(future, *outcome(task))
+
+    def future_gone(self, task_id: str) -> None:
+        """A call's future was garbage-collected: nobody can observe the call any more.
+
+        Runs wherever the last reference went, so it never waits long for the lock: when
+        the lock stays busy, the release is left to the next change (``_notify``).
+        """
+        if self._lock.acquire(timeout=0.1):
+            try:
+                self._release_call(task_id)
+            finally:
+                self._lock.release()
+        else:
+            self._gone.append(task_id)
+
+    def _release_gone(self) -> None:
+        while self._gone:
+            self._release_call(self._gone.pop())
+
+    def _release_call(self, task_id: str) -> None:
+        """Lets a finished call's record go of its function, arguments, result and
+        exception (under _lock), keeping what the monitor shows: a long-lived executor
+        then holds no object of its past calls (CPython #14406, #16284). The recorder
+        takes the call's outcome first."""
+        self._watched.pop(task_id, None)
+        task = self._tasks.get(task_id)
+        if isinstance(task, CallTask) and task.state.is_final:
+            if self._recorder is not None:
+                self._pass_on()
+            task.release()
 
     def _requeueable_lost(self) -> list[Task]:
         """LOST tasks that may run again: not calls, whose futures have already failed."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from app.core import exit_wait
 from app.core.book import TaskBook
 from app.core.events import Event, WorkerInfo
 from app.core.futures import TaskFuture, TaskRejectedError
@@ -33,6 +34,7 @@ class FacadeFront(Executor):
 
     _engine: TaskBook[Any]
     _shutdown_called = False
+    _exit_tracked = False  # its pending calls finish at the interpreter's exit
     _recorder: Recorder | None = None
 
     @property
@@ -156,7 +158,8 @@ class FacadeFront(Executor):
         The future resolves to the return value or the call's own exception (with the
         worker's traceback as ``__cause__``); a dead worker fails it with
         ``TaskCrashedError`` (exit code included), no worker left with ``TaskLostError``.
-        A call that cannot be pickled gets a future that has already failed.
+        A call that cannot be pickled gets a future that has already failed, with the
+        pickling error itself.
         """
         if not callable(fn):
             raise TypeError(f"submit expects a callable, got {type(fn).__name__}")
@@ -169,8 +172,19 @@ class FacadeFront(Executor):
         future = TaskFuture(task.ID, self)
         if not engine.submit(task, future) and task.state is TaskState.REJECTED:
             future._owner = None
-            future.set_exception(TaskRejectedError(f"task {task.ID!r}: {task.error}"))
+            future.set_exception(_refusal(task))
+        elif not self._exit_tracked:
+            self._exit_tracked = True
+            exit_wait.track(self)
         return future
+
+    def finish_calls(self) -> None:
+        """What the interpreter's exit does to an executor never shut down, as it does to a
+        ``ProcessPoolExecutor``: waits for every call whose future is unresolved, then
+        collects the facade, unless plain tasks are still unfinished (its finalizer then
+        kills them, as for any facade dropped without a collect)."""
+        if self._engine.await_calls():
+            self.collect_tasks()
 
     def map(
         self,
@@ -199,3 +213,15 @@ class FacadeFront(Executor):
             self.collect_tasks()
         else:
             threading.Thread(target=self.collect_tasks, name="facade-shutdown").start()
+
+
+def _refusal(task: Task) -> BaseException:
+    """What a refused call's future raises: the error that kept it from being pickled,
+    as ``ProcessPoolExecutor``'s future does (with a note naming the task), else
+    ``TaskRejectedError``."""
+    refused = task.exception
+    if refused is None:
+        return TaskRejectedError(f"task {task.ID!r}: {task.error}")
+    task.exception = None  # the future has it now
+    refused.add_note(f"task {task.ID!r} was refused: {task.error}")
+    return refused

@@ -36,7 +36,9 @@ class RemoteTraceback(Exception):
 
 
 class TaskRejectedError(ValueError):
-    """``submit`` refused the call (it cannot be pickled, say); it never ran."""
+    """``submit`` refused the call for another reason than pickling (the facade began
+    to close as it came); it never ran. A call that cannot be pickled fails with the
+    pickling error itself, as with ``ProcessPoolExecutor``."""
 
 
 class TaskFailedError(Exception):
@@ -178,17 +180,23 @@ class Settler:
                 self._inbox.put(None)
 
     def _run(self) -> None:
-        while True:
-            item = self._inbox.get()
-            if item is None:
-                return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            try:
-                _resolve(*item)
-            except BaseException:  # a done-callback's SystemExit must not end this thread
-                log.exception("a future's done-callback raised")
+        while self._step(self._inbox.get()):
+            pass
+
+    @staticmethod
+    def _step(item: tuple[Future[Any], bool | None, Any] | threading.Event | None) -> bool:
+        """One item of the inbox; False at the end. A step of its own, so that nothing of
+        a resolved future stays referenced here while the next item is awaited."""
+        if item is None:
+            return False
+        if isinstance(item, threading.Event):
+            item.set()
+            return True
+        try:
+            _resolve(*item)
+        except BaseException:  # a done-callback's SystemExit must not end this thread
+            log.exception("a future's done-callback raised")
+        return True
 
 
 def _resolve(future: Future[Any], ok: bool | None, value: Any) -> None:

@@ -55,15 +55,20 @@ def _results(
 ) -> Iterator[Any]:
     try:
         while futures:
-            future = futures.popleft()
             if more is not None:  # one taken, one more in flight: the buffer stays full
                 args = next(more, None)
                 if args is not None:
                     futures.append(submit(fn, *args))
-            if until is None:
-                yield future.result()
-            else:
-                yield future.result(max(0.0, until - time.monotonic()))
+            # No name holds the future across the yield: once its result is taken, the
+            # result is the caller's alone (CPython #14406).
+            yield _result(futures.popleft(), until)
     finally:
         for future in futures:
             future.cancel()
+
+
+def _result(future: Future[Any], until: float | None) -> Any:
+    """The future's result, waiting until ``until`` (monotonic) at most."""
+    if until is None:
+        return future.result()
+    return future.result(max(0.0, until - time.monotonic()))

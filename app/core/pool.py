@@ -177,6 +177,9 @@ class WorkerPool(Engine):
             queued=len(h.window) - running,
         )
 
+    def _wait_for(self, predicate: Callable[[], bool]) -> None:
+        self._wait(predicate, None)
+
     def _wait(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
         """Waits on the condition; survives a dead I/O thread instead of hanging."""
         while not predicate():

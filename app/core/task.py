@@ -238,6 +238,8 @@ class CallTask(Task):
     importable by name in the worker (no lambdas, no functions nested in others).
     """
 
+    released = False  # its function, arguments and outcome were let go (``release``)
+
     def __init__(
         self, ID: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
@@ -251,3 +253,19 @@ class CallTask(Task):
 
     def do_task(self) -> Any:
         return self.fn(*self.args, **self.kwargs)
+
+    def release(self) -> None:
+        """Lets go of the function, arguments, result and exception once the call has
+        ended and its future is gone; its state, times, worker, error and traceback text
+        stay, for the monitor."""
+        self.fn = _released_call
+        self.args = ()
+        self.kwargs = {}
+        self.result = None
+        self.exception = None
+        self._payload = None
+        self.released = True
+
+
+def _released_call() -> None:
+    """What a released call holds instead of its function."""

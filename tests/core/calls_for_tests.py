@@ -6,6 +6,7 @@ Nothing here may import PySide6 or the test configuration: the worker stays Qt-f
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -52,3 +53,54 @@ def sleep_for(seconds: float) -> float:
 
 def pid() -> int:
     return os.getpid()
+
+
+class Box:
+    """A result or argument the tests hold a weak reference to."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def get(self) -> int:
+        return self.n
+
+
+def box(n: int) -> Box:
+    return Box(n)
+
+
+def unbox(b: Box) -> int:
+    return b.n
+
+
+def touch_after(path: str, seconds: float) -> str:
+    """Sleeps, then creates ``path``: proof that the call ran to its end."""
+    time.sleep(seconds)
+    Path(path).touch()
+    return path
+
+
+def write_pid_then_sleep(path: str, seconds: float) -> None:
+    """Says which process runs it, then holds its worker."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+
+
+INITIALIZED = "not initialized"
+
+
+def initialize(value: str) -> None:
+    """An executor's initializer: runs in each worker before its first call."""
+    global INITIALIZED
+    INITIALIZED = value
+
+
+def initialized() -> str:
+    return INITIALIZED
+
+
+class RefusesPickling:
+    """An argument that cannot be pickled, saying why."""
+
+    def __reduce__(self) -> str:
+        raise pickle.PicklingError("not this one")

@@ -4,39 +4,52 @@ what a dead worker, a refused call or a shutdown does to the futures."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import gc
 import itertools
 import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import psutil
 import pytest
 
-from app.core import TaskState, WorkingProcessFacade, console
+from app.core import TaskState, WorkingProcessFacade, console, read_run
 from app.core.futures import (
     RemoteTraceback,
     TaskCrashedError,
     TaskLostError,
-    TaskRejectedError,
 )
 from app.core.task import CallTask
 from app.testing import FacadeFactory
 from tests.core.calls_for_tests import (
+    Box,
     OddError,
+    RefusesPickling,
     add,
+    box,
     die,
     divide,
     pid,
     raise_odd,
     sleep_for,
     square,
+    unbox,
     wait_for_file,
 )
 
 DEADLINE = 30.0
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def until(predicate: Callable[[], bool], what: str) -> None:
@@ -232,11 +245,14 @@ def test_shutdown_without_waiting_still_finishes_the_work(monitor_facade: Facade
 
 
 def test_an_unpicklable_call_gets_a_failed_future_at_once(monitor_facade: FacadeFactory) -> None:
+    """With the pickling error itself, as ``ProcessPoolExecutor``'s future fails."""
     facade = monitor_facade(1)
     future = facade.submit(lambda: 42)
     assert future.done()
     exc = future.exception()
-    assert isinstance(exc, TaskRejectedError) and "cannot be pickled" in str(exc)
+    assert isinstance(exc, AttributeError)  # "Can't pickle local object", as pickle says
+    (note,) = exc.__notes__
+    assert note.startswith("task '<lambda>-1' was refused: the task cannot be pickled")
     assert facade.submit(square, 3).result(DEADLINE) == 9
     with pytest.raises(TypeError, match="callable"):
         facade.submit(42)  # type: ignore[arg-type]
@@ -304,3 +320,180 @@ def test_restart_does_not_rerun_calls_whose_futures_failed(monitor_facade: Facad
     assert isinstance(lost.exception(DEADLINE), TaskLostError)
     assert facade.restart_worker(requeue_lost=True) == 1
     assert facade.task(lost.task_id).state is TaskState.LOST  # type: ignore[attr-defined]
+
+
+# -- at the interpreter's exit, as ProcessPoolExecutor ----------------------------------
+def _python(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_call_pending_at_exit_finishes_first(tmp_path: Path) -> None:
+    """An executor never shut down, its future dropped: the call still runs to its end
+    before the interpreter exits, and nothing is killed."""
+    marker = tmp_path / "ran"
+    program = _python(
+        f"""
+        from app.core import WorkingProcessFacade
+        from tests.core.calls_for_tests import touch_after
+
+        if __name__ == "__main__":
+            WorkingProcessFacade(1).submit(touch_after, {str(marker)!r}, 1.0)
+        """
+    )
+    try:
+        _, err = program.communicate(timeout=DEADLINE)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+    assert program.returncode == 0, err
+    assert marker.exists()
+    assert "dropped without" not in err and "Traceback" not in err
+
+
+def test_ctrl_c_ends_the_exit_wait_for_a_hung_call_and_kills_its_worker(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    program = _python(
+        f"""
+        import sys
+        from app.core import WorkingProcessFacade
+        from tests.core.calls_for_tests import write_pid_then_sleep
+
+        if __name__ == "__main__":
+            WorkingProcessFacade(1).submit(write_pid_then_sleep, {str(pid_file)!r}, 600)
+        """
+    )
+    worker: psutil.Process | None = None
+    try:
+        until(lambda: pid_file.exists() and pid_file.read_text() != "", "the call runs")
+        worker = psutil.Process(int(pid_file.read_text()))
+        end = time.monotonic() + DEADLINE
+        while program.poll() is None:  # at exit, waiting for the call: Ctrl-C ends it
+            assert time.monotonic() < end, "Ctrl-C did not end the wait at exit"
+            program.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                program.wait(0.5)
+        _, err = program.communicate(timeout=DEADLINE)
+        assert "interrupted while waiting for pending executor calls" in err
+        worker.wait(DEADLINE)  # killed by the facade's finalizer, not left behind
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+        if worker is not None and worker.is_running():
+            worker.kill()
+
+
+# -- a finished call's objects are let go once its future is gone ------------------------
+def test_a_finished_calls_objects_are_let_go_once_nobody_holds_its_future(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(1)
+    argument = Box(7)
+    future = facade.submit(unbox, argument)
+    assert future.result(DEADLINE) == 7
+    (task,) = facade.tasks
+    assert isinstance(task, CallTask) and task.args == (argument,)  # the future is held
+    gone = weakref.ref(argument)
+    del argument
+    assert gone() is not None
+    del future  # nobody can observe the call any more
+    assert gone() is None
+    assert task.state is TaskState.DONE and task.released
+    assert task.result is None and task.args == () and task.kwargs == {}
+    assert task.started_at is not None and task.worker_pid is not None
+
+
+def test_a_dropped_future_leaves_no_reference_to_the_calls_objects(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """CPython's ``test_no_stale_references``: the future discarded at once, the object
+    whose method was called is freed once the call has ended."""
+    facade = monitor_facade(1)
+    owner = Box(5)
+    freed = threading.Event()
+    watch = weakref.ref(owner, lambda _: freed.set())
+    facade.submit(owner.get)
+    del owner
+    assert freed.wait(DEADLINE), "the call's object is still referenced"
+    assert watch() is None
+    (task,) = facade.collect_tasks(DEADLINE)
+    assert task.state is TaskState.DONE
+
+
+def test_map_results_are_the_callers_alone(monitor_facade: FacadeFactory) -> None:
+    """CPython's ``test_free_reference``: neither the map iterator nor the records keep a
+    result the caller has let go."""
+    facade = monitor_facade(2)
+    for result in facade.map(box, range(10)):
+        gone = weakref.ref(result)
+        del result
+        assert gone() is None
+
+
+def test_a_failed_call_keeps_its_error_text_but_not_its_exception(
+    monitor_facade: FacadeFactory,
+) -> None:
+    facade = monitor_facade(1)
+    future = facade.submit(divide, 1, 0)
+    assert isinstance(future.exception(DEADLINE), ZeroDivisionError)
+    task_id = future.task_id  # type: ignore[attr-defined]
+    del future
+    task = facade.task(task_id)
+    assert task.state is TaskState.FAILED and task.exception is None
+    assert task.error is not None and "ZeroDivisionError" in task.error
+    assert task.traceback is not None and "in divide" in task.traceback
+    assert not facade.resubmit(task_id)  # nothing left to run again
+    assert task.error.startswith("not resubmitted: the call's function and arguments")
+
+
+def test_a_released_calls_result_is_still_in_the_recording(
+    monitor_facade: FacadeFactory, tmp_path: Path
+) -> None:
+    facade = monitor_facade(1, record=tmp_path / "run.jsonl")
+    assert facade.submit(box, 3).result(DEADLINE).n == 3  # the future is dropped at once
+    facade.collect_tasks(DEADLINE)
+    (recorded,) = read_run(tmp_path / "run.jsonl").tasks().values()
+    assert recorded.state is TaskState.DONE and recorded.result is not None
+    assert "Box object" in recorded.result
+
+
+def test_plain_tasks_keep_their_results(monitor_facade: FacadeFactory) -> None:
+    from tests.core.tasks_for_tests import SquareTask
+
+    facade = monitor_facade(1)
+    task = SquareTask("sq", 6)
+    assert facade.process_task(task)
+    (back,) = facade.collect_tasks(DEADLINE)
+    assert back is task and task.result == 36
+
+
+def test_an_argument_that_refuses_pickling_fails_the_future_with_its_own_error(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """CPython's ``test_error_at_task_pickle`` and ``test_shutdown_deadlock_pickle``."""
+    facade = monitor_facade(1)
+    future = facade.submit(id, RefusesPickling())
+    facade.shutdown(wait=False)
+    with pytest.raises(pickle.PicklingError, match="not this one"):
+        future.result(DEADLINE)
+    assert facade.tasks == []  # refused: never recorded, never run
+
+
+def test_a_refused_plain_task_keeps_the_pickling_error(monitor_facade: FacadeFactory) -> None:
+    from tests.core.tasks_for_tests import SquareTask
+
+    facade = monitor_facade(1)
+    task = SquareTask("sq", RefusesPickling())  # type: ignore[arg-type]
+    assert not facade.process_task(task)
+    assert task.state is TaskState.REJECTED
+    assert isinstance(task.exception, pickle.PicklingError)
+    assert task.error == "the task cannot be pickled: _pickle.PicklingError: not this one"

@@ -1,0 +1,302 @@
+"""``python -m app run [--no-window] [--record FILE] SCRIPT [ARGS...]``: a program written
+against ``concurrent.futures.ProcessPoolExecutor`` runs on the facade, unchanged, recorded
+and watched.
+
+The script runs as ``__main__`` in this process, as ``python SCRIPT`` would run it
+(``sys.argv``, ``sys.path[0]``, its own module object), with ``ProcessPoolExecutor``
+replaced by a facade-backed class for its lifetime. Its module stays ``__main__`` until
+this process ends: spawned workers (and replacements started after the script's last
+line) re-import it by path as ``__mp_main__``, which is how functions defined in the
+script reach them. No Qt here: the window is another process (``python -m app watch``).
+
+Each executor the script makes records its own run: the first to ``--record FILE`` (or a
+new file in the runs folder), the next ones beside it (``FILE-2.jsonl``, ...; new files
+in the runs folder without ``--record``). The window follows the first executor's run.
+"""
+
+from __future__ import annotations
+
+import builtins
+import concurrent.futures
+import concurrent.futures.process
+import importlib.machinery
+import os
+import subprocess
+import sys
+import types
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import app
+from app.core import exit_wait
+from app.core.pool_executor import ProcessPoolFacade
+from app.core.run_paths import SUFFIX, RecordChoice, Target, chosen_path, is_run_file
+
+INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + SIGINT)
+
+
+@dataclass
+class Session:
+    """The executors one script made, and where each records its run."""
+
+    record: Target | None  # --record FILE (or FOLDER), or None: the runs folder
+    window: bool
+    window_process: subprocess.Popen[bytes] | None = None
+    paths: list[Path] = field(default_factory=list)
+    executors: list[weakref.ref[ProcessPoolFacade]] = field(default_factory=list)
+
+    def next_record(self) -> RecordChoice:
+        """Where the next executor records: FILE, then FILE-2.jsonl beside it, ..."""
+        if self.record is None:
+            return True
+        path = self.record.path
+        if self.record.folder:
+            return str(path) + os.sep  # a new file in it for each executor
+        if not self.paths:
+            return str(path)
+        stem = path.name.removesuffix(SUFFIX)
+        return str(path.with_name(f"{stem}-{len(self.paths) + 1}{SUFFIX}"))
+
+    def started(self, executor: ProcessPoolFacade) -> None:
+        self.executors.append(weakref.ref(executor))
+        path = executor.record_path
+        if path is None:
+            return
+        self.paths.append(path)
+        if len(self.paths) == 1 and self.window:
+            self.window_process = open_window(path)
+
+    def close_all(self) -> None:
+        """Ends every executor still open (the script neither shut it down nor left it
+        calls to finish), so that every run file ends."""
+        for ref in self.executors:
+            executor = ref()
+            if executor is not None:
+                executor.close()
+
+
+def executor_class(session: Session) -> type[ProcessPoolFacade]:
+    """``ProcessPoolExecutor``'s stand-in for one script: it records into ``session``."""
+
+    class ProcessPoolExecutor(ProcessPoolFacade):
+        __doc__ = ProcessPoolFacade.__doc__
+
+        def __init__(
+            self,
+            max_workers: int | None = None,
+            mp_context: Any = None,
+            initializer: Any = None,
+            initargs: tuple[Any, ...] = (),
+            *,
+            max_tasks_per_child: int | None = None,
+        ) -> None:
+            super().__init__(
+                max_workers,
+                mp_context,
+                initializer,
+                initargs,
+                max_tasks_per_child=max_tasks_per_child,
+                record=session.next_record(),
+            )
+            session.started(self)
+
+    ProcessPoolExecutor.__module__ = ProcessPoolFacade.__module__
+    return ProcessPoolExecutor
+
+
+@contextmanager
+def executor_replaced(replacement: type[Any]) -> Iterator[None]:
+    """``concurrent.futures.ProcessPoolExecutor`` (both names of it) is ``replacement``
+    inside the block."""
+    package, module = concurrent.futures, concurrent.futures.process
+    original = module.ProcessPoolExecutor
+    package.ProcessPoolExecutor = replacement  # type: ignore[misc]
+    module.ProcessPoolExecutor = replacement  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        package.ProcessPoolExecutor = original  # type: ignore[misc]
+        module.ProcessPoolExecutor = original  # type: ignore[misc]
+
+
+def open_window(path: Path) -> subprocess.Popen[bytes] | None:
+    """The watch window on ``path``, in a process (and session) of its own: Ctrl-C for
+    the script does not close it, and it stays open once the script has ended."""
+    try:
+        window = subprocess.Popen(
+            [sys.executable, "-m", "app", "watch", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": _with_app_root(os.environ.get("PYTHONPATH"))},
+        )
+    except OSError as exc:
+        print(f"run: the window could not start: {exc}", file=sys.stderr)
+        return None
+    print(f"run: the window (pid {window.pid}) follows {path}", file=sys.stderr)
+    return window
+
+
+def _app_root() -> str:
+    """The folder this ``app`` package was imported from."""
+    return str(Path(app.__file__).resolve().parent.parent)
+
+
+def _with_app_root(pythonpath: str | None) -> str:
+    return os.pathsep.join([_app_root(), *([pythonpath] if pythonpath else [])])
+
+
+def main_module(path: Path) -> types.ModuleType:
+    """A fresh ``__main__`` for the script, as ``python SCRIPT`` makes it."""
+    module = types.ModuleType("__main__")
+    module.__file__ = str(path)
+    module.__cached__ = None  # type: ignore[attr-defined]
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", str(path))
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
+    return module
+
+
+def run(script: str, args: list[str], record: str | None, window: bool) -> int:
+    """Runs ``script`` with ``args`` under the facade; the script's exit status."""
+    path = Path(script)
+    try:
+        source = path.read_bytes()
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except OSError as exc:
+        print(f"run: cannot open {script!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (SyntaxError, ValueError) as exc:
+        _print_exception(exc)
+        return 1
+    if window and not screen_available():
+        print(
+            "run: no screen to show the window on (DISPLAY is not set; QT_QPA_PLATFORM="
+            "offscreen or xvfb-run give one); the run's report follows it instead",
+            file=sys.stderr,
+        )
+        window = False
+    target = None if record is None else chosen_path(record)
+    problem = None if target is None else _unrecordable(target)
+    if problem is not None:
+        print(f"run: --record {record}: {problem}", file=sys.stderr)
+        return 2
+    session = Session(target, window)
+    module = main_module(path.resolve())
+    # For good: pickling finds the script's functions here, and spawned workers, started
+    # at any time, re-import it by path. What workers send back names it __mp_main__,
+    # which multiprocessing aliased to the __main__ of its import time.
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
+    sys.argv = [script, *args]
+    # sys.path[0] is the script's folder, as python makes it. The folder this package
+    # came from stays reachable (it was sys.path[0], python -m's current folder, in a
+    # checkout), so that spawned workers, which get this sys.path, import the same one.
+    rest = sys.path[1:]
+    root = _app_root()
+    sys.path[:] = [str(path.resolve().parent), *([] if root in rest else [root]), *rest]
+    status = _execute(code, module, session)
+    shown = session.window_process
+    if shown is not None and shown.poll() not in (None, 0):
+        print(
+            f"run: the window ended with status {shown.returncode}; "
+            f"`python -m app watch {session.paths[0]}` says why",
+            file=sys.stderr,
+        )
+        window = False
+    if not window:
+        _report(session)
+    return status
+
+
+def _unrecordable(target: Target) -> str | None:
+    """Why ``--record`` cannot be used, found before the script runs (an executor would
+    raise it in the middle of the script); the rest is found when the file is opened."""
+    path = target.path
+    if target.folder or not path.exists():
+        return None
+    try:
+        if not path.is_file():
+            return "not a regular file"
+        if path.stat().st_size and not is_run_file(path):
+            return "exists and is not a run recording: it is left as it is"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def screen_available() -> bool:
+    """Whether a window can be shown at all, by the environment alone (the window's own
+    process checks the rest and says what is missing)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+    if platform and platform != "xcb":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _execute(code: types.CodeType, module: types.ModuleType, session: Session) -> int:
+    """Runs the script's code, then what its exit would run for its executors; the exit
+    status as python gives it."""
+    status = 0
+    try:
+        with executor_replaced(executor_class(session)):
+            exec(code, module.__dict__)
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except KeyboardInterrupt as exc:
+        _print_exception(exc)
+        status = INTERRUPTED
+    except BaseException as exc:
+        _print_exception(exc)
+        status = 1
+    sys.stdout.flush()
+    if status != INTERRUPTED:  # Ctrl-C: the executors close now, their calls unfinished
+        try:
+            if not exit_wait.finish_all():
+                status = INTERRUPTED
+        except KeyboardInterrupt:
+            status = INTERRUPTED
+    session.close_all()
+    return status
+
+
+def _exit_status(code: object) -> int:
+    """``sys.exit(code)``'s status, as python gives it: None 0, an int itself, anything
+    else printed to stderr and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code % 256
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _print_exception(exc: BaseException) -> None:
+    """The traceback python would print, without this runner's own frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code is _execute.__code__:
+        tb = tb.tb_next
+    sys.stdout.flush()
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+
+
+def _report(session: Session) -> None:
+    """Each recorded run's report, on stderr once the script's own output is out."""
+    from app.core import RunFileError, read_run
+    from app.reports.report import as_table
+
+    sys.stdout.flush()
+    if not session.paths:
+        print("run: the script made no ProcessPoolExecutor: nothing was recorded", file=sys.stderr)
+        return
+    for path in session.paths:
+        try:
+            text = as_table(read_run(path))
+        except (OSError, RunFileError) as exc:
+            text = f"run: {path}: {exc}"
+        print(f"\n{text}", file=sys.stderr, flush=True)
