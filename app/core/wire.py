@@ -18,6 +18,11 @@ Every frame starts with one byte saying what it is:
                        P  progress: seq, fraction, utf-8 message
                        L  log:      level, time, utf-8 "logger name NUL message"
                        X  fatal:    seq, utf-8 traceback of the worker's own loop
+                       K  stack:    request, the seq claimed while the stacks were
+                                    taken (-1 if that changed meanwhile), utf-8 text
+
+A stack request goes on a pipe of its own (the worker's main thread is busy with the task
+and never reads it): one frame holding the request's number, a signed 64-bit int.
 
 The claim ring is a shared array of signed 64-bit ints: ``[claimed seq, RING cancel
 slots]``. The worker claims a task by writing its seq to slot 0; the parent takes a task
@@ -44,12 +49,15 @@ _FAILED = ord("F")
 _PROGRESS = ord("P")
 _LOG = ord("L")
 _FATAL = ord("X")
+_STACK = ord("K")
 
 _TASK_ITEM = struct.Struct("!qI")
 _TAGGED_SEQ = struct.Struct("!Bq")
 _TAGGED_OUTCOME = struct.Struct("!Bqdd")  # kind, seq, started, finished
 _TAGGED_PROGRESS = struct.Struct("!Bqd")
 _TAGGED_LOG = struct.Struct("!Bid")
+_TAGGED_STACK = struct.Struct("!Bqq")
+_STACK_HEAD = struct.Struct("!qq")
 _SEQ = struct.Struct("!q")
 _OUTCOME = struct.Struct("!qdd")
 _PROGRESS_HEAD = struct.Struct("!qd")
@@ -150,6 +158,15 @@ class Fatal(NamedTuple):
     traceback: str
 
 
+class Stack(NamedTuple):
+    """The stacks of a worker's threads, taken for request ``request`` while the worker
+    had claimed task ``seq``."""
+
+    request: int
+    seq: int
+    text: str
+
+
 class Unknown(NamedTuple):
     """A frame of a kind this side does not know: ignored."""
 
@@ -157,7 +174,7 @@ class Unknown(NamedTuple):
 
 
 Order = Tasks | Stop
-Message = Ready | Began | Result | Failed | Progress | Log | Fatal | Unknown
+Message = Ready | Began | Result | Failed | Progress | Log | Fatal | Stack | Unknown
 
 # NamedTuple's own __new__ takes arguments by name; building from a tuple is cheaper.
 _new_result = Result._make
@@ -193,6 +210,15 @@ def decode_order(body: bytes) -> Order:
         items.append((seq, view[pos : pos + n]))
         pos += n
     return Tasks(items)
+
+
+def encode_stack_request(number: int) -> bytes:
+    return _SEQ.pack(number)
+
+
+def decode_stack_request(body: bytes) -> int:
+    number: int = _SEQ.unpack(body)[0]
+    return number
 
 
 # == worker -> parent =====================================================================
@@ -234,6 +260,10 @@ def encode_fatal(seq: int, tb: str) -> bytes:
     return _TAGGED_SEQ.pack(_FATAL, seq) + tb.encode("utf-8", "backslashreplace")
 
 
+def encode_stack(request: int, seq: int, text: str) -> bytes:
+    return _TAGGED_STACK.pack(_STACK, request, seq) + text.encode("utf-8", "backslashreplace")
+
+
 def has_outcome(frames: list[bytes]) -> bool:
     """Whether some frame ends a task (R or F), without decoding them. An empty frame is
     none (``decode`` finds it damaged)."""
@@ -270,6 +300,9 @@ def decode(frame: bytes) -> Message:
     if kind == _FATAL:
         seq = _SEQ.unpack_from(frame, 1)[0]
         return Fatal(seq, frame[1 + _SEQ.size :].decode("utf-8", "replace"))
+    if kind == _STACK:
+        request, seq = _STACK_HEAD.unpack_from(frame, 1)
+        return Stack(request, seq, frame[1 + _STACK_HEAD.size :].decode("utf-8", "replace"))
     return Unknown(kind)
 
 

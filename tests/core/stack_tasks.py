@@ -1,0 +1,66 @@
+"""Tasks whose stacks the tests of ``stack()`` take: each one waits somewhere known."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+
+def nap(seconds: float) -> str:
+    time.sleep(seconds)  # the line the stack names
+    return "rested"
+
+
+def spin(seconds: float) -> int:
+    end = time.monotonic() + seconds
+    turns = 0
+    while time.monotonic() < end:  # a pure-Python loop
+        turns += 1
+    return turns
+
+
+def wait_on_lock(seconds: float) -> bool:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock.acquire(timeout=seconds)  # never released: it waits here
+
+
+def helper_loop(stop: threading.Event) -> None:
+    stop.wait(60)  # the helper thread waits here
+
+
+def with_helper(seconds: float) -> list[str]:
+    stop = threading.Event()
+    helper = threading.Thread(target=helper_loop, args=(stop,), name="stack-helper")
+    helper.start()
+    try:
+        time.sleep(seconds)
+        return [t.name for t in threading.enumerate()]
+    finally:
+        stop.set()
+        helper.join()
+
+
+def threads_seen() -> list[str]:
+    """The names of the threads a task sees in its worker."""
+    return sorted(t.name for t in threading.enumerate())
+
+
+def hold_the_gil(n: int) -> bool:
+    """One long C call that never lets go of the GIL: a regular expression with
+    catastrophic backtracking, 2**n steps (``re`` keeps the GIL for the whole match; 24
+    takes about 0.7 s here, 40 about half a day)."""
+    return re.match(r"(a+)+$", "a" * n + "b") is not None
+
+
+def fork_and_nap(seconds: float) -> int:
+    """Forks a child that naps, and naps too; returns the child's exit code."""
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(seconds)
+        os._exit(0)
+    time.sleep(seconds)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
