@@ -26,7 +26,7 @@ _WAIT_MS = int((STACK_TIMEOUT + 5.0) * 1000)  # stack() returns within its timeo
 class StackFetch(QThread):
     """One ``facade.stack(task_id)`` call, off the GUI thread."""
 
-    taken = Signal(str, str, bool)  # task ID, the stacks or why not, whether they came
+    taken = Signal(object, str, str, bool)  # facade, task ID, the stacks or why not, if they came
 
     def __init__(self, facade: FacadeFront, task_id: str) -> None:
         super().__init__()  # no parent: the taker keeps it, and waits for it before it goes
@@ -41,7 +41,7 @@ class StackFetch(QThread):
                 str(exc) if isinstance(exc, ValueError | TimeoutError) else describe(exc),
                 False,
             )
-        self.taken.emit(self._task_id, text, ok)
+        self.taken.emit(self._facade, self._task_id, text, ok)
 
 
 class StackTaker(QObject):
@@ -74,8 +74,10 @@ class StackTaker(QObject):
         self.update()
         w.refresh_details()
 
-    @Slot(str, str, bool)
-    def _taken(self, task_id: str, text: str, ok: bool) -> None:
+    @Slot(object, str, str, bool)
+    def _taken(self, facade: FacadeFront, task_id: str, text: str, ok: bool) -> None:
+        if facade is not self.window.facade:
+            return  # a new run began meanwhile: its task of that ID is another
         when = time.strftime("%H:%M:%S")
         if ok:
             self._shown[task_id] = f"stack (taken at {when}, every thread of its worker):\n{text}"
@@ -95,8 +97,8 @@ class StackTaker(QObject):
 
     @property
     def asking(self) -> bool:
-        """Whether a request is still on its way."""
-        return any(not fetch.isFinished() for fetch in self._running)
+        """Whether a request is on its way, or its answer not yet handled."""
+        return bool(self._running)
 
     def section(self, task_id: str) -> str | None:
         """The Task pane's words on the task's stacks, if some were asked for."""
@@ -123,6 +125,7 @@ class StackTaker(QObject):
     def stop(self) -> None:
         """The window closes: waits for the request in flight (a couple of seconds at most)."""
         _wait_all(self._running)
+        self._ended()
 
     def _read_only(self) -> str | None:
         recorded = self.window.recorded

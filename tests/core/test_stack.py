@@ -235,37 +235,48 @@ def _waiting_in_stack(thread: threading.Thread) -> Callable[[], bool]:
     return predicate
 
 
-@pytest.mark.timeout(60)
-def test_a_worker_killed_during_a_request_ends_the_wait_at_once(
-    monitor_facade: FacadeFactory,
-) -> None:
-    w = monitor_facade()
-    task = _call("gil", stack_tasks.hold_the_gil, 40)
-    _running(w, task)
-    _in_the_gil_holder(w, "gil")  # inside the C call: the next request stays unanswered
+def _asked_forever(w: WorkingProcessFacade, task_id: str) -> tuple[threading.Thread, list[Any]]:
+    """A thread waiting in ``stack(task_id)`` with no timeout to speak of."""
     outcome: list[BaseException | str] = []
 
     def ask() -> None:
         try:
-            outcome.append(w.stack("gil", timeout=FOREVER))
+            outcome.append(w.stack(task_id, timeout=FOREVER))
         except BaseException as exc:
             outcome.append(exc)
 
     asker = threading.Thread(target=ask)
     asker.start()
+    wait_for(w, _waiting_in_stack(asker), what="the stack() call waiting")
+    return asker, outcome
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["SIGKILL", "close"])
+def test_a_worker_ending_during_a_request_ends_the_wait_at_once(
+    monitor_facade: FacadeFactory, how: str
+) -> None:
+    w = monitor_facade()
+    task = _call("gil", stack_tasks.hold_the_gil, 40)
+    _running(w, task)
+    _in_the_gil_holder(w, "gil")  # inside the C call: the next request stays unanswered
+    asker, outcome = _asked_forever(w, "gil")
     try:
-        wait_for(w, _waiting_in_stack(asker), what="the stack() call waiting")
         assert task.worker_pid is not None
-        os.kill(task.worker_pid, signal.SIGKILL)
+        if how == "SIGKILL":
+            os.kill(task.worker_pid, signal.SIGKILL)
+        else:
+            w.close()
         asker.join(DEADLINE)
         assert not asker.is_alive(), "stack() still waits for a dead worker"
     finally:
         if asker.is_alive():
             w.close()
             asker.join(DEADLINE)
+    fate = "CRASHED" if how == "SIGKILL" else "TIMED_OUT"
     assert len(outcome) == 1 and isinstance(outcome[0], ValueError), outcome
-    assert "'gil' ended (CRASHED): its worker died before it answered" in str(outcome[0])
-    assert task.state is TaskState.CRASHED
+    assert f"'gil' ended ({fate}): its worker died before it answered" in str(outcome[0])
+    assert task.state is TaskState[fate]
 
 
 @pytest.mark.timeout(60)

@@ -129,3 +129,24 @@ def test_a_recorded_window_has_no_stack_button_to_press(
     assert not enabled(window, "stackButton")
     assert "recording of the past" in _button_tip(window)
     assert "cannot be asked for their stacks" in _button_tip(window)
+
+
+def test_an_answer_for_the_last_run_is_not_shown_in_the_new_one(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """A new run may reuse the task IDs of the last: its answer is dropped."""
+    _gil_holder_running(qtbot, window)
+    click(qtbot, window, "stackButton")
+    window.begin_run()
+    # Not asking any more once the answer (a failure: the old run's worker was killed)
+    # has been handled.
+    qtbot.waitUntil(lambda: window.stack_taker.asking is False, timeout=DEADLINE_MS)
+    assert window.stack_taker.section("gil") is None
+    submit(qtbot, window, "gil", 60.0)
+    wait_state(qtbot, window, "gil", "RUNNING")
+    select_task(qtbot, window, "gil")
+    window.refresh_details()
+    text = window.details.toPlainText()
+    assert "stack (taken" not in text and "stack:" not in text, text
+    window.facade.cancel("gil", force=True)
+    wait_state(qtbot, window, "gil", "CANCELLED")
