@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.core import SimpleTask, Task, TaskState, WorkingProcessFacade
+from app.core import SimpleTask, Task, TaskState, WorkingProcessFacade, read_run
 from app.core.stacks import AT_TIMEOUT, KILL_GRACE
 from app.core.task import CallTask
 from app.testing import FacadeFactory
@@ -204,6 +205,20 @@ def test_a_timed_out_task_keeps_its_workers_stack(monitor_facade: FacadeFactory)
     assert task.started_at is not None and task.finished_at is not None
     assert task.finished_at - task.started_at < 1.0 + KILL_GRACE + 2.0
     assert [t.state for t in w.collect_tasks()] == [TaskState.TIMED_OUT, TaskState.DONE]
+
+
+@pytest.mark.timeout(60)
+def test_the_recording_keeps_the_stack_of_a_timed_out_task(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    task = _call("hung", stack_tasks.nap, FOREVER, timeout=1.0)
+    with WorkingProcessFacade(record=path) as w:
+        assert w.process_task(task)
+    assert task.state is TaskState.TIMED_OUT
+    record = read_run(path).tasks()["hung"]
+    assert record.state is TaskState.TIMED_OUT
+    assert record.traceback == task.traceback
+    assert record.traceback is not None and record.traceback.startswith(AT_TIMEOUT)
+    assert "in nap\n    time.sleep(seconds)" in record.traceback
 
 
 @pytest.mark.timeout(60)
