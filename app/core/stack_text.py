@@ -13,6 +13,9 @@ import traceback
 from collections.abc import Collection
 from types import CodeType, FrameType
 
+MAX_FRAMES = 200
+"""Calls shown per thread, the most recent: a deep recursion stays readable, and small."""
+
 
 def format_threads(
     task_thread: int | None,
@@ -40,7 +43,11 @@ def format_threads(
             if ident == task_thread:
                 head += ", running the task"
                 chain = _after(chain, start_after)
-            lines = traceback.StackSummary.extract((f, f.f_lineno) for f in chain).format()
+            left_out = max(0, len(chain) - MAX_FRAMES)
+            if left_out:
+                head += f"\n  ... {left_out} earlier calls left out"
+            shown = chain[left_out:]
+            lines = traceback.StackSummary.extract((f, f.f_lineno) for f in shown).format()
             parts.append(f"{head}:\n{''.join(lines)}")
         return "\n".join(parts)
     finally:

@@ -64,3 +64,11 @@ def fork_and_nap(seconds: float) -> int:
     time.sleep(seconds)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def deep(depth: int, seconds: float) -> int:
+    """Recurses ``depth`` calls deep, then naps at the bottom."""
+    if depth <= 0:
+        time.sleep(seconds)  # the bottom of the recursion
+        return 0
+    return deep(depth - 1, seconds) + 1

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from app.core import SimpleTask, Task, TaskState, WorkingProcessFacade, read_run
+from app.core.stack_text import MAX_FRAMES
 from app.core.stacks import AT_TIMEOUT, KILL_GRACE
 from app.core.task import CallTask
 from app.testing import FacadeFactory
@@ -106,6 +107,21 @@ def test_a_second_thread_of_the_task_appears_by_name(monitor_facade: FacadeFacto
     assert "in with_helper\n    time.sleep(seconds)" in first, text
     assert "Thread 'stack-helper'" in "Thread " + rest, text
     assert "in helper_loop\n    stop.wait(60)" in rest, text
+    _end(w, task)
+
+
+@pytest.mark.timeout(60)
+def test_a_deep_recursion_shows_its_most_recent_calls(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
+    task = _call("deep", stack_tasks.deep, 900, FOREVER)
+    _running(w, task)
+    first = _stack_in(w, "deep", "deep", "time.sleep(seconds)").split("\nThread ", 1)[0]
+    head, calls = first.split(":\n", 1)
+    assert "earlier calls left out" in head, head
+    # traceback's own shorthand for a repeated call: 3 shown, the rest counted, the bottom.
+    assert calls.count("  File ") == 4
+    assert f"[Previous line repeated {MAX_FRAMES - 4} more times]" in calls
+    assert calls.rstrip().endswith("time.sleep(seconds)  # the bottom of the recursion")
     _end(w, task)
 
 
