@@ -36,11 +36,10 @@ class StackFetch(QThread):
     def run(self) -> None:
         try:
             text, ok = self._facade.stack(self._task_id, STACK_TIMEOUT), True
-        except Exception as exc:  # ValueError, TimeoutError, anything: shown, never lost
-            text, ok = (
-                str(exc) if isinstance(exc, ValueError | TimeoutError) else describe(exc),
-                False,
-            )
+        except (ValueError, TimeoutError) as exc:  # not running, or no answer: it says why
+            text, ok = str(exc), False
+        except Exception as exc:  # anything else is shown too, never lost with the thread
+            text, ok = describe(exc), False
         self.taken.emit(self._facade, self._task_id, text, ok)
 
 

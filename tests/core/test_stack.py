@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.core import SimpleTask, Task, TaskState, WorkingProcessFacade, read_run
+from app.core import SimpleTask, Task, TaskState, WorkerDied, WorkingProcessFacade, read_run
 from app.core.stack_text import MAX_FRAMES
 from app.core.stacks import AT_TIMEOUT, KILL_GRACE
 from app.core.task import CallTask
@@ -221,6 +221,23 @@ def test_a_timed_out_task_keeps_its_workers_stack(monitor_facade: FacadeFactory)
     assert task.started_at is not None and task.finished_at is not None
     assert task.finished_at - task.started_at < 1.0 + KILL_GRACE + 2.0
     assert [t.state for t in w.collect_tasks()] == [TaskState.TIMED_OUT, TaskState.DONE]
+
+
+@pytest.mark.timeout(60)
+def test_a_task_that_ends_while_its_stack_is_awaited_keeps_its_outcome(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """Its timeout ran out, but its worker did not answer (the task held a lock the stack
+    thread needs) and its result came within the grace: DONE, and its worker lives on."""
+    w = monitor_facade()
+    task = _call("late", stack_tasks.hide_threads, 1.1, timeout=1.0)
+    after = SimpleTask("after", 0.0)
+    assert w.process_task(task) and w.process_task(after)
+    events = wait_for(w, in_state(after, TaskState.DONE, TaskState.FAILED), deadline=30)
+    assert task.state is TaskState.DONE and task.result == "done", task.error
+    assert after.state is TaskState.DONE
+    assert not [e for e in events if isinstance(e, WorkerDied)]
+    assert w.worker_info()[0].pid == task.worker_pid == after.worker_pid
 
 
 @pytest.mark.timeout(60)
