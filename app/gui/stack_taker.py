@@ -127,7 +127,7 @@ class StackTaker(QObject):
         self._ended()
 
     def _read_only(self) -> str | None:
-        recorded = self.window.recorded
+        recorded = getattr(self.window, "recorded", None)  # unset while the window is built
         if recorded is None or recorded.own_run:
             return None
         return f"{recorded.why} Its workers cannot be asked for their stacks from here."
