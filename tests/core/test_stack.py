@@ -224,6 +224,61 @@ def test_a_timed_out_task_keeps_its_workers_stack(monitor_facade: FacadeFactory)
 
 
 @pytest.mark.timeout(60)
+def test_many_threads_asking_at_once_each_get_the_stack(monitor_facade: FacadeFactory) -> None:
+    w = monitor_facade()
+    task = _call("nap", stack_tasks.nap, FOREVER)
+    _running(w, task)
+    _stack_in(w, "nap", "nap", "time.sleep(seconds)")
+    answers: list[str | BaseException] = []
+
+    def ask() -> None:
+        for _ in range(5):
+            try:
+                answers.append(w.stack("nap", timeout=DEADLINE))
+            except BaseException as exc:
+                answers.append(exc)
+
+    askers = [threading.Thread(target=ask) for _ in range(8)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(DEADLINE * 2)
+    assert not any(asker.is_alive() for asker in askers)
+    assert len(answers) == 40
+    assert all(isinstance(a, str) and "in nap\n    time.sleep(seconds)" in a for a in answers)
+    _end(w, task)
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_waiting_for_a_stack_leaves_the_facade_usable(
+    monitor_facade: FacadeFactory,
+) -> None:
+    w = monitor_facade(workers=2)
+    gil = _call("gil", stack_tasks.hold_the_gil, 40)
+    nap = _call("nap", stack_tasks.nap, FOREVER)
+    _running(w, gil)
+    _running(w, nap)
+    _in_the_gil_holder(w, "gil")
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    started = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            w.stack("gil", timeout=FOREVER)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < DEADLINE
+    assert "in nap" in _stack_in(w, "nap", "nap")  # the lock was let go, the facade goes on
+    _end(w, gil)
+    _end(w, nap)
+
+
+@pytest.mark.timeout(60)
 def test_a_task_that_ends_while_its_stack_is_awaited_keeps_its_outcome(
     monitor_facade: FacadeFactory,
 ) -> None:
