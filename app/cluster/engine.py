@@ -160,8 +160,11 @@ class DaskEngine(DaskRecords):
             answers = {}
         text = answers.get(address)
         if text is None:
+            state = task.state
             raise ValueError(
-                f"task {task_id!r} ended ({task.state.name}) before its worker answered"
+                f"task {task_id!r} is ending: its worker no longer runs it"
+                if state is TaskState.RUNNING
+                else f"task {task_id!r} ended ({state.name}) before its worker answered"
             )
         return str(text)
 

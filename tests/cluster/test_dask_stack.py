@@ -54,7 +54,8 @@ def test_the_stack_of_a_task_on_a_dask_worker(make_dask: DaskFactory) -> None:
 def test_a_dask_worker_whose_task_holds_the_gil_times_out(make_dask: DaskFactory) -> None:
     """The worker answers on its event loop, which a task holding the GIL stops."""
     facade = make_dask(workers=1)
-    gil = CallTask("gil", stack_tasks.hold_the_gil, (27,), {})  # about 6 s in one C call
+    # About 6 s in one C call, after a nap in which the worker says the task began.
+    gil = CallTask("gil", stack_tasks.nap_then_hold_the_gil, (1.0, 27), {})
     assert facade.process_task(gil)
     _until(facade, lambda: gil.state is TaskState.RUNNING, "gil runs")
     error = None

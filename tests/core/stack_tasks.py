@@ -55,6 +55,13 @@ def hold_the_gil(n: int) -> bool:
     return re.match(r"(a+)+$", "a" * n + "b") is not None
 
 
+def nap_then_hold_the_gil(seconds: float, n: int) -> bool:
+    """Naps first (a Dask worker's event loop then tells the client the task began: it
+    cannot while the GIL is held), then holds the GIL as ``hold_the_gil`` does."""
+    time.sleep(seconds)
+    return hold_the_gil(n)
+
+
 def fork_and_nap(seconds: float) -> int:
     """Forks a child that naps, and naps too; returns the child's exit code."""
     pid = os.fork()
