@@ -144,16 +144,15 @@ class WorkerHandle:
             del out[:n]
         return False
 
-    def ask_stack(self, number: int) -> bool:
-        """Asks the worker's stack thread for request ``number``; False if it cannot be
-        asked now: the worker is reaped, or its thread has not read thousands of requests
-        before this one. One small write: a pipe takes it whole or not at all."""
+    def ask_stack(self, number: int) -> None:
+        """Asks the worker's stack thread for request ``number``. Nothing happens when it
+        cannot be asked now (reaped, or thousands of requests unread): the request's
+        caller learns so from the death, or times out. One small write: a pipe takes it
+        whole or not at all."""
         if self.exitcode is not None:
-            return False  # reaped: the fd is closed, its number may be another file's
-        try:
-            return os.write(self._stack_fd, wire.frame(wire.encode_stack_request(number))) > 0
-        except OSError:
-            return False
+            return  # reaped: the fd is closed, its number may be another file's
+        with contextlib.suppress(OSError):
+            os.write(self._stack_fd, wire.frame(wire.encode_stack_request(number)))
 
     # -- receiving --------------------------------------------------------------------
     def read(self, limit: int = 4) -> tuple[list[bytes], bool]:
