@@ -17,10 +17,10 @@ from typing import NoReturn
 
 DESCRIPTION = (
     "Tasks/s of the worker facade against ProcessPoolExecutor, Pool and a raw Queue floor; "
-    "kill-to-event latency; process_task latency; memory for 100k tasks. With --gui: the "
-    "window under 100,000 tasks (offscreen); with --gui --watch: the window following another "
-    "program's recording, then opening and scrubbing it; with --dask: the facade next to a Dask "
-    "LocalCluster; with --record: recording a run on and off."
+    "kill-to-event and forced-cancel-to-event latency; process_task latency; memory for "
+    "100k tasks. With --gui: the window under 100,000 tasks (offscreen); with --gui --watch: "
+    "the window following another program's recording, then opening and scrubbing it; with "
+    "--dask: the facade next to a Dask LocalCluster; with --record: recording a run on and off."
 )
 
 # benchmark -> the options it takes, with their defaults
@@ -114,7 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rounds", type=positive, help=f"rounds; the best is kept ({_defaults('rounds')})"
     )
-    parser.add_argument("--kills", type=positive, help=f"SIGKILLs to time ({_defaults('kills')})")
+    parser.add_argument(
+        "--kills",
+        type=positive,
+        help=f"SIGKILLs, and forced cancels, to time ({_defaults('kills')})",
+    )
     parser.add_argument("--submits", type=positive, help=f"timed submits ({_defaults('submits')})")
     parser.add_argument(
         "--workers",

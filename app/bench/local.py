@@ -14,6 +14,7 @@ machine hits every contender alike, and each contender's best round is kept: noi
 ever slows a run down, so the fastest round is the least disturbed one.
 
 It also measures what the issue's other targets name: SIGKILL-to-WorkerDied latency,
+``cancel(force=True)``-to-CANCELLED latency (``app.bench.cancel``),
 ``process_task`` latency with a live and with a dead worker, and the peak memory of 100,000
 recorded tasks (in a fresh process, so nothing else inflates the peak). Figures are
 reported next to their targets, never asserted: a missed target does not fail the command;
@@ -41,6 +42,7 @@ from multiprocessing.queues import Queue, SimpleQueue
 from pathlib import Path
 from typing import Any
 
+from app.bench.cancel import measure_cancel_to_event
 from app.bench.common import (
     POLL,
     BenchError,
@@ -398,6 +400,14 @@ def run(options: Options) -> dict[str, Any]:
     )
     report["kill_to_event_ms"] = round(statistics.median(kills), 2) if kills else None
     report["kill_to_event_ms_max"] = round(max(kills), 2) if kills else None
+    say(f"cancel(force=True) -> CANCELLED, {options.kills} cancels")
+    cancels = _attempt(
+        "cancel_to_event_ms",
+        errors,
+        lambda: measure_cancel_to_event(options.kills, options.timeout),
+    )
+    report["cancel_to_event_ms"] = round(statistics.median(cancels), 2) if cancels else None
+    report["cancel_to_event_ms_max"] = round(max(cancels), 2) if cancels else None
     say(f"process_task latency, {options.submits:,} submits, live then dead worker")
     live = _attempt(
         "submit_p99_us_live", errors, lambda: measure_submit_live(options.submits, options.timeout)
@@ -441,6 +451,11 @@ def format_table(report: dict[str, Any]) -> str:
         met = report["targets_met"][key]
         verdict = "" if met is None else ("met" if met else "MISSED")
         rows.append([label, _fmt(report[key], digits), unit, TARGETS[key][2], verdict])
+    for label, key in (
+        ("cancel(force=True) -> CANCELLED, median", "cancel_to_event_ms"),
+        ("cancel(force=True) -> CANCELLED, worst", "cancel_to_event_ms_max"),
+    ):
+        rows.append([label, _fmt(report[key], 1), "ms", "(reported only)", ""])
     rss_label = f"peak RSS growth, {report['rss_tasks']:,} tasks"
     rows.append([rss_label, _fmt(report["rss_100k_mb"], 1), "MB", "(reported only)", ""])
     rows.insert(0, ["measure", "figure", "", "target", ""])

@@ -44,8 +44,8 @@ from app.cluster.plugins import (
     scheduler_now,
 )
 from app.cluster.records import DaskRecords, Ticket
-from app.cluster.runner import TOPIC, run_task
-from app.core import console, timeouts
+from app.cluster.runner import TOPIC, run_task, stack_of
+from app.core import console, stacks, timeouts
 from app.core.book import pickled
 from app.core.errors import describe
 from app.core.events import TaskChanged, WorkerLog
@@ -132,6 +132,41 @@ class DaskEngine(DaskRecords):
             for task_id in lost:
                 self.resubmit(task_id)
         return started
+
+    def stack(self, task_id: str, timeout: float) -> str:
+        """Every thread's stack on the Dask worker running the task, by ``Client.run``
+        (Dask's own ``Client.call_stack`` shows only the task's thread). Dask answers on
+        the worker's event loop: a task holding the GIL keeps it from answering."""
+        with self._lock:
+            task = self._tasks.get(task_id) if isinstance(task_id, str) else None
+            running = task is not None and task.state is TaskState.RUNNING
+            address = self._running_on.get(task_id) if running else None
+            key = self._key_of.get(task_id) if running else None
+            if task is None or address is None or key is None:
+                raise ValueError(stacks.not_running(task_id, task))
+        try:
+            answers = self.client.run(stack_of, key, workers=[address], callback_timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the Dask worker at {address} did not answer within {timeout} s: its task "
+                "holds the GIL (one long call into C code), or the worker is overloaded"
+            ) from None
+        except Exception as exc:
+            with self._lock:
+                if self._current(key) is task and self._running_on.get(task_id) == address:
+                    raise RuntimeError(
+                        f"the Dask worker at {address} could not be asked: {describe(exc)}"
+                    ) from exc
+            answers = {}
+        text = answers.get(address)
+        if text is None:
+            state = task.state
+            raise ValueError(
+                f"task {task_id!r} is ending: its worker no longer runs it"
+                if state is TaskState.RUNNING
+                else f"task {task_id!r} ended ({state.name}) before its worker answered"
+            )
+        return str(text)
 
     def _await_collector(self) -> None:
         self._changed.wait(timeouts.MAX_SLICE)

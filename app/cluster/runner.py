@@ -22,6 +22,7 @@ from typing import Any
 
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
+from app.core.stack_text import format_threads
 from app.core.task import Task, WorkerCrash, load_task, set_progress_sink, why_not_valid
 
 TOPIC = "worker-monitor"
@@ -165,3 +166,14 @@ def run_task(payload: bytes, key: str) -> tuple[Any, ...]:
 def _failed(error: str, started: float) -> tuple[Any, ...]:
     tb = traceback.format_exc()
     return ("F", error, tb, pickled_exception(), started, time.time(), os.getpid())
+
+
+def stack_of(key: str, dask_worker: Any = None) -> str | None:
+    """Run on a Dask worker by ``Client.run`` (on its event loop): every thread's stack,
+    the one running task ``key`` first; None if this worker does not run it."""
+    with dask_worker.active_threads_lock:
+        running = dict(dask_worker.active_threads)
+    ident = next((i for i, k in running.items() if k == key), None)
+    if ident is None:
+        return None
+    return format_threads(ident, start_after=run_task.__code__, leave_out=(threading.get_ident(),))

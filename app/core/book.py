@@ -102,6 +102,11 @@ class TaskBook(ABC, Generic[Ticket]):
         """One snapshot per worker slot."""
 
     @abstractmethod
+    def stack(self, task_id: str, timeout: float) -> str:
+        """The stacks of the worker running the task (``ValueError`` if it is not
+        running, ``TimeoutError`` if the worker does not answer in time)."""
+
+    @abstractmethod
     def abandon(self) -> None:
         """The facade was dropped without a collect: end quietly, leave no process."""
 

@@ -27,7 +27,7 @@ from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable
 
-from app.core import console, timeouts, wire
+from app.core import console, stacks, timeouts, wire
 from app.core.book import TaskBook
 from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import TaskChanged, WorkerDied, WorkerLog
@@ -76,6 +76,7 @@ class Engine(TaskBook[bool]):
         self._io_closed = False  # the I/O thread has taken its last look at the workers
         self._io = IOThread(self, self._lock)
         self._workers: list[WorkerHandle] = []
+        self._stacks = stacks.StackDesk()
 
     @abstractmethod
     def replace_soon(self, old: WorkerHandle) -> None:
@@ -203,6 +204,7 @@ class Engine(TaskBook[bool]):
             and h.recycling is None
             and (h.ready or not gated)
             and not (h.window and 0 < h.head_since < stuck)
+            and not self._stacks.dooming(h)
         ]
         if not live:
             return
@@ -313,6 +315,8 @@ class Engine(TaskBook[bool]):
             h.initializing = True
         elif type(msg) is wire.InitFailed:
             h.init_error = msg.error
+        elif type(msg) is wire.Stack:
+            self._stacks.answer(h, msg)
 
     def on_death_locked(self, h: WorkerHandle) -> bool:
         """Decides the fate of every task the dead worker held; True to replace it."""
@@ -408,6 +412,7 @@ class Engine(TaskBook[bool]):
             log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, running, why)
         if unstarted and not ending and self._available():
             log.info("%d task(s) it had not started were requeued", len(unstarted))
+        self._stacks.worker_died(h)
         self._notify()
         return replace
 
@@ -441,6 +446,7 @@ class Engine(TaskBook[bool]):
             task.error = (
                 f"ran past its timeout of {self._timeout_of(task)} s; worker-{h.index} was killed"
             )
+            task.traceback = h.stack_at_kill
         elif reason in (KillReason.COLLECT, KillReason.CLOSE, KillReason.STOP):
             task.state = TaskState.TIMED_OUT
             task.error = f"still running when the job ended ({self._closing_reason}); killed"
@@ -488,6 +494,7 @@ class Engine(TaskBook[bool]):
             self._send_stops()
         self._dispatch()
         self._expire()
+        self._stacks.send_all()
         return self._next_deadline()
 
     def apply_messages(self, h: WorkerHandle, msgs: list[wire.Message], logs: WorkerLines) -> None:
@@ -507,11 +514,17 @@ class Engine(TaskBook[bool]):
                 self._io.send(h, wire.encode_stop())
 
     def _expire(self) -> None:
+        """Kills the workers whose tasks ran past their timeouts, in two steps: their
+        stacks are asked for first, then the kill waits (never this thread) until they
+        come or ``stacks.KILL_GRACE`` is over."""
         now = time.monotonic()
         for h in self._workers:
             if h.alive and h.kill_reason is None and h.window:
                 task = h.window[0]
                 if task.state is TaskState.RUNNING and 0 < task._deadline <= now:
+                    h.stack_at_kill = self._stacks.before_kill(h, task, now)
+                    if h.stack_at_kill is None:
+                        continue
                     log.warning(
                         "task %r ran past its timeout; killing worker-%d (pid %d)",
                         task.ID,
@@ -524,7 +537,7 @@ class Engine(TaskBook[bool]):
         soonest = math.inf
         for h in self._workers:
             if h.alive and h.kill_reason is None and h.window:
-                deadline = h.window[0]._deadline
+                deadline = self._stacks.kill_deadline(h) or h.window[0]._deadline
                 if deadline > 0:
                     soonest = min(soonest, deadline)
         if soonest == math.inf:

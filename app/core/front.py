@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -20,7 +21,7 @@ from app.core.recording import Recorder
 from app.core.run_paths import RecordChoice, chosen_path
 from app.core.states import TaskState
 from app.core.task import CallTask, Task
-from app.core.timeouts import is_seconds
+from app.core.timeouts import as_given, is_seconds
 
 
 class FacadeFront(Executor):
@@ -104,6 +105,25 @@ class FacadeFront(Executor):
         if not isinstance(force, bool):
             raise TypeError(f"force must be True or False, not {force!r}")
         return self._engine.cancel(task_id, force)
+
+    def stack(self, task_id: str, timeout: float = 1.0) -> str:
+        """The Python stack of every thread of the worker running ``task_id``, taken now:
+        where it is, whether it sleeps in C (``time.sleep``), loops in Python or waits
+        on a lock. The task's thread comes first, from the task's own first call.
+
+        ``ValueError`` when the task is not running (unknown, PENDING, finished: the
+        message says which); ``TimeoutError`` when the worker does not answer within
+        ``timeout`` seconds (a positive, finite number), as when the task holds the GIL
+        in one long call into C code. A local worker answers from a thread of its own,
+        which the task never sees in ``threading.enumerate()`` and which no signal
+        wakes: the task is not disturbed. On ``DaskFacade`` the stacks come from
+        ``Client.run`` on the task's worker."""
+        seconds = as_given(timeout) if is_seconds(timeout) else None
+        if seconds is None or not math.isfinite(seconds):
+            raise ValueError(
+                f"timeout must be a positive, finite number of seconds, not {timeout!r}"
+            )
+        return self._engine.stack(task_id, seconds)
 
     def resubmit(self, task_id: str) -> bool:
         """Queues a FAILED, CRASHED, LOST, CANCELLED or TIMED_OUT task again."""

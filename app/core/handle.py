@@ -68,6 +68,7 @@ class WorkerHandle:
         self.stopping = False  # asked to leave its loop at the end of a collect
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
+        self.stack_at_kill: str | None = None  # its stacks, taken as its task's timeout ran out
         self.eof = False  # the result pipe reached end of file: the worker is exiting
         self.finished = 0  # outcomes this process sent (tasks_done counts the slot's)
         self.initializing = False  # its initializer runs: a death now is its failure
@@ -82,6 +83,7 @@ class WorkerHandle:
         life_r, life_w = ctx.Pipe(duplex=False)
         stdout_r, stdout_w = ctx.Pipe(duplex=False)  # the worker's fds 1 and 2, raw
         stderr_r, stderr_w = ctx.Pipe(duplex=False)
+        stack_r, stack_w = ctx.Pipe(duplex=False)  # requests to the worker's stack thread
         self.shared: Any = ctx.RawArray(wire.CLAIM_TYPECODE, wire.CLAIM_SLOTS)
         self.claim: Any = ctx.Lock()
         level = logging.getLogger().getEffectiveLevel()
@@ -97,18 +99,20 @@ class WorkerHandle:
                 level,
                 os.getpid(),
                 life,
+                stack_r,
             ),
             name=f"worker-{index}",
         )
         try:
             self.process.start()
         finally:
-            for conn in (task_r, result_w, life_r, stdout_w, stderr_w):
+            for conn in (task_r, result_w, life_r, stdout_w, stderr_w, stack_r):
                 conn.close()
         self.pid: int = self.process.pid
         self.death_fd = _death_fd(self.pid, self.process.sentinel)
-        self._conns = (task_w, result_r, life_w, stdout_r, stderr_r)
+        self._conns = (task_w, result_r, life_w, stdout_r, stderr_r, stack_w)
         self.task_fd = task_w.fileno()
+        self._stack_fd = stack_w.fileno()
         self.result_fd = result_r.fileno()
         # What the worker and its children write to fds 1 and 2, as lines for the console.
         self.output: dict[int, tuple[str, int, LineSplitter]] = {
@@ -118,7 +122,7 @@ class WorkerHandle:
         self._output_poll = select.poll()  # which of them hold something, in one call
         for fd in self.output:
             self._output_poll.register(fd, select.POLLIN)
-        for fd in (self.task_fd, self.result_fd, *self.output):
+        for fd in (self.task_fd, self.result_fd, self._stack_fd, *self.output):
             os.set_blocking(fd, False)
         for fd in (self.task_fd, self.result_fd):
             with contextlib.suppress(OSError):
@@ -145,6 +149,16 @@ class WorkerHandle:
                 return False
             del out[:n]
         return False
+
+    def ask_stack(self, number: int) -> None:
+        """Asks the worker's stack thread for request ``number``. Nothing happens when it
+        cannot be asked now (reaped, or thousands of requests unread): the request's
+        caller learns so from the death, or times out. One small write: a pipe takes it
+        whole or not at all."""
+        if self.exitcode is not None:
+            return  # reaped: the fd is closed, its number may be another file's
+        with contextlib.suppress(OSError):
+            os.write(self._stack_fd, wire.frame(wire.encode_stack_request(number)))
 
     # -- receiving --------------------------------------------------------------------
     def read(self, limit: int = 4) -> tuple[list[bytes], bool]:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.core import console, timeouts
+from app.core import console, stacks, timeouts
 from app.core.engine import Engine
 from app.core.errors import describe, signal_name
 from app.core.events import WorkerDied, WorkerInfo, WorkerStarted
@@ -76,6 +76,30 @@ class WorkerPool(Engine):
     def worker_info(self) -> list[WorkerInfo]:
         with self._lock:
             return [self._info(h) for h in self._workers]
+
+    def stack(self, task_id: str, timeout: float) -> str:
+        """Asks the stack thread of the worker running the task, and waits for it."""
+        with self._lock:
+            task = self._tasks.get(task_id) if isinstance(task_id, str) else None
+            h = next((h for h in self._workers if task and stacks.runs(h, task)), None)
+            if task is None or h is None or not h.alive or h.kill_reason is not None:
+                raise ValueError(stacks.not_running(task_id, task))
+            request = self._stacks.ask(h, task)
+            self._io.wake()
+            try:
+                self._wait(lambda: request.done, time.monotonic() + timeout)
+            finally:
+                self._stacks.forget(request)
+            if request.text is not None:
+                return request.text
+            if request.error is None and not stacks.runs(h, task):
+                request.error = stacks.not_running(task_id, task)
+        if request.error is not None:
+            raise ValueError(request.error)
+        raise TimeoutError(
+            f"worker-{h.index} (pid {h.pid}) did not answer within {timeout} s: its task "
+            "holds the GIL (one long call into C code), or the machine is overloaded"
+        )
 
     # == the end of the job (under _lock) ================================================
     def _await_collector(self) -> None:

@@ -22,6 +22,11 @@ Every frame starts with one byte saying what it is:
                                     returned)
                        Z  initializer failed: utf-8 one-line description
                        C  recycling: utf-8 why; the worker exits cleanly right after
+                       K  stack:    request, the seq claimed while the stacks were
+                                    taken (-1 if that changed meanwhile), utf-8 text
+
+A stack request goes on a pipe of its own (the worker's main thread is busy with the task
+and never reads it): one frame holding the request's number, a signed 64-bit int.
 
 The claim ring is a shared array of signed 64-bit ints: ``[claimed seq, RING cancel
 slots]``. The worker claims a task by writing its seq to slot 0; the parent takes a task
@@ -51,12 +56,15 @@ _FATAL = ord("X")
 _INITIALIZING = ord("I")
 _INIT_FAILED = ord("Z")
 _RECYCLING = ord("C")
+_STACK = ord("K")
 
 _TASK_ITEM = struct.Struct("!qI")
 _TAGGED_SEQ = struct.Struct("!Bq")
 _TAGGED_OUTCOME = struct.Struct("!Bqdd")  # kind, seq, started, finished
 _TAGGED_PROGRESS = struct.Struct("!Bqd")
 _TAGGED_LOG = struct.Struct("!Bid")
+_TAGGED_STACK = struct.Struct("!Bqq")
+_STACK_HEAD = struct.Struct("!qq")
 _SEQ = struct.Struct("!q")
 _OUTCOME = struct.Struct("!qdd")
 _PROGRESS_HEAD = struct.Struct("!qd")
@@ -174,6 +182,15 @@ class Recycling(NamedTuple):
     why: str
 
 
+class Stack(NamedTuple):
+    """The stacks of a worker's threads, taken for request ``request`` while the worker
+    had claimed task ``seq``."""
+
+    request: int
+    seq: int
+    text: str
+
+
 class Unknown(NamedTuple):
     """A frame of a kind this side does not know: ignored."""
 
@@ -192,6 +209,7 @@ Message = (
     | Initializing
     | InitFailed
     | Recycling
+    | Stack
     | Unknown
 )
 
@@ -229,6 +247,15 @@ def decode_order(body: bytes) -> Order:
         items.append((seq, view[pos : pos + n]))
         pos += n
     return Tasks(items)
+
+
+def encode_stack_request(number: int) -> bytes:
+    return _SEQ.pack(number)
+
+
+def decode_stack_request(body: bytes) -> int:
+    number: int = _SEQ.unpack(body)[0]
+    return number
 
 
 # == worker -> parent =====================================================================
@@ -282,6 +309,10 @@ def encode_recycling(why: str) -> bytes:
     return bytes([_RECYCLING]) + why.encode("utf-8", "backslashreplace")
 
 
+def encode_stack(request: int, seq: int, text: str) -> bytes:
+    return _TAGGED_STACK.pack(_STACK, request, seq) + text.encode("utf-8", "backslashreplace")
+
+
 def has_outcome(frames: list[bytes]) -> bool:
     """Whether some frame ends a task (R or F), without decoding them. An empty frame is
     none (``decode`` finds it damaged)."""
@@ -324,6 +355,9 @@ def decode(frame: bytes) -> Message:
         return InitFailed(frame[1:].decode("utf-8", "replace"))
     if kind == _RECYCLING:
         return Recycling(frame[1:].decode("utf-8", "replace"))
+    if kind == _STACK:
+        request, seq = _STACK_HEAD.unpack_from(frame, 1)
+        return Stack(request, seq, frame[1 + _STACK_HEAD.size :].decode("utf-8", "replace"))
     return Unknown(kind)
 
 

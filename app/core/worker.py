@@ -7,6 +7,7 @@ any death of the worker right after (GUIDE, trap 2).
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import io
 import logging
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
-from app.core import wire
+from app.core import stack_text, wire
 from app.core.console import STDERR_LOGGER, STDOUT_LOGGER
 from app.core.errors import describe, pickled_exception
 from app.core.lifecycle import EXIT_GRACE, Lifecycle, Recycler, exit_within, run_initializer
@@ -277,6 +278,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _answer_stacks(requests: Connection, outbox: _Outbox, shared: Any) -> None:
+    """The stack thread: for each request on its own pipe, every thread's stack, sent to
+    the parent through the worker's one synchronous pipe, in order with the results.
+
+    A thread rather than a signal (``faulthandler.register``): a signal would interrupt
+    the task's system calls and could be taken over by a handler the task installs, and
+    faulthandler's raw text would need a pipe of its own and knows no thread names. The
+    price: while the task holds the GIL in one long C call, no thread runs, and the
+    parent's ``stack()`` times out instead (it says so). Started with ``_thread``, not
+    ``threading``: the task's ``threading.enumerate()`` does not list it, so a task that
+    joins every thread it finds never waits for it. A child the task forks has no such
+    thread, and its outbox never speaks for the worker.
+    """
+    me = _thread.get_ident()
+    task_thread = threading.main_thread().ident
+    run_one = _Runner._run_one.__code__
+    while True:
+        try:
+            number = wire.decode_stack_request(requests.recv_bytes())
+        except BaseException:  # end of file: the parent is done with this worker
+            return
+        before = wire.claimed(shared)
+        try:
+            text = stack_text.format_threads(task_thread, start_after=run_one, leave_out=(me,))
+        except Exception as exc:
+            text = f"(the stacks could not be formatted: {describe(exc)})"
+        seq = before if wire.claimed(shared) == before else -1
+        try:
+            outbox.send(wire.encode_stack(number, seq, text))
+        except BaseException:  # the parent is gone
+            return
+
+
 class _Runner:
     """The worker's loop: claim a task, run it, send its outcome, next."""
 
@@ -414,6 +448,7 @@ def worker_main(
     log_level: int,
     parent_pid: int,
     life: Lifecycle,
+    stack_requests: Connection,
 ) -> None:
     """Entry point of a worker process (spawned; module level so it pickles by name)."""
     # Ctrl-C reaches the whole process group; the parent decides how to shut down.
@@ -431,6 +466,7 @@ def worker_main(
     if not _start_watchdog(lifeline, parent_pid):
         threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
     recycler = None if life.max_tasks is None and life.max_memory is None else Recycler(life)
+    _thread.start_new_thread(_answer_stacks, (stack_requests, outbox, shared))
     runner = _Runner(tasks, outbox, shared, claim, streams.end_task, recycler)
     set_progress_sink(runner.report_progress)
     if life.initializer is not None:

@@ -414,6 +414,9 @@ class TableBar(QWidget):
             "tasks again (attempts + 1).",
         )
         self.resubmit.setObjectName("resubmitButton")
+        self.stack = _button("Stack", "stack", "stack(): where the selected RUNNING task is.")
+        self.stack.setObjectName("stackButton")
+        self.stack.setEnabled(False)  # until one running row is selected
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Show:"))
@@ -421,6 +424,7 @@ class TableBar(QWidget):
         row.addWidget(self.text_filter, 1)
         row.addWidget(self.cancel)
         row.addWidget(self.resubmit)
+        row.addWidget(self.stack)
 
 
 def details_view(parent: QWidget | None = None) -> QPlainTextEdit:

@@ -51,6 +51,7 @@ from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, R
 from app.gui.run_files import RunFiles
 from app.gui.scenario_player import ScenarioPlayer
 from app.gui.settings import SettingsReader
+from app.gui.stack_taker import StackTaker
 from app.gui.task_details import details_text
 from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
@@ -271,6 +272,7 @@ class MainWindow(QMainWindow):
         c.new_run.clicked.connect(self._new_run)
         c.task_id.textEdited.connect(lambda _text: self._say(""))
         self.row_actions = RowActions(self)
+        self.stack_taker = StackTaker(self)
         self.table_bar.state_filter.currentIndexChanged.connect(self._filter_states)
         self.table_bar.text_filter.textChanged.connect(self.proxy.set_text)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -338,7 +340,7 @@ class MainWindow(QMainWindow):
         self.console.add_events(events)
         if self.worker_panel.note_events(events):
             self.refresh_workers()
-        self._refresh_details()
+        self.refresh_details()
 
     @Slot()
     def _tick(self) -> None:
@@ -349,7 +351,7 @@ class MainWindow(QMainWindow):
         rate = self._rate.sample(self.model.finished_total)
         if rate is not None:
             self.rate_label.setText(f"{rate:,.0f} results/s")
-        self._refresh_details()
+        self.refresh_details()
 
     def refresh_workers(self) -> None:
         self.worker_panel.refresh(self.model.counts[TaskState.PENDING])
@@ -465,7 +467,7 @@ class MainWindow(QMainWindow):
     @Slot(QItemSelection, QItemSelection)
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self.side.setCurrentWidget(self.details)
-        self._refresh_details()
+        self.refresh_details()
         ids = self.selected_ids()
         self.timeline.select(ids[0] if len(ids) == 1 else None)
 
@@ -484,7 +486,8 @@ class MainWindow(QMainWindow):
         self.table.selectRow(index.row())
         self.table.scrollTo(index)
 
-    def _refresh_details(self) -> None:
+    def refresh_details(self) -> None:
+        self.stack_taker.update()
         index = self.table.currentIndex()
         if not index.isValid() or not self.table.selectionModel().isSelected(index):
             if self.details.property("taskId"):
@@ -492,7 +495,7 @@ class MainWindow(QMainWindow):
                 self.details.setProperty("taskId", "")
             return
         task = self.model.task_at(self.proxy.mapToSource(index).row())
-        text = details_text(task)
+        text = details_text(task, self.stack_taker.section(task.ID))
         if text != self.details.toPlainText():
             self.details.setPlainText(text)
         self.details.setProperty("taskId", task.ID)
@@ -567,6 +570,7 @@ class MainWindow(QMainWindow):
                 replaying.stop()
         self._save_settings()
         _end_run(self.controller, self._bridge.handler)
+        self.stack_taker.stop()  # after the run's end: a request to a killed worker fails
 
 
 def _end_run(controller: RunController, handler: logging.Handler) -> None:

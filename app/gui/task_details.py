@@ -8,8 +8,9 @@ import time
 from app.core.task import Task
 
 
-def details_text(task: Task) -> str:
-    """Every known field of ``task``, one a line, then its result, error and traceback."""
+def details_text(task: Task, stack: str | None = None) -> str:
+    """Every known field of ``task``, one a line, then its result, error and traceback;
+    then ``stack``, the words on the stacks the Stack button took of its worker."""
     lines = [f"{task.ID}", f"state      {task.state.name}"]
     for label, value in (
         ("worker pid", task.worker_pid),
@@ -37,4 +38,6 @@ def details_text(task: Task) -> str:
         lines += ["", "error:", task.error]
     if task.traceback:
         lines += ["", "traceback (from the worker):", task.traceback.rstrip()]
+    if stack:
+        lines += ["", stack.rstrip()]
     return "\n".join(lines)

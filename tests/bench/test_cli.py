@@ -148,6 +148,7 @@ def test_the_local_benchmark_measures_everything_its_memory_child_included() -> 
     assert report["errors"] == {}
     assert report["facade_tasks_per_s"] > 0 and report["rss_tasks"] == 500
     assert report["rss_100k_mb"] is not None  # python -m app.bench.local --_rss-child ran
+    assert 0 < report["cancel_to_event_ms"] <= report["cancel_to_event_ms_max"]
 
 
 @pytest.mark.timeout(150)
