@@ -21,8 +21,7 @@ class ProcessPoolFacade(WorkingProcessFacade):
     ``max_workers`` defaults to ``os.cpu_count()``; ``mp_context`` gives the start method
     (None: spawn, which the facade always uses unless told otherwise, where the standard
     executor forks on Linux before Python 3.14). Dead workers are always replaced
-    (``restart=True``): one crashed call fails only its own future. ``initializer``,
-    ``initargs`` and ``max_tasks_per_child`` are passed on to the facade when given.
+    (``restart=True``): one crashed call fails only its own future.
     """
 
     def __init__(
@@ -47,15 +46,14 @@ class ProcessPoolFacade(WorkingProcessFacade):
                 "max_tasks_per_child is incompatible with the 'fork' multiprocessing start "
                 "method; supply a different mp_context."
             )
-        options: dict[str, Any] = {}
-        if initializer is not None:
-            options["initializer"] = initializer
-        if initargs != ():
-            options["initargs"] = initargs
-        if max_tasks_per_child is not None:
-            options["max_tasks_per_child"] = max_tasks_per_child
         super().__init__(
-            max_workers, start_method=start_method, restart=True, record=record, **options
+            max_workers,
+            start_method=start_method,
+            restart=True,
+            initializer=initializer,
+            initargs=initargs,
+            max_tasks_per_child=max_tasks_per_child,
+            record=record,
         )
 
 
