@@ -29,6 +29,12 @@ class WorkingProcessFacade(FacadeFront):
     path (a file, or a folder for a new file in it), True (a new file in the runs
     folder), False (never), or None: as ``WORKER_MONITOR_RECORD`` says. A path that
     cannot be written raises ``OSError`` here; ``record_path`` is the file.
+
+    ``telemetry`` (on by default) samples each live worker's resident memory and CPU use
+    twice a second (``WorkerInfo.rss_bytes``, ``cpu_percent``, a ``WorkerStats`` event per
+    sample) and tells whether a dead worker was killed by the kernel's out-of-memory
+    killer (``WorkerDied.oom_killed``, ``oom_evidence``). ``telemetry=False`` runs no
+    sampler thread and leaves those None: for a benchmark, or whoever wants none.
     """
 
     _engine: WorkerPool
@@ -41,6 +47,7 @@ class WorkingProcessFacade(FacadeFront):
         restart: bool = False,
         task_timeout: float | None = None,
         record: RecordChoice = None,
+        telemetry: bool = True,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
@@ -54,9 +61,13 @@ class WorkingProcessFacade(FacadeFront):
                 "task_timeout must be a positive number of seconds (inf for no limit) or "
                 f"None, not {task_timeout!r}"
             )
+        if not isinstance(telemetry, bool):
+            raise TypeError(f"telemetry must be True or False, not {telemetry!r}")
         recorder = self._open_recording(record)
         try:
-            self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout))
+            self._engine = WorkerPool(
+                workers, start_method, restart, limit(task_timeout), telemetry
+            )
         except BaseException:
             if recorder is not None:
                 recorder.discard()

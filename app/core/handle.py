@@ -68,6 +68,9 @@ class WorkerHandle:
         self.write_registered = False  # the I/O thread waits for room in the task pipe
         self.fatal: tuple[int, str] | None = None  # the loop's own traceback, if it died so
         self.eof = False  # the result pipe reached end of file: the worker is exiting
+        self.rss_bytes: int | None = None  # telemetry's last sample of it
+        self.cpu_percent: float | None = None
+        self.oom: tuple[bool | None, str | None] = (None, None)  # (oom_killed, evidence)
         self._out = bytearray()
         self._reader = wire.FrameReader()
         self._forkserver = ctx.get_start_method() == "forkserver"
@@ -94,6 +97,7 @@ class WorkerHandle:
             ),
             name=f"worker-{index}",
         )
+        self.spawned = time.monotonic()  # its CPU time counts from here
         try:
             self.process.start()
         finally:
