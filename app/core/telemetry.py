@@ -206,32 +206,33 @@ class Sampler:
 
     # == the sampler thread ===============================================================
     def _run(self) -> None:
-        tick = time.monotonic()
+        """A round every ``INTERVAL`` seconds, counted from the start of the last one:
+        a late round (a loaded machine) delays the next instead of bursting, so a
+        worker's samples are never closer than ``INTERVAL``."""
+        start = time.monotonic()
         try:
-            while not self._stop.wait(max(0.0, tick - time.monotonic())):
-                self._round()
-                tick += INTERVAL
-                now = time.monotonic()
-                if tick < now:  # late (a loaded machine): skip ahead, never burst
-                    tick = now + INTERVAL - (now - tick) % INTERVAL
+            while not self._stop.wait(max(0.0, start + INTERVAL - time.monotonic())):
+                start = time.monotonic()
+                self._round(time.time())
         except Exception:
             log.error("worker telemetry stopped:\n%s", traceback.format_exc())
 
-    def _round(self) -> None:
+    def _round(self, moment: float) -> None:
+        """Samples every live worker; each sample is stamped with the round's ``moment``."""
         handles = self._owner.sampled_workers()
         with self._gauges_lock:
             gauges = [(h, self._gauges.get(h)) for h in handles]
         samples = []
         for h, gauge in gauges:
             if gauge is not None:
-                sample = self._sample(h, gauge)
+                sample = self._sample(h, gauge, moment)
                 if sample is not None:
                     samples.append(sample)
         self.kernel_log.drain()
         if samples:
             self._owner.take_samples(samples)
 
-    def _sample(self, h: WorkerHandle, gauge: _Gauge) -> Sample | None:
+    def _sample(self, h: WorkerHandle, gauge: _Gauge, moment: float) -> Sample | None:
         try:
             if gauge.process is None:
                 gauge.process = psutil.Process(h.pid)
@@ -250,7 +251,7 @@ class Sampler:
         text = _read(f"/proc/{h.pid}/cgroup")
         if text is not None and text != gauge.cgroup_text:
             self._follow_cgroup(gauge, text)
-        return Sample(h, rss, round(percent, 1), time.time())
+        return Sample(h, rss, round(percent, 1), moment)
 
     def _follow_cgroup(self, gauge: _Gauge, text: str) -> None:
         """A worker in a memory cgroup not seen before (its first, or one it was moved
