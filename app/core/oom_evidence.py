@@ -51,7 +51,7 @@ def memory_cgroup(proc_cgroup: str, mountinfo: str) -> CgroupFile | None:
             v1 = path
         elif parts[0] == "0" and controllers == "":
             v2 = path
-    mounts = _cgroup_mounts(mountinfo)
+    mounts = cgroup_mounts(mountinfo)
     if v1 is not None and "v1" in mounts:
         root, mount = mounts["v1"]
         return CgroupFile(1, _join(mount, _relative(v1, root), "memory.oom_control"))
@@ -61,7 +61,7 @@ def memory_cgroup(proc_cgroup: str, mountinfo: str) -> CgroupFile | None:
     return None
 
 
-def _cgroup_mounts(mountinfo: str) -> dict[str, tuple[str, str]]:
+def cgroup_mounts(mountinfo: str) -> dict[str, tuple[str, str]]:
     """``{"v1": (root, mount point)}`` for the v1 memory hierarchy, ``"v2"`` for cgroup2."""
     found: dict[str, tuple[str, str]] = {}
     for line in mountinfo.splitlines():
