@@ -4,7 +4,9 @@ machine is shared); every wait is a condition with a deadline."""
 
 from __future__ import annotations
 
+import gc
 import itertools
+import multiprocessing
 import statistics
 import threading
 import time
@@ -14,8 +16,9 @@ from typing import Any
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkerDied, WorkerStats, WorkingProcessFacade
-from app.core.telemetry import INTERVAL, KernelLog
-from tests.core.helpers import all_final, all_workers_ready, in_state, wait_for
+from app.core.handle import KillReason, WorkerHandle
+from app.core.telemetry import INTERVAL, KernelLog, Sample, Sampler
+from tests.core.helpers import all_final, all_workers_ready, in_state, wait_for, wait_pids_gone
 from tests.core.tasks_for_telemetry import BusyTask, HoldMemoryTask, IdleTask
 
 pytestmark = pytest.mark.timeout(120)
@@ -218,3 +221,75 @@ def test_telemetry_off_samples_nothing_and_starts_no_thread(tmp_path: Path) -> N
 
 def _elapsed(task: Any) -> float:
     return time.time() - task.started_at
+
+
+def telemetry_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "WorkingProcessFacade-telemetry"]
+
+
+def test_no_sampler_outlives_a_collect_a_close_or_a_dropped_facade() -> None:
+    before = len(telemetry_threads())
+    for end in ("collect", "close", "drop"):
+        w = WorkingProcessFacade()
+        wait_for(w, lambda w=w: w.worker_info()[0].rss_bytes is not None, 30)
+        assert len(telemetry_threads()) == before + 1
+        if end == "collect":
+            w.collect_tasks()
+        elif end == "close":
+            w.close()
+        else:
+            del w  # its finalizer ends the job: the sampler keeps no reference to it
+            gc.collect()
+        deadline = time.monotonic() + 5
+        while len(telemetry_threads()) > before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(telemetry_threads()) == before, end
+
+
+class _Listed:
+    """A sampler's owner that lists workers already dead, as a round may find them."""
+
+    def __init__(self, handles: list[WorkerHandle]) -> None:
+        self.handles = handles
+        self.rounds = 0
+        self.samples: list[Sample] = []
+
+    def sampled_workers(self) -> list[WorkerHandle]:
+        self.rounds += 1
+        return self.handles
+
+    def take_samples(self, samples: list[Sample]) -> None:
+        self.samples += samples
+
+
+def test_a_worker_dead_between_listing_and_reading_is_skipped_without_a_word(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = WorkerHandle(multiprocessing.get_context("spawn"), 0, 0)
+    owner = _Listed([h])
+    sampler = Sampler(owner)
+    sampler.register(h)
+    try:
+        h.kill(KillReason.CLOSE)
+        wait_pids_gone([h.pid])  # a zombie first: dead, not yet reaped
+        sampler.start()
+        deadline = time.monotonic() + 30
+        while owner.rounds < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        h.reap()  # then gone altogether: its pid names nothing
+        rounds = owner.rounds
+        while owner.rounds < rounds + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert owner.rounds >= rounds + 2, "the sampler stopped sampling"
+    finally:
+        sampler.stop()
+        sampler.join(5)
+        if h.exitcode is None:
+            h.reap()
+    assert owner.samples == []
+    assert not telemetry_threads()
+    assert sampler.clues(h, "the test killed it") == (
+        False,
+        "ruled out: the parent sent the SIGKILL (the test killed it)",
+    )
+    assert not [r for r in caplog.records if "telemetry" in r.getMessage()]
