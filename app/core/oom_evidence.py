@@ -4,9 +4,9 @@ texts the kernel gives, so that each rule is tested on its own, on any machine.
 The OOM killer only ever sends SIGKILL. A SIGKILL the parent did not send is then blamed
 on it when the kernel says so (its log, ``/dev/kmsg``: "Killed process PID"), or when
 the ``oom_kill`` count of the worker's memory cgroup rose during the worker's life
-(cgroup v2 ``memory.events``, cgroup v1 ``memory.oom_control``). A kernel log read
-without a gap over the worker's whole life that names no such kill rules it out; short
-of that, an unexplained SIGKILL stays unknown. Every verdict comes with its evidence in
+(cgroup v2 ``memory.events``, cgroup v1 ``memory.oom_control``). Otherwise, a kernel log
+read without a gap over the worker's whole life that names no such kill rules it out;
+short of that, an unexplained SIGKILL stays unknown. Every verdict comes with its evidence in
 words, for the crash explainer.
 """
 
@@ -150,18 +150,21 @@ def verdict(clues: Clues) -> tuple[bool | None, str]:
         f"the oom_kill count of its memory cgroup ({clues.counter}) went from "
         f"{clues.count_before} to {clues.count_after} during its life"
     )
-    if clues.kernel_log_whole:
-        if rose:
-            return False, (
-                "ruled out: the kernel's log, read over its whole life, names no OOM kill "
-                f"of it ({count}: another process of that cgroup was killed)"
+    if rose:
+        # The kernel counts the kill before it sends the signal, and logs it just after:
+        # a log that does not name the worker yet does not outweigh the count.
+        evidence = f"a SIGKILL the parent did not send, and {count}"
+        if clues.kernel_log_whole:
+            evidence += (
+                " (the kernel's log does not name it: another process of that cgroup may "
+                "have been the one killed)"
             )
+        return True, evidence
+    if clues.kernel_log_whole:
         return False, (
             "ruled out: a SIGKILL the parent did not send, but the kernel's log, read over "
             "its whole life, names no OOM kill of it"
         )
-    if rose:
-        return True, f"a SIGKILL the parent did not send, and {count}"
     if clues.count_after is not None and clues.count_before is not None:
         return None, (
             "unknown: a SIGKILL the parent did not send (another process, or a user); "
