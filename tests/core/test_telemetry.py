@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from app.core import CrashTask, SimpleTask, TaskState, WorkerDied, WorkerStats, WorkingProcessFacade
+from app.core import (
+    CrashTask,
+    EventsDropped,
+    SimpleTask,
+    TaskState,
+    WorkerDied,
+    WorkerStats,
+    WorkingProcessFacade,
+    book,
+)
 from app.core.handle import KillReason, WorkerHandle
 from app.core.telemetry import INTERVAL, KernelLog, Sample, Sampler
 from tests.core.helpers import all_final, all_workers_ready, in_state, wait_for, wait_pids_gone
@@ -293,3 +302,20 @@ def test_a_worker_dead_between_listing_and_reading_is_skipped_without_a_word(
         "ruled out: the parent sent the SIGKILL (the test killed it)",
     )
     assert not [r for r in caplog.records if "telemetry" in r.getMessage()]
+
+
+def test_samples_nobody_polls_are_bounded_like_every_other_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book, "MAX_UNPOLLED_EVENTS", 10)
+    w = WorkingProcessFacade(workers=2)
+    try:
+        deadline = time.monotonic() + 30
+        while not w._engine._dropped and time.monotonic() < deadline:  # never polled
+            time.sleep(0.05)
+        events = w.poll_events(0)
+    finally:
+        w.close()
+    assert type(events[0]) is EventsDropped and events[0].count > 0
+    assert len(events) <= 11
+    assert type(events[-1]) is WorkerStats  # the newest are kept
