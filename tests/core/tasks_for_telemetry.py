@@ -46,21 +46,24 @@ class GrowTask(Task):
 
 
 class BusyTask(Task):
-    """Spins on the CPU until ``marker`` appears."""
+    """Spins on the CPU until ``marker`` appears; returns its own clock as it went, as
+    (wall time, CPU time of the process) pairs, so a test knows what share of a core it
+    really had on a machine others load too."""
 
     def __init__(self, ID: str, marker: str) -> None:
         super().__init__(ID)
         self.marker = marker
 
-    def do_task(self) -> int:
+    def do_task(self) -> list[tuple[float, float]]:
         end = time.monotonic() + CAP
-        spins = 0
+        clock = [(time.time(), time.process_time())]
         while time.monotonic() < end:
-            for _ in range(100_000):
-                spins += 1
+            for _ in range(20_000):
+                pass
+            clock.append((time.time(), time.process_time()))
             if os.path.exists(self.marker):
                 break
-        return spins
+        return clock
 
 
 class IdleTask(Task):
