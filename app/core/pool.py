@@ -189,18 +189,19 @@ class WorkerPool(Engine):
     def _info(self, h: WorkerHandle) -> WorkerInfo:
         head = h.window[0] if h.window else None
         running = head is not None and head.state is TaskState.RUNNING
+        alive = h.alive and h.kill_reason is None
         return WorkerInfo(
             index=h.index,
             pid=h.pid,
-            alive=h.alive and h.kill_reason is None,
+            alive=alive,
             exitcode=h.exitcode,
             task_id=head.ID if running and head is not None else None,
             tasks_done=h.tasks_done,
             restarts=h.restarts,
             ready=h.ready,
             queued=len(h.window) - running,
-            rss_bytes=h.rss_bytes if h.alive else None,
-            cpu_percent=h.cpu_percent if h.alive else None,
+            rss_bytes=h.rss_bytes if alive else None,  # a dead worker has no memory
+            cpu_percent=h.cpu_percent if alive else None,
         )
 
     def _wait(self, predicate: Callable[[], bool], deadline: float | None) -> bool:
