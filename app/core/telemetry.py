@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 import traceback
@@ -47,6 +48,7 @@ log = console.DeferredLogger("app.core")
 INTERVAL = 0.5
 """Seconds between two samples of a worker: each sample is a ``WorkerStats`` event."""
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _KMSG = "/dev/kmsg"
 _KMSG_RECORD = 8192  # a read of /dev/kmsg returns one record, at most this long
 _KMSG_KEPT = 1024  # OOM-kill records kept, newest last
@@ -91,10 +93,12 @@ class KernelLog:
         self._fd: int | None = None
         self._kills: deque[tuple[float, int, str]] = deque(maxlen=_KMSG_KEPT)
         self._gap = 0.0  # monotonic time records were last lost (overwritten unread)
+        if sys.platform != "linux":  # the kernel's log, cgroups and /proc are Linux's
+            return
         try:
             if os.readlink("/proc/self/ns/pid") != INIT_PID_NAMESPACE:
                 return  # its pids are not ours
-            fd = os.open(_KMSG, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(_KMSG, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
         except OSError:  # not Linux, or not allowed (dmesg_restrict): no kernel log
             return
         try:
@@ -264,8 +268,10 @@ class Sampler:
 
 def _read(path: str) -> str | None:
     """A small text file of /proc or /sys, or None when it cannot be read."""
+    if sys.platform != "linux":
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _CLOEXEC)
     except OSError:
         return None
     try:
