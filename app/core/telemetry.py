@@ -165,6 +165,7 @@ class Sampler:
         self._gauges: dict[WorkerHandle, _Gauge] = {}  # touched on the sampler thread only
         self._gauges_lock = threading.Lock()  # ... and by forget / clues, briefly
         self._stop = threading.Event()
+        self._done = threading.Event()  # set as the thread's very last act
         self._mounts = _read("/proc/self/mountinfo") or ""
         self.kernel_log = KernelLog()
         self._thread = threading.Thread(
@@ -173,16 +174,27 @@ class Sampler:
 
     # == from the engine ==================================================================
     def start(self) -> None:
-        self._thread.start()
+        """Starts sampling; without a thread to be had, the facade runs unsampled (an
+        error in the log), never half-started."""
+        try:
+            self._thread.start()
+        except RuntimeError as exc:
+            log.error("worker telemetry could not start (%s): no memory or CPU samples", exc)
+            self._done.set()
 
     def stop(self) -> None:
         """Ends the thread soon (it may be in the middle of a round): never waits."""
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-        if not self._thread.is_alive():
+        """Waits up to ``timeout`` for the thread to end, then releases the kernel's log.
+        An Event, not ``Thread.join``: an interrupted join on Python 3.11 marks a thread
+        as ended while it still runs (bpo-45274)."""
+        if threading.current_thread() is self._thread:
+            return
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._done.set()  # never started
+        if self._done.wait(timeout):
             self.kernel_log.close()
 
     def register(self, h: WorkerHandle) -> None:
@@ -220,6 +232,8 @@ class Sampler:
                 self._round(time.time())
         except Exception:
             log.error("worker telemetry stopped:\n%s", traceback.format_exc())
+        finally:
+            self._done.set()
 
     def _round(self, moment: float) -> None:
         """Samples every live worker; each sample is stamped with the round's ``moment``."""
