@@ -73,9 +73,10 @@ def test_each_worker_is_sampled_twice_a_second_and_never_more() -> None:
 def test_memory_held_by_a_task_shows_in_the_samples_and_in_worker_info(tmp_path: Path) -> None:
     marker = tmp_path / "release"
     with WorkingProcessFacade() as w:
-        events: list[Any] = []
-        wait_for(w, lambda: bool(stats_of(events)), 30, "a first sample", into=events)
-        before = stats_of(events)[-1].rss_bytes
+        events = wait_for(w, all_workers_ready(w), 30)
+        ready = len(events)
+        wait_for(w, lambda: bool(stats_of(events[ready:])), 30, "a sample once ready", into=events)
+        before = stats_of(events)[-1].rss_bytes  # the idle worker, its imports done
         task = HoldMemoryTask("hold", 100, str(marker))
         assert w.process_task(task)
         wait_for(
