@@ -80,8 +80,11 @@ def as_table(run: RecordedRun) -> str:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
         if d["rss"] is not None:
             how += f", last sample {megabytes(d['rss'])}"
-        if d["oom"] is not None:
-            how += ", OOM killer: " + ("likely" if d["oom"] else "ruled out")
+        # The OOM killer sends only SIGKILL: any other death needs no verdict here.
+        if d["signal"] == "SIGKILL" and d["oom_evidence"] is not None:
+            how += (
+                ", OOM killer: " + {True: "likely", False: "ruled out", None: "unknown"}[d["oom"]]
+            )
         lines.append(f"  {_cell(d['t']):>10} s  worker-{d['worker']} (pid {d['pid']}): {how}")
     peaks = run.peak_memory()
     if peaks:

@@ -98,7 +98,15 @@ def test_worker_stats_and_deaths_round_trip_through_a_recording(tmp_path: Path) 
     # Peak memory per worker, in the report.
     peak = max(s.rss_bytes for s in live_stats)
     assert run.peak_memory() == {0: peak}
-    assert f"peak memory: worker-0 {peak / 1e6:,.1f} MB" in as_table(run)
+    table = as_table(run)
+    assert f"peak memory: worker-0 {peak / 1e6:,.1f} MB" in table
+    verdict = {True: "likely", False: "ruled out", None: "unknown"}[live_death.oom_killed]
+    assert (
+        f"signal SIGKILL, last sample {live_death.rss_bytes / 1e6:,.1f} MB, OOM killer: {verdict}"
+        in table
+    )
+    stopped = [line for line in table.splitlines() if "exit code 0" in line]
+    assert stopped and not [line for line in stopped if "OOM killer" in line]  # not a kill
     assert as_json(run)["peak_rss_bytes"] == {"0": peak}
     assert as_json(run)["deaths"][0]["oom_evidence"] == live_death.oom_evidence
 
