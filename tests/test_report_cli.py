@@ -41,7 +41,18 @@ LINES: list[dict[str, Any]] = [
     },
     {"t": 0.3, "e": "state", "id": "boom", "state": "RUNNING", "pid": 100},
     {"t": 0.5, "e": "log", "pid": 100, "level": 20, "message": "going down"},
-    {"t": 0.6, "e": "worker_died", "worker": 0, "pid": 100, "exitcode": -9, "signal": "SIGKILL"},
+    {"t": 0.55, "e": "worker_stats", "worker": 0, "pid": 100, "rss": 812_300_000, "cpu": 99.5},
+    {
+        "t": 0.6,
+        "e": "worker_died",
+        "worker": 0,
+        "pid": 100,
+        "exitcode": -9,
+        "signal": "SIGKILL",
+        "rss": 812_300_000,
+        "oom": True,
+        "oom_evidence": "the kernel's log says: Out of memory: Killed process 100 (python)",
+    },
     {
         "t": 0.6,
         "e": "state",
@@ -83,7 +94,17 @@ def test_report_json_field_by_field(run_file: Path, capsys: pytest.CaptureFixtur
             "ok": {"state": "DONE", "exitcode": None, "worker_pid": 100, "attempts": 1},
             "boom": {"state": "RUNNING", "exitcode": None, "worker_pid": 101, "attempts": 2},
         },
-        "deaths": [{"pid": 100, "exitcode": -9, "signal": "SIGKILL"}],
+        "deaths": [
+            {
+                "pid": 100,
+                "exitcode": -9,
+                "signal": "SIGKILL",
+                "rss_bytes": 812_300_000,
+                "oom_killed": True,
+                "oom_evidence": "the kernel's log says: Out of memory: Killed process 100 (python)",
+            }
+        ],
+        "peak_rss_bytes": {"0": 812_300_000},
         "problems": [],
     }
 
@@ -100,8 +121,9 @@ def test_report_table(run_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
     }
     assert rows["ok"][1:4] == ["DONE", "1", "100"] and rows["ok"][-1] == "'ok'"
     assert rows["boom"][1:4] == ["RUNNING", "2", "101"]
-    assert "worker-0 (pid 100): signal SIGKILL" in out
-    assert "problem: line 14: damaged" in out
+    assert "worker-0 (pid 100): signal SIGKILL, last sample 812.3 MB, OOM killer: likely" in out
+    assert "peak memory: worker-0 812.3 MB" in out
+    assert "problem: line 15: damaged" in out
 
 
 def test_trace_field_by_field(run_file: Path, tmp_path: Path) -> None:

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import NoReturn
 
 DESCRIPTION = (
-    "Tasks/s of the worker facade against ProcessPoolExecutor, Pool and a raw Queue floor; "
-    "kill-to-event and forced-cancel-to-event latency; process_task latency; memory for "
-    "100k tasks. With --gui: the window under 100,000 tasks (offscreen); with --gui --watch: "
-    "the window following another program's recording, then opening and scrubbing it; with "
-    "--dask: the facade next to a Dask LocalCluster; with --record: recording a run on and off."
+    "Tasks/s of the worker facade (telemetry on and off) against ProcessPoolExecutor, Pool and "
+    "a raw Queue floor; kill-to-event and forced-cancel-to-event latency; process_task "
+    "latency; memory for 100k tasks. With --gui: the window under 100,000 tasks (offscreen); "
+    "with --gui --watch: the window following another program's recording, then opening and "
+    "scrubbing it; with --dask: the facade next to a Dask LocalCluster; with --record: "
+    "recording a run on and off."
 )
 
 # benchmark -> the options it takes, with their defaults

@@ -3,7 +3,8 @@
 Every contender runs N no-op tasks through one spawned worker, so what is timed is the cost
 of getting a task to a worker and its result back to the caller:
 
-- the facade, with its full event stream consumed (every TaskChanged up to DONE);
+- the facade, with its full event stream consumed (every TaskChanged up to DONE), with
+  worker telemetry on (the default) and off, side by side: what sampling costs;
 - ``concurrent.futures.ProcessPoolExecutor(max_workers=1)``;
 - ``multiprocessing.Pool(1).apply_async``;
 - a raw floor: a ``Queue`` to a bare worker loop and a ``SimpleQueue`` back, no bookkeeping.
@@ -80,6 +81,7 @@ class Options:
 TARGETS: dict[str, tuple[str, float, str]] = {
     "ratio_vs_ppe": (">=", 6.0, ">= 6x"),
     "ratio_vs_raw": (">=", 0.7, ">= 0.7x"),
+    "telemetry_ratio": (">=", 0.97, ">= 0.97x"),
     "kill_to_event_ms": ("<", 20.0, "< 20 ms"),
     "submit_p99_us_live": ("<", 100.0, "< 100 us"),
     "submit_p99_us_dead": ("<", 100.0, "< 100 us"),
@@ -97,9 +99,9 @@ def _raw_worker(inbox: Queue[Any], outbox: SimpleQueue[Any]) -> None:
 # -- throughput: one round of each contender ----------------------------------------------------
 
 
-def facade_round(n: int, timeout: float) -> float:
+def facade_round(n: int, timeout: float, telemetry: bool = True) -> float:
     """Tasks/s of the facade, from the first submit until the last DONE event is consumed."""
-    facade = WorkingProcessFacade(workers=1)
+    facade = WorkingProcessFacade(workers=1, telemetry=telemetry)
     try:
         deadline = time.monotonic() + timeout
         wait_ready(facade, deadline)
@@ -175,8 +177,14 @@ def raw_round(n: int, timeout: float) -> float:
     return n / elapsed
 
 
+def quiet_facade_round(n: int, timeout: float) -> float:
+    """The same, with worker telemetry off: the difference is what sampling costs."""
+    return facade_round(n, timeout, telemetry=False)
+
+
 CONTENDERS: dict[str, tuple[str, Callable[[int, float], float]]] = {
     "facade": ("facade (full event stream)", facade_round),
+    "quiet": ("facade, telemetry off", quiet_facade_round),
     "ppe": ("ProcessPoolExecutor(1)", ppe_round),
     "pool": ("Pool(1).apply_async", pool_round),
     "raw": ("raw Queue -> SimpleQueue floor", raw_round),
@@ -367,8 +375,8 @@ def _attempt(name: str, errors: dict[str, str], run: Callable[[], Any]) -> Any:
         return None
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a is not None and b else None
+def _ratio(a: float | None, b: float | None, digits: int = 2) -> float | None:
+    return round(a / b, digits) if a is not None and b else None
 
 
 def _met(key: str, value: float | None) -> bool | None:
@@ -392,6 +400,7 @@ def run(options: Options) -> dict[str, Any]:
         **{f"{key}_tasks_per_s": value for key, value in best.items()},
         "ratio_vs_ppe": _ratio(best["facade"], best["ppe"]),
         "ratio_vs_raw": _ratio(best["facade"], best["raw"]),
+        "telemetry_ratio": _ratio(best["facade"], best["quiet"], 3),
         "rounds_tasks_per_s": {key: [round(x) for x in v] for key, v in per_round.items()},
     }
     say(f"SIGKILL -> WorkerDied, {options.kills} kills")
@@ -443,6 +452,7 @@ def format_table(report: dict[str, Any]) -> str:
     figures = [
         ("facade / ProcessPoolExecutor", "ratio_vs_ppe", "x", 2),
         ("facade / raw floor", "ratio_vs_raw", "x", 2),
+        ("telemetry on / off (cost <= 3%)", "telemetry_ratio", "x", 3),
         ("SIGKILL -> WorkerDied, median", "kill_to_event_ms", "ms", 1),
         ("process_task p99, live worker", "submit_p99_us_live", "us", 1),
         ("process_task p99, dead worker", "submit_p99_us_dead", "us", 1),

@@ -68,6 +68,10 @@ class DaskRecords(TaskBook[Ticket]):
 
     # == caller side ======================================================================
     def worker_info(self) -> list[WorkerInfo]:
+        """One snapshot per worker row. ``rss_bytes`` and ``cpu_percent`` stay None: the
+        scheduler has each worker's memory, but a client reaches it only by a round trip
+        (``Client.scheduler_info()``; its periodic cache has no per-worker figures), too
+        slow for a call that must never wait on the cluster."""
         with self._lock:
             running = {address: task_id for task_id, address in self._running_on.items()}
             return [

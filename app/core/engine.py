@@ -318,6 +318,9 @@ class Engine(TaskBook[bool]):
         elif type(msg) is wire.Stack:
             self._stacks.answer(h, msg)
 
+    def examine_death(self, h: WorkerHandle) -> None:
+        """Nothing to gather here: ``WorkerPool`` adds the OOM evidence of telemetry."""
+
     def on_death_locked(self, h: WorkerHandle) -> bool:
         """Decides the fate of every task the dead worker held; True to replace it."""
         now = time.time()
@@ -327,7 +330,20 @@ class Engine(TaskBook[bool]):
         claimed = wire.claimed(h.shared)
         how = describe_exit(code)
         why = h.death_reason()
-        self._events.append(WorkerDied(h.index, h.pid, code, signal_name(code), now, why))
+        oom_killed, evidence = h.oom
+        self._events.append(
+            WorkerDied(
+                h.index,
+                h.pid,
+                code,
+                signal_name(code),
+                now,
+                why,
+                rss_bytes=h.rss_bytes,
+                oom_killed=oom_killed,
+                oom_evidence=evidence,
+            )
+        )
         self._death_recorded()
         window = list(h.window)
         h.window.clear()

@@ -45,7 +45,8 @@ class WorkerDied:
     otherwise: Kill now, a collect that ran out, a close, a forced cancel).
     ``rss_bytes`` is its last resident-memory sample; ``oom_killed`` is True when the
     kernel's out-of-memory killer is the likely cause, False when ruled out, None when
-    it cannot be known.
+    it cannot be known; ``oom_evidence`` says on what evidence, in one sentence (None
+    when worker telemetry is off, or on a backend that cannot tell).
     """
 
     index: int
@@ -56,6 +57,7 @@ class WorkerDied:
     reason: str = "crashed"
     rss_bytes: int | None = None
     oom_killed: bool | None = None
+    oom_evidence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,12 @@ class WorkingProcessFacade(FacadeFront):
     reaches the limit and is replaced at once, whatever ``restart`` says
     (``WorkerDied.reason == "recycled"``); nothing is blamed, and tasks sent to it that it
     had not started go back to the queue.
+
+    ``telemetry`` (on by default) samples each live worker's resident memory and CPU use
+    twice a second (``WorkerInfo.rss_bytes``, ``cpu_percent``, a ``WorkerStats`` event per
+    sample) and tells whether a dead worker was killed by the kernel's out-of-memory
+    killer (``WorkerDied.oom_killed``, ``oom_evidence``). ``telemetry=False`` runs no
+    sampler thread and leaves those None: for a benchmark, or whoever wants none.
     """
 
     _engine: WorkerPool
@@ -62,6 +68,7 @@ class WorkingProcessFacade(FacadeFront):
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
         record: RecordChoice = None,
+        telemetry: bool = True,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
@@ -76,9 +83,13 @@ class WorkingProcessFacade(FacadeFront):
                 f"None, not {task_timeout!r}"
             )
         life = lifecycle_of(initializer, initargs, max_tasks_per_child, max_memory_per_child)
+        if not isinstance(telemetry, bool):
+            raise TypeError(f"telemetry must be True or False, not {telemetry!r}")
         recorder = self._open_recording(record)
         try:
-            self._engine = WorkerPool(workers, start_method, restart, limit(task_timeout), life)
+            self._engine = WorkerPool(
+                workers, start_method, restart, limit(task_timeout), life, telemetry
+            )
         except BaseException:
             if recorder is not None:
                 recorder.discard()

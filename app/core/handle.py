@@ -74,6 +74,9 @@ class WorkerHandle:
         self.initializing = False  # its initializer runs: a death now is its failure
         self.init_error: str | None = None  # how the initializer failed, as it said
         self.recycling: str | None = None  # why it leaves after its last outcome
+        self.rss_bytes: int | None = None  # telemetry's last sample of it
+        self.cpu_percent: float | None = None
+        self.oom: tuple[bool | None, str | None] = (None, None)  # (oom_killed, evidence)
         self._out = bytearray()
         self._reader = wire.FrameReader()
         self._forkserver = ctx.get_start_method() == "forkserver"
@@ -103,6 +106,7 @@ class WorkerHandle:
             ),
             name=f"worker-{index}",
         )
+        self.spawned = time.monotonic()  # its CPU time counts from here
         try:
             self.process.start()
         finally:

@@ -47,6 +47,9 @@ class IOOwner(Protocol):
     ) -> None:
         """Applies lines a worker wrote to its fds 1 and 2 (takes the lock itself)."""
 
+    def examine_death(self, h: WorkerHandle) -> None:
+        """Gathers what tells how a reaped worker died (no lock held: it reads files)."""
+
     def on_death_locked(self, h: WorkerHandle) -> bool:
         """Decides the fates of a buried worker's tasks; True to replace it."""
 
@@ -203,6 +206,7 @@ class IOThread:
         self._owner.apply_output(h, h.read_output(reads=1024, end=True), logs)
         self._apply_frames(h, h.drain(), logs)
         h.reap()
+        self._owner.examine_death(h)
         with self._lock:
             return self._owner.on_death_locked(h)
 

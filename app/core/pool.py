@@ -4,7 +4,9 @@ its job.
 Workers start with the facade; a dead one is replaced on a thread of its own (starting
 a process may wait on a terminal, and the I/O thread must not); ``collect`` waits for the
 work to end, or ends it, then lets idle workers leave, kills what is left and waits for
-the I/O thread to bury them all. Every wait here survives a dead I/O thread.
+the I/O thread to bury them all. Every wait here survives a dead I/O thread. With
+telemetry, a ``Sampler`` thread samples each live worker's memory and CPU use, and a
+dead worker's OOM evidence is gathered before its death is reported.
 """
 
 from __future__ import annotations
@@ -18,16 +20,29 @@ from collections.abc import Callable
 from app.core import console, stacks, timeouts
 from app.core.engine import Engine
 from app.core.errors import describe, signal_name
-from app.core.events import WorkerDied, WorkerInfo, WorkerStarted
+from app.core.events import WorkerDied, WorkerInfo, WorkerStarted, WorkerStats
 from app.core.handle import KillReason, WorkerHandle
 from app.core.lifecycle import Lifecycle
 from app.core.states import TaskState
+from app.core.telemetry import Sample, Sampler
 
 log = console.DeferredLogger("app.core")
 
 _RESPAWN_WAIT = 5.0  # longest the end of a job waits for a replacement on its way
 _STOP_GRACE = 5.0  # longest an idle worker gets to leave cleanly at the end of a collect
 _STOP_GRACE_NOW = 0.2  # the same for close(), or a collect whose timeout has run out
+_SAMPLER_JOIN = 2.0  # longest the end of a job waits for the sampler's last round
+
+# Why the parent killed a worker, as the OOM evidence says it.
+_KILLED_FOR = {
+    KillReason.TIMEOUT: "its task ran past its timeout",
+    KillReason.COLLECT: "collect_tasks ran out of time",
+    KillReason.CLOSE: "the facade was closed",
+    KillReason.STOP: "it was told to stop and did not leave in time",
+    KillReason.DAMAGED: "its result stream was damaged",
+    KillReason.REAP: "it was still alive when it was to be reaped",
+    KillReason.CANCEL: "cancel(force=True) of its running task",
+}
 
 
 class WorkerPool(Engine):
@@ -40,18 +55,24 @@ class WorkerPool(Engine):
         restart: bool,
         task_timeout: float | None,
         life: Lifecycle,
+        telemetry: bool = True,
     ) -> None:
         super().__init__(restart, task_timeout, life)
         self._ctx = multiprocessing.get_context(start_method)
         self._respawning = 0  # replacements being started on threads of their own
+        self._sampler = Sampler(self) if telemetry else None
         try:
             for index in range(workers):
                 self._workers.append(self._spawn(index, 0))
         except BaseException:
             self._kill_all_now()
             self._io.close_unstarted()
+            if self._sampler is not None:
+                self._sampler.join(0)  # never started: releases the kernel's log
             raise
         self._io.start()
+        if self._sampler is not None:
+            self._sampler.start()
 
     # == caller side ======================================================================
     def restart_workers(self, requeue_lost: bool) -> int:
@@ -108,6 +129,8 @@ class WorkerPool(Engine):
     def _await_io_thread(self) -> None:
         while not self._io.wait_done(timeouts.MAX_SLICE):
             pass
+        if self._sampler is not None:
+            self._sampler.join(_SAMPLER_JOIN)
 
     def _end_job(self, timeout: float | None, closing: bool) -> Callable[[], None]:
         """Waits for the work to end (or ends it), stops the workers and the I/O thread.
@@ -175,6 +198,9 @@ class WorkerPool(Engine):
         if self._settler is not None:
             self._settler.stop()
         self._io.join(10.0)
+        if self._sampler is not None:
+            self._sampler.stop()
+            self._sampler.join(_SAMPLER_JOIN)
         self.end_recording("abandoned")
 
     # == bookkeeping (under _lock) ========================================================
@@ -189,16 +215,19 @@ class WorkerPool(Engine):
     def _info(self, h: WorkerHandle) -> WorkerInfo:
         head = h.window[0] if h.window else None
         running = head is not None and head.state is TaskState.RUNNING
+        alive = h.alive and h.kill_reason is None
         return WorkerInfo(
             index=h.index,
             pid=h.pid,
-            alive=h.alive and h.kill_reason is None,
+            alive=alive,
             exitcode=h.exitcode,
             task_id=head.ID if running and head is not None else None,
             tasks_done=h.tasks_done,
             restarts=h.restarts,
             ready=h.ready,
             queued=len(h.window) - running,
+            rss_bytes=h.rss_bytes if alive else None,  # a dead worker has no memory
+            cpu_percent=h.cpu_percent if alive else None,
         )
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
@@ -265,6 +294,8 @@ class WorkerPool(Engine):
     # == workers: started, replaced ======================================================
     def _spawn(self, index: int, restarts: int) -> WorkerHandle:
         h = WorkerHandle(self._ctx, index, restarts, self._life)
+        if self._sampler is not None:
+            self._sampler.register(h)
         with self._lock:
             self._io.add(h)
             self._events.append(WorkerStarted(index, h.pid, time.time()))
@@ -331,3 +362,28 @@ class WorkerPool(Engine):
                 )
                 self._notify()
         return True
+
+    # == telemetry (TelemetryOwner, and the I/O thread's look at a death) ===============
+    def sampled_workers(self) -> list[WorkerHandle]:
+        with self._lock:
+            return [h for h in self._workers if h.alive and h.kill_reason is None]
+
+    def take_samples(self, samples: list[Sample]) -> None:
+        with self._lock:
+            for s in samples:
+                h = s.handle
+                if not h.alive or self._workers[h.index] is not h:
+                    continue  # died (or was replaced) while it was being sampled
+                h.rss_bytes, h.cpu_percent = s.rss_bytes, s.cpu_percent
+                self._events.append(WorkerStats(h.index, h.pid, s.rss_bytes, s.cpu_percent, s.time))
+            self._notify()
+
+    def examine_death(self, h: WorkerHandle) -> None:
+        if self._sampler is not None:
+            reason = h.kill_reason
+            h.oom = self._sampler.clues(h, None if reason is None else _KILLED_FOR[reason])
+
+    def io_ending_locked(self) -> list[WorkerHandle]:
+        if self._sampler is not None:
+            self._sampler.stop()
+        return super().io_ending_locked()

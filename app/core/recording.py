@@ -28,7 +28,7 @@ from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
-from app.core.events import Event, TaskChanged, WorkerDied, WorkerLog, WorkerStarted
+from app.core.events import Event, TaskChanged, WorkerDied, WorkerLog, WorkerStarted, WorkerStats
 from app.core.run_paths import FORMAT, Target, open_run_file
 from app.core.states import TaskState
 from app.core.task import Task
@@ -270,19 +270,35 @@ class Recorder:
                 f'{{"t":{self._t(when)},"e":"log","pid":{pid},"level":{level},'
                 f'"message":{quoted(message)}}}\n'
             )
-        if kind is WorkerDied:
-            d = item
-            signal = "null" if d.signal_name is None else quoted(d.signal_name)
+        if kind is WorkerStats:
+            s = item
             return (
-                f'{{"t":{self._t(d.time)},"e":"worker_died","worker":{d.index},"pid":{d.pid},'
-                f'"exitcode":{_number(d.exitcode)},"signal":{signal},"reason":{quoted(d.reason)}}}\n'
+                f'{{"t":{self._t(s.time)},"e":"worker_stats","worker":{s.index},"pid":{s.pid},'
+                f'"rss":{_number(s.rss_bytes)},"cpu":{_number(s.cpu_percent)}}}\n'
             )
+        if kind is WorkerDied:
+            return self._died(item)
         if kind is WorkerStarted:
             s = item
             return (
                 f'{{"t":{self._t(s.time)},"e":"worker_started","worker":{s.index},"pid":{s.pid}}}\n'
             )
         return ""  # EventsDropped never reaches a recorder: it is made by poll
+
+    def _died(self, d: WorkerDied) -> str:
+        """A death, with what telemetry knew of it when it knew anything."""
+        signal = "null" if d.signal_name is None else quoted(d.signal_name)
+        line = (
+            f'{{"t":{self._t(d.time)},"e":"worker_died","worker":{d.index},"pid":{d.pid},'
+            f'"exitcode":{_number(d.exitcode)},"signal":{signal},"reason":{quoted(d.reason)}'
+        )
+        if d.rss_bytes is not None:
+            line += f',"rss":{_number(d.rss_bytes)}'
+        if d.oom_killed is not None:
+            line += f',"oom":{"true" if d.oom_killed else "false"}'
+        if d.oom_evidence is not None:
+            line += f',"oom_evidence":{quoted(d.oom_evidence)}'
+        return line + "}\n"
 
     def _state(self, event: TaskChanged) -> str:
         line = (

@@ -19,11 +19,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from app.core.events import Event, TaskChanged, WorkerDied, WorkerInfo, WorkerLog, WorkerStarted
+from app.core.events import (
+    Event,
+    TaskChanged,
+    WorkerDied,
+    WorkerInfo,
+    WorkerLog,
+    WorkerStarted,
+    WorkerStats,
+)
 from app.core.runs import (
     RecordedRun,
     TaskRecord,
+    as_bool,
     as_int,
+    as_num,
     as_str,
     death_reason_of,
     fold,
@@ -134,6 +144,8 @@ class _Slot:
     restarts: int = -1  # the first start is no restart
     started: float | None = None  # when its live process started, since the epoch
     death: WorkerDied | None = None  # how its last process ended
+    rss_bytes: int | None = None  # the last sample of its live process
+    cpu_percent: float | None = None
 
 
 class _Workers:
@@ -163,12 +175,18 @@ class _Workers:
             slot.restarts += 1
             slot.started = event.time
             slot.death = None
+            slot.rss_bytes = slot.cpu_percent = None
             self.by_pid[event.pid] = slot
+        elif type(event) is WorkerStats:
+            slot = self.slots.get(event.index)
+            if slot is not None and slot.alive and slot.pid == event.pid:
+                slot.rss_bytes, slot.cpu_percent = event.rss_bytes, event.cpu_percent
         elif type(event) is WorkerDied:
             slot = self.slots.setdefault(event.index, _Slot(event.index, event.pid))
             slot.alive, slot.task_id = False, None
             slot.exitcode = event.exitcode
             slot.death = event
+            slot.rss_bytes = slot.cpu_percent = None
 
 
 class RunReplay:
@@ -195,6 +213,7 @@ class RunReplay:
         self._workers_at: list[dict[int, _Slot]] = []
         self._shown: list[int] = []  # events the console shows: logs, starts, deaths
         self._deaths: list[int] = []
+        self._stats: list[int] = []  # the WorkerStats events: memory and CPU samples
         self._slot_of: dict[int, int] = {}  # worker pid -> slot
 
     @property
@@ -238,7 +257,9 @@ class RunReplay:
             self._workers.apply(converted, record)
             if converted is not None:
                 made.append(converted)
-                if type(converted) is not TaskChanged:
+                if type(converted) is WorkerStats:
+                    self._stats.append(i)
+                elif type(converted) is not TaskChanged:
                     self._shown.append(i)
                     if type(converted) is WorkerStarted:
                         self._slot_of[converted.pid] = converted.index
@@ -398,6 +419,8 @@ class RunReplay:
                 restarts=max(0, s.restarts),
                 ready=s.alive,
                 queued=0,
+                rss_bytes=s.rss_bytes,
+                cpu_percent=s.cpu_percent,
             )
             for _, s in sorted(self._workers_now().slots.items())
         ]
@@ -412,10 +435,13 @@ class RunReplay:
     def events_between(self, first: int, last: int, kinds: str = "all") -> list[Event]:
         """The events [first, last) as ``Event`` records; ``kinds="shown"``: only those
         the console shows (logs, worker starts and deaths), ``"deaths"``: only deaths
-        and the fates each decided."""
+        and the fates each decided, ``"stats"``: only ``WorkerStats`` (each worker's
+        memory and CPU samples, as a live facade reported them)."""
         events, base = self.run.events, self.base
         if kinds == "shown":
             indexes = self._shown[bisect.bisect_left(self._shown, first) :]
+        elif kinds == "stats":
+            indexes = self._stats[bisect.bisect_left(self._stats, first) :]
         elif kinds == "deaths":
             indexes = []
             for d in self._deaths[bisect.bisect_left(self._deaths, first) :]:
@@ -470,8 +496,23 @@ def _converted(event: dict[str, Any], record: TaskRecord | None, base: float) ->
         if kind == "worker_started":
             return WorkerStarted(index, pid, when)
         exitcode = as_int(event.get("exitcode"))
-        signal = as_str(event.get("signal"))
-        return WorkerDied(index, pid, exitcode, signal, when, death_reason_of(event))
+        return WorkerDied(
+            index,
+            pid,
+            exitcode,
+            as_str(event.get("signal")),
+            when,
+            death_reason_of(event),
+            rss_bytes=as_int(event.get("rss")),
+            oom_killed=as_bool(event.get("oom")),
+            oom_evidence=as_str(event.get("oom_evidence")),
+        )
+    if kind == "worker_stats":
+        index, pid = as_int(event.get("worker")), as_int(event.get("pid"))
+        rss, cpu = as_int(event.get("rss")), as_num(event.get("cpu"))
+        if index is None or pid is None or rss is None or cpu is None:
+            return None
+        return WorkerStats(index, pid, rss, cpu, when)
     if kind == "log":
         pid, message = as_int(event.get("pid")), as_str(event.get("message"))
         if pid is None or message is None:

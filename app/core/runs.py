@@ -80,16 +80,36 @@ class RecordedRun:
         return records
 
     def deaths(self) -> list[dict[str, Any]]:
-        """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t`` and
-        ``reason`` (one of ``DEATH_REASONS``; "crashed" in runs recorded before it was)."""
+        """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t``,
+        ``reason`` (one of ``DEATH_REASONS``; "crashed" in runs recorded before it was), and
+        what telemetry knew (None in a run without it): ``rss`` (the last memory
+        sample, bytes), ``oom`` (True, False or None) and ``oom_evidence``."""
         return [
             {
-                **{key: event.get(key) for key in ("worker", "pid", "exitcode", "signal", "t")},
+                "worker": event.get("worker"),
+                "pid": event.get("pid"),
+                "exitcode": event.get("exitcode"),
+                "signal": event.get("signal"),
+                "t": event.get("t"),
                 "reason": death_reason_of(event),
+                "rss": as_int(event.get("rss")),
+                "oom": as_bool(event.get("oom")),
+                "oom_evidence": as_str(event.get("oom_evidence")),
             }
             for event in self.events
             if event["e"] == "worker_died"
         ]
+
+    def peak_memory(self) -> dict[int, int]:
+        """The largest resident memory sampled in each worker slot, in bytes, by slot
+        (empty for a run recorded without telemetry)."""
+        peaks: dict[int, int] = {}
+        for event in self.events:
+            if event["e"] == "worker_stats":
+                worker, rss = as_int(event.get("worker")), as_int(event.get("rss"))
+                if worker is not None and rss is not None and rss > peaks.get(worker, -1):
+                    peaks[worker] = rss
+        return peaks
 
 
 class RunFollower:
@@ -310,6 +330,15 @@ def death_reason_of(event: dict[str, Any]) -> str:
 
 def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
+
+
+def as_bool(value: Any) -> bool | None:
+    return value if type(value) is bool else None
+
+
+def as_num(value: Any) -> float | None:
+    """A finite number, or None."""
+    return _num(value)
 
 
 def _num(value: Any) -> float | None:

@@ -33,9 +33,17 @@ def as_json(run: RecordedRun) -> dict[str, Any]:
             for task_id, task in run.tasks().items()
         },
         "deaths": [
-            {"pid": d["pid"], "exitcode": d["exitcode"], "signal": d["signal"]}
+            {
+                "pid": d["pid"],
+                "exitcode": d["exitcode"],
+                "signal": d["signal"],
+                "rss_bytes": d["rss"],
+                "oom_killed": d["oom"],
+                "oom_evidence": d["oom_evidence"],
+            }
             for d in run.deaths()
         ],
+        "peak_rss_bytes": {str(worker): rss for worker, rss in run.peak_memory().items()},
         "problems": run.problems,
     }
 
@@ -70,10 +78,45 @@ def as_table(run: RecordedRun) -> str:
     lines += ["", f"{len(deaths)} worker death(s)"]
     for d in deaths:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
+        if d["rss"] is not None:
+            how += f", last sample {megabytes(d['rss'])}"
+        # The OOM killer sends only SIGKILL: any other death needs no verdict here.
+        if d["signal"] == "SIGKILL" and d["oom_evidence"] is not None:
+            how += (
+                ", OOM killer: " + {True: "likely", False: "ruled out", None: "unknown"}[d["oom"]]
+            )
         lines.append(f"  {_cell(d['t']):>10} s  worker-{d['worker']} (pid {d['pid']}): {how}")
+    peaks = run.peak_memory()
+    if peaks:
+        lines.append(peak_line(peaks))
     for problem in run.problems:
         lines.append(f"problem: {problem}")
     return "\n".join(lines)
+
+
+def megabytes(size: int) -> str:
+    """``"123.4 MB"``: a memory size as people read it (MB of 10**6 bytes)."""
+    return f"{size / 1e6:,.1f} MB"
+
+
+def peak_line(peaks: dict[int, int], width: int = 100) -> str:
+    """Peak memory per worker slot on one line, the largest first when they do not all
+    fit in ``width`` characters."""
+    head = "peak memory: "
+    parts = [f"worker-{w} {megabytes(rss)}" for w, rss in sorted(peaks.items())]
+    line = head + ", ".join(parts)
+    if len(line) <= width:
+        return line
+    ranked = sorted(peaks.items(), key=lambda item: -item[1])
+    shown: list[str] = []
+    for w, rss in ranked:
+        more = len(peaks) - len(shown) - 1
+        candidate = ", ".join([*shown, f"worker-{w} {megabytes(rss)}"])
+        if len(head + candidate + f" and {more} more") > width and shown:
+            break
+        shown.append(f"worker-{w} {megabytes(rss)}")
+    rest = len(peaks) - len(shown)
+    return head + ", ".join(shown) + (f" and {rest} more (largest first)" if rest else "")
 
 
 def _cell(value: Any) -> str:

@@ -107,6 +107,30 @@ def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
     return f"Exit code {code}: the process called exit({code}), typically os._exit, at once."
 
 
+def memory_meaning(died: WorkerDied) -> str | None:
+    """Whether the kernel's out-of-memory killer is the likely cause, ruled out or
+    unknown, on what evidence, with the last memory sample; None when nothing of it is
+    known (telemetry off, or a backend that does not tell)."""
+    evidence = died.oom_evidence
+    if evidence is not None:
+        for prefix in ("ruled out: ", "unknown: "):
+            evidence = evidence.removeprefix(prefix)
+    if died.oom_killed is True:
+        text = "The kernel's out-of-memory killer is the likely cause"
+    elif died.oom_killed is False:
+        text = "Not the kernel's out-of-memory killer"
+    elif evidence is not None:
+        text = "Whether the kernel's out-of-memory killer sent it cannot be known"
+    else:
+        text = ""
+    if text:
+        text += f": {evidence}." if evidence else "."
+    if died.rss_bytes is not None:
+        sample = f"Its last memory sample: {died.rss_bytes / 1e6:,.1f} MB resident."
+        text = f"{text} {sample}" if text else sample
+    return text or None
+
+
 def explain(death: Death, workers_left: bool, restart: bool) -> str:
     """The whole story of one death, for someone learning multiprocessing."""
     d = death.died
@@ -117,6 +141,9 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
     how = d.signal_name or f"exit code {d.exitcode}"
     timed_out = any(state is TaskState.TIMED_OUT for _, state, _ in death.blamed)
     lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, timed_out), ""]
+    memory = memory_meaning(d)
+    if memory is not None:
+        lines[-1:-1] = ["", memory]
     if death.blamed:
         for task_id, state, error in death.blamed:
             lines.append(f"Blamed: {task_id!r} was running, so it ends {state.name}.")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 
-from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.core import CrashTask, SimpleTask, TaskState, WorkerDied, WorkingProcessFacade
 from app.core.task import CRASH_WAYS
-from app.teaching.explain import deaths_in, explain
+from app.teaching.explain import Death, deaths_in, explain, memory_meaning
 
 EXPECTED = {
     "exception": ("exit code 1", "escaped the worker's own loop"),
@@ -99,3 +100,49 @@ def test_a_dask_death_is_told_in_dasks_terms() -> None:
     assert "Given up: 'poison'" in text and "Retried: 'a'" in text
     assert "Recomputed: 'b'" in text and "not reported its exit code" in text
     assert "cloudpickle" in text and "nanny" in text
+
+
+def test_the_memory_sentence_says_likely_ruled_out_or_unknown_and_on_what_evidence() -> None:
+    likely = WorkerDied(
+        0,
+        12,
+        -9,
+        "SIGKILL",
+        0.0,
+        rss_bytes=812_300_000,
+        oom_killed=True,
+        oom_evidence="the kernel's log says: Out of memory: Killed process 12 (python)",
+    )
+    assert memory_meaning(likely) == (
+        "The kernel's out-of-memory killer is the likely cause: the kernel's log says: Out "
+        "of memory: Killed process 12 (python). Its last memory sample: 812.3 MB resident."
+    )
+    assert memory_meaning(likely) in explain(Death(likely), True, False)
+    ruled_out = replace(
+        likely,
+        oom_killed=False,
+        oom_evidence="ruled out: the parent sent the SIGKILL (its task ran past its timeout)",
+    )
+    assert memory_meaning(ruled_out) == (
+        "Not the kernel's out-of-memory killer: the parent sent the SIGKILL (its task ran "
+        "past its timeout). Its last memory sample: 812.3 MB resident."
+    )
+    unknown = replace(
+        likely,
+        rss_bytes=None,
+        oom_killed=None,
+        oom_evidence="unknown: a SIGKILL the parent did not send, and neither its memory "
+        "cgroup's oom_kill count nor the kernel's log could be read",
+    )
+    assert memory_meaning(unknown) == (
+        "Whether the kernel's out-of-memory killer sent it cannot be known: a SIGKILL the "
+        "parent did not send, and neither its memory cgroup's oom_kill count nor the "
+        "kernel's log could be read."
+    )
+    # Telemetry off, or a Dask worker: nothing is said of memory at all.
+    silent = WorkerDied(0, 12, -9, "SIGKILL", 0.0)
+    assert memory_meaning(silent) is None
+    assert "memory sample" not in explain(Death(silent), True, False)
+    assert memory_meaning(replace(silent, rss_bytes=5_000_000)) == (
+        "Its last memory sample: 5.0 MB resident."
+    )
