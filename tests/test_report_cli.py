@@ -121,7 +121,10 @@ def test_report_table(run_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
     }
     assert rows["ok"][1:4] == ["DONE", "1", "100"] and rows["ok"][-1] == "'ok'"
     assert rows["boom"][1:4] == ["RUNNING", "2", "101"]
-    assert "worker-0 (pid 100): signal SIGKILL, last sample 812.3 MB, OOM killer: likely" in out
+    assert (
+        "worker-0 (pid 100): crashed (signal SIGKILL), last sample 812.3 MB, OOM killer: likely"
+        in out
+    )
     assert "peak memory: worker-0 812.3 MB" in out
     assert "problem: line 15: damaged" in out
 

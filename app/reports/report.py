@@ -75,9 +75,10 @@ def as_table(run: RecordedRun) -> str:
     summary = ", ".join(f"{count} {state}" for state, count in counts.items())
     lines += ["", f"{len(tasks)} task(s): {summary or 'none'}"]
     deaths = run.deaths()
-    lines += ["", f"{len(deaths)} worker death(s)"]
+    lines += ["", f"{len(deaths)} worker exit(s)"]
     for d in deaths:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
+        how = f"{d['reason']} ({how})"
         if d["rss"] is not None:
             how += f", last sample {megabytes(d['rss'])}"
         # The OOM killer sends only SIGKILL: any other death needs no verdict here.

@@ -102,7 +102,7 @@ def test_worker_stats_and_deaths_round_trip_through_a_recording(tmp_path: Path) 
     assert f"peak memory: worker-0 {peak / 1e6:,.1f} MB" in table
     verdict = {True: "likely", False: "ruled out", None: "unknown"}[live_death.oom_killed]
     assert (
-        f"signal SIGKILL, last sample {live_death.rss_bytes / 1e6:,.1f} MB, OOM killer: {verdict}"
+        f"(signal SIGKILL), last sample {live_death.rss_bytes / 1e6:,.1f} MB, OOM killer: {verdict}"
         in table
     )
     stopped = [line for line in table.splitlines() if "exit code 0" in line]
