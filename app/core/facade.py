@@ -34,8 +34,9 @@ class WorkingProcessFacade(FacadeFront):
     cannot be written raises ``OSError`` here; ``record_path`` is the file.
 
     ``initializer(*initargs)`` runs in each worker process (replacements too) before its
-    first task; both are pickled here, so one that cannot travel raises ``TypeError``
-    before any worker starts. A worker whose initializer raises, or which dies inside it,
+    first task; both are checked here, so one that cannot travel raises ``TypeError``
+    before any worker starts (a multiprocessing ``Queue`` or ``Lock`` may travel: it goes
+    as each worker starts). A worker whose initializer raises, or which dies inside it,
     is reported dead (``WorkerDied.reason == "initializer failed"``, the traceback in the
     log) and never respawned, whatever ``restart`` says: it would fail again
     (``restart_worker()`` still tries, on request). No task is blamed: the others take the

@@ -1,7 +1,7 @@
 """A worker process's life beyond its tasks: the initializer it runs first, and when it
 leaves to be replaced by a fresh one (``max_tasks_per_child``, ``max_memory_per_child``).
 
-The parent checks the options and pickles the initializer once (so a bad one fails the
+The parent checks the options (an initializer that cannot be pickled fails the
 constructor, before any worker starts); the worker unpickles and runs it, and asks a
 ``Recycler`` after each task whether it is time to go.
 """
@@ -18,6 +18,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from app.core.errors import describe
@@ -25,15 +26,43 @@ from app.core.errors import describe
 _INIT_LOGGER = "app.core.initializer"
 
 
+class InitCall:
+    """An initializer and its arguments, on their way to a worker.
+
+    They are pickled when a worker process is started, not before: the start method's
+    own pickling is under way then, so ``initargs`` may hold what multiprocessing lets
+    travel only to a new process (a ``Queue``, a ``Lock``, a ``Value``), as with
+    ``ProcessPoolExecutor``. The worker unpickles them in ``run_initializer``, so one that
+    cannot be unpickled there (a module the worker cannot import) is the initializer's
+    failure, told as such, not a worker that dies before it can say anything.
+    """
+
+    def __init__(self, initializer: Callable[..., object], initargs: tuple[Any, ...]) -> None:
+        self._call: tuple[Callable[..., object], tuple[Any, ...]] | None = (initializer, initargs)
+        self._blob = b""
+
+    def __getstate__(self) -> bytes:
+        return ForkingPickler.dumps(self._call, pickle.HIGHEST_PROTOCOL).tobytes()
+
+    def __setstate__(self, blob: bytes) -> None:
+        self._call, self._blob = None, blob
+
+    def load(self) -> tuple[Callable[..., object], tuple[Any, ...]]:
+        """The initializer and its arguments (unpickled in a spawned worker; as given
+        in a forked one)."""
+        if self._call is None:
+            self._call = pickle.loads(self._blob)
+        return self._call
+
+
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
     """What every worker of one facade does before its first task and when it leaves.
 
-    ``initializer`` is ``(initializer, initargs)`` pickled, or None; ``name`` names the
-    initializer in messages.
+    ``name`` names the initializer in messages.
     """
 
-    initializer: bytes | None = None
+    initializer: InitCall | None = None
     name: str = ""
     max_tasks: int | None = None
     max_memory: int | None = None
@@ -65,14 +94,27 @@ def lifecycle_of(
             f"initializer {name} cannot be pickled for the worker processes (define it at "
             f"module level): {describe(exc)}"
         ) from exc
-    try:
-        blob = pickle.dumps((initializer, tuple(initargs)), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        raise TypeError(
-            f"initargs of initializer {name} cannot be pickled for the worker processes: "
-            f"{describe(exc)}"
-        ) from exc
-    return Lifecycle(blob, name, max_tasks, max_memory)
+    for arg in initargs:
+        try:
+            pickle.dumps(arg, protocol=pickle.HIGHEST_PROTOCOL)
+        except RuntimeError as exc:
+            if _INHERITED not in str(exc):
+                raise _unpicklable(name, exc) from exc
+        except Exception as exc:
+            raise _unpicklable(name, exc) from exc
+    return Lifecycle(InitCall(initializer, tuple(initargs)), name, max_tasks, max_memory)
+
+
+_INHERITED = "through inheritance"
+"""What multiprocessing says of a ``Queue`` or ``Lock`` pickled outside a process start:
+such an argument travels when the worker starts, so it is no error here."""
+
+
+def _unpicklable(name: str, exc: Exception) -> TypeError:
+    return TypeError(
+        f"initargs of initializer {name} cannot be pickled for the worker processes: "
+        f"{describe(exc)}"
+    )
 
 
 def _positive(what: str, value: object, unit: str) -> int | None:
@@ -100,7 +142,7 @@ def run_initializer(life: Lifecycle) -> str | None:
     if life.initializer is None:
         return None
     try:
-        initializer, initargs = pickle.loads(life.initializer)
+        initializer, initargs = life.initializer.load()
         initializer(*initargs)
     except BaseException as exc:  # SystemExit too: the worker cannot run tasks
         logging.getLogger(_INIT_LOGGER).error(

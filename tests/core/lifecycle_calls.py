@@ -93,3 +93,22 @@ def start_a_thread_then_fail() -> None:
 
     threading.Thread(target=threading.Event().wait, args=(120,), name="left-behind").start()
     raise ValueError("after starting a thread")
+
+
+_SHARED: tuple[object, object] | None = None  # the queue and lock the initializer was given
+
+
+def keep_shared(queue: object, lock: object) -> None:
+    """Keeps a multiprocessing queue and lock given by initargs, as a pool's initializer
+    often does, and says hello through the queue."""
+    global _SHARED
+    _SHARED = (queue, lock)
+    queue.put(("hello", os.getpid()))  # type: ignore[attr-defined]
+
+
+def put_under_lock(value: object) -> int:
+    assert _SHARED is not None
+    queue, lock = _SHARED
+    with lock:  # type: ignore[attr-defined]
+        queue.put(value)  # type: ignore[attr-defined]
+    return os.getpid()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -213,6 +214,24 @@ def test_bad_arguments_fail_the_constructor_before_any_worker_starts(
         WorkingProcessFacade(1, **options)
     after = {p.pid for p in psutil.Process().children(recursive=True)}
     assert after <= before
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver", "fork"])
+def test_initargs_may_hold_a_queue_and_a_lock_that_travel_only_to_new_processes(
+    monitor_facade: FacadeFactory, method: str
+) -> None:
+    ctx = multiprocessing.get_context(method)
+    queue, lock = ctx.Queue(), ctx.Lock()
+    facade = monitor_facade(
+        2, start_method=method, initializer=calls.keep_shared, initargs=(queue, lock)
+    )
+    pids = {facade.submit(calls.put_under_lock, n).result(DEADLINE) for n in range(4)}
+    got = [queue.get(timeout=DEADLINE) for _ in range(6)]
+    assert sorted(m for m in got if isinstance(m, int)) == [0, 1, 2, 3]
+    assert {m[1] for m in got if isinstance(m, tuple)} >= pids  # each worker said hello
+    assert [t.state for t in facade.collect_tasks(DEADLINE)] == [TaskState.DONE] * 4
+    queue.close()
+    queue.join_thread()
 
 
 def test_initargs_without_an_initializer_are_ignored_as_the_standard_executor_does(
