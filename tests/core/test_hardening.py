@@ -563,19 +563,20 @@ def test_a_task_that_breaks_its_streams_does_not_break_the_next(
 
 
 def test_a_flooding_child_does_not_starve_results(monitor_facade: FacadeFactory) -> None:
+    """Results keep coming while a child the worker left behind floods fd 1 for ever (it
+    is never read dry): each within a deadline, not a speed target. Measured by hand, a
+    result took 0.13 to 0.38 s on an idle 2-core machine, 3.8 s under a load of 5."""
     w = monitor_facade()
     assert w.process_task(FloodTask("flood"))
     for n in range(3):
         t = SquareTask(f"sq-{n}", n)
-        start = time.monotonic()
         assert w.process_task(t)
-        while not t.state.is_final and time.monotonic() - start < 10:
+        deadline = time.monotonic() + 30
+        while not t.state.is_final and time.monotonic() < deadline:
             w.poll_events(0.05)
-        assert t.state is TaskState.DONE
-        assert time.monotonic() - start < 3.0, f"{t.ID} took {time.monotonic() - start:.1f} s"
-    start = time.monotonic()
-    w.close()
-    assert time.monotonic() - start < 3.0
+        assert t.state is TaskState.DONE, f"{t.ID} starved behind the flood"
+    w.close()  # ends at once; pytest-timeout ends a close the flood would hold
+    assert [t.state for t in w.collect_tasks()].count(TaskState.DONE) == 4
 
 
 # == 6. a terminal that does not drain never stalls the facade =============================
