@@ -58,8 +58,12 @@ class TaskCrashedError(BrokenProcessPool):
         self.pid = pid
 
 
-class TaskLostError(RuntimeError):
-    """No worker was left alive to run the call."""
+class TaskLostError(BrokenProcessPool):
+    """No worker was left alive to run the call (they died, or their initializer failed).
+
+    A ``BrokenProcessPool`` (so a ``RuntimeError`` still), as ``ProcessPoolExecutor``
+    raises when its pool can run nothing more.
+    """
 
 
 class TaskTimedOutError(TimeoutError):
