@@ -8,6 +8,7 @@ facade without a line changed; it may also be used by name.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,7 @@ class ProcessPoolFacade(WorkingProcessFacade):
             raise TypeError(f"max_workers must be an integer or None, not {max_workers!r}")
         elif max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
+        _check_room_for(max_workers)
         start_method = "spawn" if mp_context is None else _start_method_of(mp_context)
         if max_tasks_per_child is not None and start_method == "fork":
             raise ValueError(
@@ -55,6 +57,25 @@ class ProcessPoolFacade(WorkingProcessFacade):
             max_tasks_per_child=max_tasks_per_child,
             record=record,
         )
+
+
+FILES_PER_WORKER = 10
+"""File descriptors the parent holds for each worker (its pipes, sentinel and pidfd)."""
+
+
+def _check_room_for(workers: int) -> None:
+    """Refuses a pool this process cannot hold. The standard executor starts its workers
+    as calls come; the facade starts them all at once, each a fresh interpreter under
+    spawn: ``max_workers=10**6`` would go on spawning until the machine ran out of memory
+    or this process out of file descriptors, whichever came first."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or workers * FILES_PER_WORKER < soft:
+        return
+    raise ValueError(
+        f"max_workers={workers} is more worker processes than this process can hold: each "
+        f"takes {FILES_PER_WORKER} file descriptors, and its limit (RLIMIT_NOFILE) is {soft}, "
+        f"so at most {max(1, soft // FILES_PER_WORKER - 1)}"
+    )
 
 
 def _start_method_of(mp_context: Any) -> str:
