@@ -118,3 +118,17 @@ def test_a_recording_with_a_start_that_is_no_time_opens(
     window.refresh_workers()
     window.grab()
     assert window.known_task("one").state.name == "DONE"
+
+
+def test_a_clean_stop_at_the_end_of_a_run_is_not_explained_as_a_crash(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """Seen on the watch window of ``python -m app run`` under Xvfb: each worker stopped
+    by the run's end was told as "died: exit code 0 ... still a crash", and the crash
+    tab came forward, while the panel said "stopped" and the timeline drew a grey square."""
+    window.facade.process_task(SimpleTask("one", 0.0))
+    window.controller.collect()
+    qtbot.waitUntil(lambda: worker_states(window)[0] == "stopped", timeout=DEADLINE_MS)
+    told = window.explainer.toPlainText()
+    assert "stopped: not a crash" in told and "still a crash" not in told, told
+    assert window.side.currentWidget() is not window.explainer

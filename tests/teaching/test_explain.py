@@ -9,8 +9,9 @@ import time
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkingProcessFacade
+from app.core.events import WorkerDied
 from app.core.task import CRASH_WAYS
-from app.teaching.explain import deaths_in, explain
+from app.teaching.explain import Death, deaths_in, explain
 
 EXPECTED = {
     "exception": ("exit code 1", "escaped the worker's own loop"),
@@ -99,3 +100,14 @@ def test_a_dask_death_is_told_in_dasks_terms() -> None:
     assert "Given up: 'poison'" in text and "Retried: 'a'" in text
     assert "Recomputed: 'b'" in text and "not reported its exit code" in text
     assert "cloudpickle" in text and "nanny" in text
+
+
+def test_a_stop_and_a_kill_by_the_parent_are_told_as_what_they_are() -> None:
+    """From an attack: every worker stopped at a run's end was told as "died: exit code 0
+    ... still a crash"; a worker the parent killed, as something an operator or the
+    out-of-memory killer may have sent."""
+    stop = explain(Death(WorkerDied(0, 41, 0, None, 0.0, "stopped")), False, False)
+    assert stop.startswith("worker-0 (pid 41) stopped: not a crash")
+    assert "still a crash" not in stop and "BrokenProcessPool" not in stop
+    kill = explain(Death(WorkerDied(0, 41, -9, "SIGKILL", 0.0, "killed")), True, True)
+    assert "The parent killed it on purpose" in kill and "out-of-memory" not in kill
