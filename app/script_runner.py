@@ -204,7 +204,10 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     rest = sys.path[1:]
     root = _app_root()
     sys.path[:] = [str(path.resolve().parent), *([] if root in rest else [root]), *rest]
+    runner = os.getpid()
     status = _execute(code, module, session)
+    if os.getpid() != runner:  # a child the script forked, leaving: its parent reports
+        return status
     shown = session.window_process
     if shown is not None and shown.poll() not in (None, 0):
         say(

@@ -5,8 +5,10 @@ behaviour is the reference."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -198,3 +200,73 @@ def test_a_display_without_a_server_is_no_screen(tmp_path: Path) -> None:
     assert under.stdout == "4\n"
     assert "no screen" in under.stderr and "the window (pid" not in under.stderr
     assert "1 task(s): 1 DONE" in under.stderr  # the report instead of a window
+
+
+def launch_group(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``launch``, in a process group of its own, all of it killed at the end: a forked
+    child that hangs holds the output pipes, and outlives its parent."""
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=DEADLINE / 3)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_a_forked_child_that_exits_leaves_the_parents_pool_alone(tmp_path: Path) -> None:
+    """A script forks while its executor runs; the child leaves the ``with`` block by
+    ``sys.exit(0)``, as a child of ``os.fork()`` may. Plain python: the parent's calls
+    finish. Under run, the child's copy of the facade collected: it killed the parent's
+    workers ("the facade's I/O thread died; killing its workers") and hung on a lock the
+    fork had copied held, and the parent waited for it for ever."""
+    path = script(
+        tmp_path,
+        """
+        import os
+        import sys
+        import time
+        from concurrent.futures import ProcessPoolExecutor
+
+
+        def slow(n):
+            time.sleep(1.0)
+            return n
+
+
+        if __name__ == "__main__":
+            with ProcessPoolExecutor(2) as pool:
+                futures = [pool.submit(slow, n) for n in range(2)]
+                time.sleep(0.3)
+                child = os.fork()
+                if child == 0:
+                    sys.exit(0)
+                os.waitpid(child, 0)
+                print([f.result() for f in futures])
+        """,
+    )
+    plain = launch_group([str(path)])
+    assert plain.returncode == 0 and plain.stdout == "[0, 1]\n", plain.stderr
+    record = tmp_path / "run.jsonl"
+    under = launch_group(["-m", "app", "run", "--no-window", "--record", str(record), str(path)])
+    assert under.returncode == 0, under.stderr
+    assert under.stdout == "[0, 1]\n"
+    assert "killing" not in under.stderr, under.stderr
+    # One report, the parent's: the child leaves as python's would (multiprocessing's own
+    # exit hook in it still says it cannot join its parent's workers, as under python with
+    # a spawn context: not the runner's to hide).
+    assert under.stderr.count("a local run of 2 worker(s)") == 1, under.stderr
+    assert "2 task(s): 2 DONE" in under.stderr
