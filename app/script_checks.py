@@ -16,6 +16,7 @@ import socket
 import sys
 import tempfile
 
+from app.core.run_folder import is_live
 from app.core.run_paths import Target, is_run_file
 
 _LOCAL_DISPLAY = re.compile(r"(?:unix)?:(\d+)(?:\.\d+)?")
@@ -33,6 +34,8 @@ def unrecordable(target: Target) -> str | None:
                 return "not a regular file"
             if path.stat().st_size and not is_run_file(path):
                 return "exists and is not a run recording: it is left as it is"
+            if is_live(path):
+                return "another program is recording its run there now: choose another file"
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
         if not folder.is_dir():

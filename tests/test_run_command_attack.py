@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core import WorkingProcessFacade
 from app.script_checks import screen_problem
 from tests.test_run_command import DEADLINE, ROOT, launch, run_app, script
 
@@ -270,3 +271,16 @@ def test_a_forked_child_that_exits_leaves_the_parents_pool_alone(tmp_path: Path)
     # a spawn context: not the runner's to hide).
     assert under.stderr.count("a local run of 2 worker(s)") == 1, under.stderr
     assert "2 task(s): 2 DONE" in under.stderr
+
+
+def test_a_record_file_another_run_is_writing_is_refused_before_the_script_runs(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "run.jsonl"
+    marker = tmp_path / "ran"
+    path = script(tmp_path, f"open({str(marker)!r}, 'w').close()\n" + OK)
+    with WorkingProcessFacade(record=record):  # recording there now
+        under = run_app("--no-window", "--record", str(record), str(path))
+    assert under.returncode == 2, under.stderr
+    assert under.stderr.startswith("run: --record") and under.stderr.count("\n") == 1
+    assert "recording its run there now" in under.stderr and not marker.exists()
