@@ -165,6 +165,12 @@ def main_module(path: Path) -> types.ModuleType:
 
 def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     """Runs ``script`` with ``args`` under the facade; the script's exit status."""
+    if script == "-":
+        say(
+            "run: the script must be a file (standard input cannot be read again by the "
+            "spawned workers, which re-import the script by its path)"
+        )
+        return 2
     path = Path(script)
     try:
         source = path.read_bytes()

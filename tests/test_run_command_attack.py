@@ -284,3 +284,13 @@ def test_a_record_file_another_run_is_writing_is_refused_before_the_script_runs(
     assert under.returncode == 2, under.stderr
     assert under.stderr.startswith("run: --record") and under.stderr.count("\n") == 1
     assert "recording its run there now" in under.stderr and not marker.exists()
+
+
+def test_a_script_on_standard_input_is_refused_saying_why() -> None:
+    """``python -`` reads the script from standard input; workers could not re-import it,
+    and "cannot open '-': No such file or directory" said nothing of that."""
+    under = run_app("--no-window", "-")
+    assert under.returncode == 2
+    assert (
+        under.stderr.startswith("run: the script must be a file") and under.stderr.count("\n") == 1
+    )
