@@ -294,3 +294,42 @@ def test_a_script_on_standard_input_is_refused_saying_why() -> None:
     assert (
         under.stderr.startswith("run: the script must be a file") and under.stderr.count("\n") == 1
     )
+
+
+def _very_few_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_the_default_max_workers_is_what_this_process_can_hold(tmp_path: Path) -> None:
+    """``ProcessPoolExecutor()`` on a machine with more cores than the open-file limit
+    allows workers for: as many as fit, not a ValueError (nor EMFILE half-way)."""
+    path = script(
+        tmp_path,
+        """
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        if __name__ == "__main__":
+            os.cpu_count = lambda: 500  # a big machine
+            with ProcessPoolExecutor() as pool:
+                print(len(pool.worker_info()), pool.submit(abs, -2).result())
+        """,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--no-window", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_very_few_files,
+    )
+    try:
+        out, err = process.communicate(timeout=DEADLINE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert out == "2 2\n"  # (64 - 32) // 12
