@@ -13,8 +13,10 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
+from pathlib import Path
 
 from app.core.run_folder import is_live
 from app.core.run_paths import Target, is_run_file
@@ -29,16 +31,17 @@ def unrecordable(target: Target) -> str | None:
     path = target.path
     folder = path if target.folder else path.parent
     try:
-        if not target.folder and path.exists():
-            if not path.is_file():
+        if not target.folder and _there(path):
+            # As the recorder looks: a link is not followed, even to a run.
+            if not stat.S_ISREG(os.lstat(path).st_mode):
                 return "not a regular file"
             if path.stat().st_size and not is_run_file(path):
                 return "exists and is not a run recording: it is left as it is"
             if is_live(path):
                 return "another program is recording its run there now: choose another file"
-        while not folder.exists() and folder != folder.parent:
+        while not _there(folder) and folder != folder.parent:
             folder = folder.parent
-        if not folder.is_dir():
+        if not stat.S_ISDIR(os.stat(folder).st_mode):  # a link loop raises here
             return f"{folder} is not a folder"
         # Writing is the only sure test (root, read-only mounts, /proc): a nameless file.
         with tempfile.TemporaryFile(dir=folder):
@@ -46,6 +49,16 @@ def unrecordable(target: Target) -> str | None:
     except OSError as exc:
         return f"cannot write in {exc.filename or folder}: {exc.strerror or exc}"
     return None
+
+
+def _there(path: Path) -> bool:
+    """Whether anything is at ``path``, a broken or looping link too (``Path.exists``
+    says False for those, and the recorder then fails on them)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def screen_problem() -> str | None:

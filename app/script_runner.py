@@ -190,8 +190,8 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
         window = False
     try:
         target = None if record is None else chosen_path(record)
-    except ValueError as exc:
-        say(f"run: --record {record!r}: {exc}")
+    except (ValueError, OSError) as exc:  # an empty path; a name too long to look at
+        say(f"run: --record {record!r}: {getattr(exc, 'strerror', None) or exc}")
         return 2
     problem = None if target is None else unrecordable(target)
     if problem is not None:

@@ -333,3 +333,32 @@ def test_the_default_max_workers_is_what_this_process_can_hold(tmp_path: Path) -
             process.communicate(timeout=10)
     assert process.returncode == 0, err
     assert out == "2 2\n"  # (64 - 32) // 12
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        ("x" * 300 + ".jsonl", "File name too long"),
+        ("loop/run.jsonl", "Too many levels of symbolic links"),
+        ("loop", "not a regular file"),
+        ("loop/", "Too many levels of symbolic links"),
+        ("link.jsonl", "not a regular file"),  # the recorder never follows a link
+    ],
+)
+def test_a_record_path_through_odd_links_or_names_is_refused_before_the_script_runs(
+    tmp_path: Path, record: str, said: str
+) -> None:
+    """``Path.exists`` says False for a looping link, and a name too long raised from the
+    path's first look: a traceback before the script, or from its executor line."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop")
+    with WorkingProcessFacade(record=tmp_path / "real.jsonl"):
+        pass
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+    marker = tmp_path / "ran"
+    path = script(tmp_path, f"open({str(marker)!r}, 'w').close()\n" + OK)
+    under = run_app("--no-window", "--record", f"{tmp_path}/{record}", str(path))
+    assert under.returncode == 2, under.stderr
+    assert under.stderr.startswith("run: --record") and under.stderr.count("\n") == 1
+    assert said in under.stderr and "Traceback" not in under.stderr
+    assert not marker.exists()
