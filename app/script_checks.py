@@ -56,7 +56,7 @@ def _there(path: Path) -> bool:
     says False for those, and the recorder then fails on them)."""
     try:
         os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing, or a file on the way
         return False
     return True
 
