@@ -35,7 +35,7 @@ from typing import Any
 import app
 from app.core import exit_wait
 from app.core.pool_executor import ProcessPoolFacade
-from app.core.run_paths import SUFFIX, RecordChoice, Target, chosen_path
+from app.core.run_paths import RUNS_ENV, SUFFIX, RecordChoice, Target, chosen_path, runs_folder
 from app.script_checks import screen_problem, unrecordable
 
 INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + SIGINT)
@@ -193,9 +193,10 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     except (ValueError, OSError) as exc:  # an empty path; a name too long to look at
         say(f"run: --record {record!r}: {getattr(exc, 'strerror', None) or exc}")
         return 2
-    problem = None if target is None else unrecordable(target)
+    problem = unrecordable(Target(runs_folder(), True) if target is None else target)
     if problem is not None:
-        say(f"run: --record {record}: {problem}")
+        where = f"--record {record}" if record is not None else f"the runs folder ({RUNS_ENV})"
+        say(f"run: {where}: {problem}")
         return 2
     session = Session(target, window)
     module = main_module(path.resolve())

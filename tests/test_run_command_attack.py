@@ -362,3 +362,14 @@ def test_a_record_path_through_odd_links_or_names_is_refused_before_the_script_r
     assert under.stderr.startswith("run: --record") and under.stderr.count("\n") == 1
     assert said in under.stderr and "Traceback" not in under.stderr
     assert not marker.exists()
+
+
+def test_a_runs_folder_that_cannot_be_written_is_said_before_the_script_runs(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "ran"
+    path = script(tmp_path, f"open({str(marker)!r}, 'w').close()\n" + OK)
+    under = run_app("--no-window", str(path), env={"WORKER_MONITOR_RUNS": "/proc/no-such-runs"})
+    assert under.returncode == 2, under.stderr
+    assert under.stderr.startswith("run: the runs folder (WORKER_MONITOR_RUNS)")
+    assert under.stderr.count("\n") == 1 and not marker.exists()
