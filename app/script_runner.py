@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import concurrent.futures
 import concurrent.futures.process
+import contextlib
 import importlib.machinery
 import os
 import subprocess
@@ -34,7 +35,8 @@ from typing import Any
 import app
 from app.core import exit_wait
 from app.core.pool_executor import ProcessPoolFacade
-from app.core.run_paths import SUFFIX, RecordChoice, Target, chosen_path, is_run_file
+from app.core.run_paths import RUNS_ENV, SUFFIX, RecordChoice, Target, chosen_path, runs_folder
+from app.script_checks import screen_problem, unrecordable
 
 INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + SIGINT)
 
@@ -136,9 +138,9 @@ def open_window(path: Path) -> subprocess.Popen[bytes] | None:
             env={**os.environ, "PYTHONPATH": _with_app_root(os.environ.get("PYTHONPATH"))},
         )
     except OSError as exc:
-        print(f"run: the window could not start: {exc}", file=sys.stderr)
+        say(f"run: the window could not start: {exc}")
         return None
-    print(f"run: the window (pid {window.pid}) follows {path}", file=sys.stderr)
+    say(f"run: the window (pid {window.pid}) follows {path}")
     return window
 
 
@@ -163,27 +165,38 @@ def main_module(path: Path) -> types.ModuleType:
 
 def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     """Runs ``script`` with ``args`` under the facade; the script's exit status."""
+    if script == "-":
+        say(
+            "run: the script must be a file (standard input cannot be read again by the "
+            "spawned workers, which re-import the script by its path)"
+        )
+        return 2
     path = Path(script)
     try:
         source = path.read_bytes()
         code = compile(source, str(path), "exec", dont_inherit=True)
     except OSError as exc:
-        print(f"run: cannot open {script!r}: {exc.strerror or exc}", file=sys.stderr)
+        say(f"run: cannot open {script!r}: {exc.strerror or exc}")
         return 2
-    except (SyntaxError, ValueError) as exc:
-        _print_exception(exc)
+    except (SyntaxError, ValueError) as exc:  # told as python tells it: no runner frame
+        _print_exception(exc.with_traceback(None))
         return 1
-    if window and not screen_available():
-        print(
-            "run: no screen to show the window on (DISPLAY is not set; QT_QPA_PLATFORM="
-            "offscreen or xvfb-run give one); the run's report follows it instead",
-            file=sys.stderr,
+    screen = screen_problem() if window else None
+    if screen is not None:
+        say(
+            f"run: no screen to show the window on ({screen}; QT_QPA_PLATFORM=offscreen or "
+            "xvfb-run give one); the run's report follows it instead"
         )
         window = False
-    target = None if record is None else chosen_path(record)
-    problem = None if target is None else _unrecordable(target)
+    try:
+        target = None if record is None else chosen_path(record)
+    except (ValueError, OSError) as exc:  # an empty path; a name too long to look at
+        say(f"run: --record {record!r}: {getattr(exc, 'strerror', None) or exc}")
+        return 2
+    problem = unrecordable(Target(runs_folder(), True) if target is None else target)
     if problem is not None:
-        print(f"run: --record {record}: {problem}", file=sys.stderr)
+        where = f"--record {record}" if record is not None else f"the runs folder ({RUNS_ENV})"
+        say(f"run: {where}: {problem}")
         return 2
     session = Session(target, window)
     module = main_module(path.resolve())
@@ -198,45 +211,20 @@ def run(script: str, args: list[str], record: str | None, window: bool) -> int:
     rest = sys.path[1:]
     root = _app_root()
     sys.path[:] = [str(path.resolve().parent), *([] if root in rest else [root]), *rest]
+    runner = os.getpid()
     status = _execute(code, module, session)
+    if os.getpid() != runner:  # a child the script forked, leaving: its parent reports
+        return status
     shown = session.window_process
     if shown is not None and shown.poll() not in (None, 0):
-        print(
+        say(
             f"run: the window ended with status {shown.returncode}; "
-            f"`python -m app watch {session.paths[0]}` says why",
-            file=sys.stderr,
+            f"`python -m app watch {session.paths[0]}` says why"
         )
         window = False
     if not window:
         _report(session)
     return status
-
-
-def _unrecordable(target: Target) -> str | None:
-    """Why ``--record`` cannot be used, found before the script runs (an executor would
-    raise it in the middle of the script); the rest is found when the file is opened."""
-    path = target.path
-    if target.folder or not path.exists():
-        return None
-    try:
-        if not path.is_file():
-            return "not a regular file"
-        if path.stat().st_size and not is_run_file(path):
-            return "exists and is not a run recording: it is left as it is"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
-def screen_available() -> bool:
-    """Whether a window can be shown at all, by the environment alone (the window's own
-    process checks the rest and says what is missing)."""
-    if not sys.platform.startswith("linux"):
-        return True
-    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
-    if platform and platform != "xcb":
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _execute(code: types.CodeType, module: types.ModuleType, session: Session) -> int:
@@ -254,7 +242,7 @@ def _execute(code: types.CodeType, module: types.ModuleType, session: Session) -
     except BaseException as exc:
         _print_exception(exc)
         status = 1
-    sys.stdout.flush()
+    _flush(sys.stdout)
     if status != INTERRUPTED:  # Ctrl-C: the executors close now, their calls unfinished
         try:
             if not exit_wait.finish_all():
@@ -266,23 +254,51 @@ def _execute(code: types.CodeType, module: types.ModuleType, session: Session) -
 
 
 def _exit_status(code: object) -> int:
-    """``sys.exit(code)``'s status, as python gives it: None 0, an int itself, anything
-    else printed to stderr and 1."""
+    """``sys.exit(code)``'s status, as python gives it: None 0; an int its low byte (one
+    beyond a C ``long long``: 255); anything else printed to stderr, and 1."""
     if code is None:
         return 0
     if isinstance(code, int):
-        return code % 256
-    print(code, file=sys.stderr)
+        return code & 0xFF if -(2**63) <= code < 2**63 else 255
+    try:
+        text = str(code)
+    except Exception:  # python prints an empty line then
+        text = ""
+    try:
+        print(text, file=sys.stderr if sys.stderr is not None else sys.__stderr__)
+    except (OSError, ValueError, AttributeError):  # a stream the script closed or dropped
+        say(text)
     return 1
 
 
 def _print_exception(exc: BaseException) -> None:
-    """The traceback python would print, without this runner's own frames."""
+    """The traceback python would print (on the script's ``sys.stderr``, nothing when it
+    is None), without this runner's own frames."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code is _execute.__code__:
         tb = tb.tb_next
-    sys.stdout.flush()
-    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+    _flush(sys.stdout)
+    with contextlib.suppress(Exception):  # a stream the script closed: python says nothing
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+
+
+def _flush(stream: Any) -> None:
+    """Flushes a stream the script may have closed, dropped or broken (python's own exit
+    flushes it once more, and says so when that fails)."""
+    with contextlib.suppress(Exception):
+        stream.flush()
+
+
+def say(text: str) -> None:
+    """The runner's own words, on this process's stderr (file descriptor 2), whatever the
+    script did with ``sys.stderr`` (closed it, or set it to None, which would send
+    ``print``'s words to the script's stdout); after what the script wrote."""
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    data = (text + "\n").encode(errors="backslashreplace")
+    with contextlib.suppress(OSError):
+        while data:
+            data = data[os.write(2, data) :]
 
 
 def _report(session: Session) -> None:
@@ -290,13 +306,12 @@ def _report(session: Session) -> None:
     from app.core import RunFileError, read_run
     from app.reports.report import as_table
 
-    sys.stdout.flush()
     if not session.paths:
-        print("run: the script made no ProcessPoolExecutor: nothing was recorded", file=sys.stderr)
+        say("run: the script made no ProcessPoolExecutor: nothing was recorded")
         return
     for path in session.paths:
         try:
             text = as_table(read_run(path))
         except (OSError, RunFileError) as exc:
             text = f"run: {path}: {exc}"
-        print(f"\n{text}", file=sys.stderr, flush=True)
+        say(f"\n{text}")

@@ -13,6 +13,7 @@ with fork runs these hooks as it ends) finishes nothing: the facades are its par
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -65,9 +66,15 @@ def finish_all() -> bool:
         for facade in facades:
             facade.finish_calls()
     except KeyboardInterrupt:
-        print(
-            "interrupted while waiting for pending executor calls: their workers are killed",
-            file=sys.stderr,
-        )
+        # On stderr as python started it, should the program have dropped its own (None
+        # would send print's words to stdout, the program's output).
+        stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+        if stream is not None:
+            with contextlib.suppress(Exception):  # a stream the program closed
+                print(
+                    "interrupted while waiting for pending executor calls: their workers "
+                    "are killed",
+                    file=stream,
+                )
         return False
     return True

@@ -8,6 +8,7 @@ is garbage-collected and its finalizer kills the workers (GUIDE, trap 9).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -53,6 +54,10 @@ class WorkingProcessFacade(FacadeFront):
     sample) and tells whether a dead worker was killed by the kernel's out-of-memory
     killer (``WorkerDied.oom_killed``, ``oom_evidence``). ``telemetry=False`` runs no
     sampler thread and leaves those None: for a benchmark, or whoever wants none.
+
+    The workers belong to the process that made the facade: in a child forked from it,
+    ``collect_tasks`` returns nothing and ``close``, ``shutdown`` and the end of a
+    ``with`` block do nothing, as a ``ProcessPoolExecutor``'s copy does nothing there.
     """
 
     _engine: WorkerPool
@@ -95,7 +100,8 @@ class WorkingProcessFacade(FacadeFront):
             if recorder is not None:
                 recorder.discard()
             raise
-        self._finalizer = weakref.finalize(self, self._engine.abandon)
+        self._pid = os.getpid()
+        self._finalizer = weakref.finalize(self, _abandon_in, self._pid, self._engine)
         self._start_recording(recorder, "local", workers)
 
     def collect_tasks(self, timeout: float | None = None) -> list[Task]:
@@ -109,6 +115,8 @@ class WorkingProcessFacade(FacadeFront):
             raise ValueError(
                 f"timeout must be >= 0 seconds (inf for no limit) or None, not {timeout!r}"
             )
+        if os.getpid() != self._pid:
+            return []  # a forked child's copy: the workers and their tasks are the parent's
         tasks = self._engine.collect(timeout, closing=False)
         self._engine.flush_futures()
         return tasks
@@ -118,5 +126,15 @@ class WorkingProcessFacade(FacadeFront):
 
         Called while another thread waits in ``collect_tasks``, it ends that wait now.
         """
+        if os.getpid() != self._pid:
+            return  # a forked child's copy: the workers are the parent's
         self._engine.collect(0, closing=True)
         self._engine.flush_futures()
+
+
+def _abandon_in(pid: int, engine: WorkerPool) -> None:
+    """The finalizer: in the process that made the facade only. A child forked from it
+    (``os.fork()`` in the program) inherits the finalizer and runs it as it exits; there
+    it would kill its parent's workers, under a lock the fork may have copied held."""
+    if os.getpid() == pid:
+        engine.abandon()

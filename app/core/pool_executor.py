@@ -8,6 +8,8 @@ facade without a line changed; it may also be used by name.
 from __future__ import annotations
 
 import os
+import resource
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,12 +36,19 @@ class ProcessPoolFacade(WorkingProcessFacade):
         max_tasks_per_child: int | None = None,
         record: RecordChoice = None,
     ) -> None:
-        if max_workers is None:
-            max_workers = os.cpu_count() or 1
+        room = worker_room()
+        if max_workers is None:  # a machine's every core, as far as this process can hold
+            max_workers = min(os.cpu_count() or 1, room)
         elif isinstance(max_workers, bool) or not isinstance(max_workers, int):
             raise TypeError(f"max_workers must be an integer or None, not {max_workers!r}")
         elif max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
+        elif max_workers > room:
+            raise ValueError(
+                f"max_workers={max_workers} is more worker processes than this process can "
+                f"hold: each takes {FILES_PER_WORKER} file descriptors, and its limit "
+                f"(RLIMIT_NOFILE) allows {room}"
+            )
         start_method = "spawn" if mp_context is None else _start_method_of(mp_context)
         if max_tasks_per_child is not None and start_method == "fork":
             raise ValueError(
@@ -55,6 +64,25 @@ class ProcessPoolFacade(WorkingProcessFacade):
             max_tasks_per_child=max_tasks_per_child,
             record=record,
         )
+
+
+FILES_PER_WORKER = 12
+"""File descriptors the parent holds for each worker (its pipes, sentinel, pidfd and
+lock), as measured."""
+FILES_KEPT = 32
+"""File descriptors left for the rest of the program (standard streams, the recording,
+the I/O thread's own, the script's files)."""
+
+
+def worker_room() -> int:
+    """How many workers this process can hold (at least 1). The standard executor starts
+    its workers as calls come; the facade starts them all at once, each a fresh
+    interpreter under spawn: ``max_workers=10**6`` would go on spawning until the machine
+    ran out of memory or this process out of file descriptors, whichever came first."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return sys.maxsize
+    return max(1, (soft - FILES_KEPT) // FILES_PER_WORKER)
 
 
 def _start_method_of(mp_context: Any) -> str:

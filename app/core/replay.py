@@ -34,6 +34,7 @@ from app.core.runs import (
     as_bool,
     as_int,
     as_num,
+    as_size,
     as_str,
     death_reason_of,
     fold,
@@ -503,13 +504,13 @@ def _converted(event: dict[str, Any], record: TaskRecord | None, base: float) ->
             as_str(event.get("signal")),
             when,
             death_reason_of(event),
-            rss_bytes=as_int(event.get("rss")),
+            rss_bytes=as_size(event.get("rss")),
             oom_killed=as_bool(event.get("oom")),
             oom_evidence=as_str(event.get("oom_evidence")),
         )
     if kind == "worker_stats":
         index, pid = as_int(event.get("worker")), as_int(event.get("pid"))
-        rss, cpu = as_int(event.get("rss")), as_num(event.get("cpu"))
+        rss, cpu = as_size(event.get("rss")), as_num(event.get("cpu"))
         if index is None or pid is None or rss is None or cpu is None:
             return None
         return WorkerStats(index, pid, rss, cpu, when)

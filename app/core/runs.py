@@ -92,7 +92,7 @@ class RecordedRun:
                 "signal": event.get("signal"),
                 "t": event.get("t"),
                 "reason": death_reason_of(event),
-                "rss": as_int(event.get("rss")),
+                "rss": as_size(event.get("rss")),
                 "oom": as_bool(event.get("oom")),
                 "oom_evidence": as_str(event.get("oom_evidence")),
             }
@@ -106,7 +106,7 @@ class RecordedRun:
         peaks: dict[int, int] = {}
         for event in self.events:
             if event["e"] == "worker_stats":
-                worker, rss = as_int(event.get("worker")), as_int(event.get("rss"))
+                worker, rss = as_int(event.get("worker")), as_size(event.get("rss"))
                 if worker is not None and rss is not None and rss > peaks.get(worker, -1):
                     peaks[worker] = rss
         return peaks
@@ -330,6 +330,12 @@ def death_reason_of(event: dict[str, Any]) -> str:
 
 def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
+
+
+def as_size(value: Any) -> int | None:
+    """A memory size in bytes, as a 64-bit counter can hold it; None for anything else
+    (a damaged file may hold -5 or 10**400, which no view could show)."""
+    return value if type(value) is int and 0 <= value < 2**64 else None
 
 
 def as_bool(value: Any) -> bool | None:

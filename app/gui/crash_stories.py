@@ -32,8 +32,9 @@ class CrashStories:
             workers_left = any(info.alive for info in facade.worker_info())
             for d in deaths:
                 story = explain_dask(d) if self._dask else explain(d, workers_left, auto_restart)
-                # A recycling is routine: told, but it does not pull the tab forward.
-                self._add(d.died.time, story, bring_forward=d.died.reason != "recycled")
+                # A recycling or a stop is routine: told, but it does not pull the tab forward.
+                routine = d.died.reason in ("recycled", "stopped")
+                self._add(d.died.time, story, bring_forward=not routine)
         for given_up in killed_workers_in(events):
             self._add(given_up.time, explain_killed_worker(given_up))
 

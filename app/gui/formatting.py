@@ -10,10 +10,15 @@ from app.core import TaskState
 
 
 def clock(stamp: float | None) -> str:
-    """``12:00:01.234``, or an empty cell."""
-    if stamp is None:
+    """``12:00:01.234``, or an empty cell (for no time, or one no clock can show: NaN,
+    infinite, or past what the C library's time takes, as a damaged recording may give)."""
+    if not isinstance(stamp, int | float) or not math.isfinite(stamp):
         return ""
-    return time.strftime("%H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+    try:
+        local = time.localtime(stamp)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return time.strftime("%H:%M:%S", local) + f".{int(stamp % 1 * 1000):03d}"
 
 
 def seconds(value: float | None) -> str:
@@ -30,8 +35,9 @@ def seconds(value: float | None) -> str:
 
 def size(value: int | None) -> str:
     """``512 B``, ``9.5 MB``, ``212 MB``, ``1.3 GB`` (of 1024, as ``top`` counts); an empty
-    cell for no value or one that is no size."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    cell for no value or one that is no size (negative, or beyond any 64-bit counter:
+    past 2**1024 it would not even convert to a float)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
         return ""
     if value < 1024:
         return f"{value} B"

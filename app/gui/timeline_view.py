@@ -8,6 +8,7 @@ the present while the view is at its right end; scroll back (or zoom) and it sta
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -110,7 +111,10 @@ class TimelineView(QAbstractScrollArea):
     def _span(self) -> tuple[float, float]:
         timeline = self.timeline
         start = timeline.first_time if timeline and timeline.first_time else self.now()
-        return start, max(self.now(), start + 1.0)
+        end = self.now()
+        if not math.isfinite(end):  # a replay frozen at an instant that is no time
+            end = start
+        return start, max(end, start + 1.0)
 
     def geometry_now(self) -> Geometry:
         start, _end = self._span()
@@ -119,7 +123,7 @@ class TimelineView(QAbstractScrollArea):
 
     def _relayout(self) -> None:
         start, end = self._span()
-        width = self.viewport().width() - LABEL_WIDTH
+        width = max(0, self.viewport().width() - LABEL_WIDTH)  # narrower than the names: 0
         # A scroll bar's range is a 32-bit int: a span wider than that is cut.
         total = int(min((end - start) * self.px_per_s + 40, 2**31 - 1))
         bar = self.horizontalScrollBar()

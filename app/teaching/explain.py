@@ -85,6 +85,11 @@ def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
             "The parent killed it with SIGKILL: its task ran past its timeout. A hung task "
             "cannot be interrupted from outside any other way, and SIGTERM may be ignored."
         )
+    if died.reason == "killed":
+        return (
+            "The parent killed it on purpose: a forced cancel (cancel(id, force=True)), a "
+            "collect that ran out of time, Kill now, or close()."
+        )
     if died.signal_name:
         return _SIGNALS.get(died.signal_name, f"It was killed by {died.signal_name}.")
     code = died.exitcode
@@ -125,7 +130,7 @@ def memory_meaning(died: WorkerDied) -> str | None:
         text = ""
     if text:
         text += f": {evidence}." if evidence else "."
-    if died.rss_bytes is not None:
+    if isinstance(died.rss_bytes, int) and 0 <= died.rss_bytes < 2**64:
         sample = f"Its last memory sample: {died.rss_bytes / 1e6:,.1f} MB resident."
         text = f"{text} {sample}" if text else sample
     return text or None
@@ -138,6 +143,8 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
         return _explain_recycling(death)
     if d.reason == "initializer failed":
         return _explain_initializer_failure(death, workers_left)
+    if d.reason == "stopped":
+        return _explain_stop(death)
     how = d.signal_name or f"exit code {d.exitcode}"
     timed_out = any(state is TaskState.TIMED_OUT for _, state, _ in death.blamed)
     lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, timed_out), ""]
@@ -188,6 +195,16 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
             "timeout.",
         ]
     return "\n".join(lines)
+
+
+def _explain_stop(death: Death) -> str:
+    d = death.died
+    return (
+        f"worker-{d.index} (pid {d.pid}) stopped: not a crash.\n\n"
+        "The run was ending (a collect, or the end of a with block): the parent asked it to "
+        f"leave once it had nothing left to run, and it exited cleanly (exit code "
+        f"{d.exitcode}). Nothing is blamed, moved or lost."
+    )
 
 
 def _explain_recycling(death: Death) -> str:

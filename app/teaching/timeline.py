@@ -263,6 +263,8 @@ class Timeline:
         return changed
 
     def _started(self, event: WorkerStarted) -> None:
+        if not isinstance(event.time, int | float) or not math.isfinite(event.time):
+            return  # no time to draw it at (a damaged recording): its events find no lane
         before = [lane for lane in self.lanes if lane.index == event.index]
         lane = Lane(event.index, event.pid, event.time, replacement=bool(before))
         if before:
@@ -366,8 +368,9 @@ class Timeline:
 
 
 def _bytes(value: object) -> int | None:
-    """A memory size as a count of bytes, or None when it is none (a bool, a float, < 0)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    """A memory size as a count of bytes, or None when it is none (a bool, a float, < 0,
+    or beyond any 64-bit counter: drawing scales it by a float, which it would overflow)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64:
         return value
     return None
 

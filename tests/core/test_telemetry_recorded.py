@@ -153,3 +153,31 @@ def test_peak_memory_fits_one_line_largest_first() -> None:
     assert len(line) <= 100 + len(" (largest first)")
     assert line.startswith("peak memory: worker-39 400.0 MB, worker-38 390.0 MB")
     assert line.endswith("more (largest first)")
+
+
+def test_sizes_no_counter_could_hold_read_as_unknown(tmp_path: Path) -> None:
+    """A damaged file's -5 or 10**400 bytes is no size: the explainer, the report and the
+    window would fail to show it (10**400 does not even convert to a float)."""
+    path = tmp_path / "damaged.jsonl"
+    header = {"format": "worker-monitor-run", "version": 1, "started": 1.7e9, "workers": 1}
+    lines = [
+        json.dumps(header),
+        '{"t": 0.1, "e": "worker_started", "worker": 0, "pid": 11}',
+        '{"t": 0.2, "e": "worker_stats", "worker": 0, "pid": 11, "rss": -5, "cpu": 1.0}',
+        '{"t": 0.3, "e": "worker_stats", "worker": 0, "pid": 11, "rss": 1'
+        + "0" * 400
+        + ', "cpu": 1}',
+        '{"t": 0.5, "e": "worker_died", "worker": 0, "pid": 11, "exitcode": -9, '
+        '"signal": "SIGKILL", "rss": 1' + "0" * 400 + "}",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    run = read_run(path)
+    assert run.deaths()[0]["rss"] is None
+    assert run.peak_memory() == {}
+    assert "last sample" not in as_table(run)
+    replay = RunReplay(run)
+    replay.index()
+    replay.seek(replay.length)
+    (death,) = replay.events_between(0, replay.length, "deaths")
+    assert isinstance(death, WorkerDied) and death.rss_bytes is None
+    assert replay.events_between(0, replay.length, "stats") == []

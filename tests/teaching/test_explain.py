@@ -146,3 +146,14 @@ def test_the_memory_sentence_says_likely_ruled_out_or_unknown_and_on_what_eviden
     assert memory_meaning(replace(silent, rss_bytes=5_000_000)) == (
         "Its last memory sample: 5.0 MB resident."
     )
+
+
+def test_a_stop_and_a_kill_by_the_parent_are_told_as_what_they_are() -> None:
+    """From an attack: every worker stopped at a run's end was told as "died: exit code 0
+    ... still a crash"; a worker the parent killed, as something an operator or the
+    out-of-memory killer may have sent."""
+    stop = explain(Death(WorkerDied(0, 41, 0, None, 0.0, "stopped")), False, False)
+    assert stop.startswith("worker-0 (pid 41) stopped: not a crash")
+    assert "still a crash" not in stop and "BrokenProcessPool" not in stop
+    kill = explain(Death(WorkerDied(0, 41, -9, "SIGKILL", 0.0, "killed")), True, True)
+    assert "The parent killed it on purpose" in kill and "out-of-memory" not in kill

@@ -141,7 +141,8 @@ def test_samples_that_make_no_sense_are_left_out() -> None:
     ]
     assert not timeline.apply_events(bad)
     assert timeline.lanes[0].memory.times == [] and timeline.memory_peak == 0
-    huge = 2**70  # absurd, but a number of bytes: kept, and the scale follows it
+    assert not timeline.apply_events([WorkerStats(0, 7, 2**64, 1.0, T0 + 1)])  # no counter
+    huge = 2**63  # absurd, but a number of bytes: kept, and the scale follows it
     assert timeline.apply_events([WorkerStats(0, 7, huge, 1.0, T0 + 2)])
     assert timeline.memory_peak == huge
     timeline.apply_events([WorkerDied(0, 7, 0, None, T0 + 3, "no such reason", -5, "yes")])  # type: ignore[arg-type]
