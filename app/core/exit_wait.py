@@ -7,16 +7,21 @@ finalizer runs later, from ``atexit``, and kills what is left. So a facade that 
 calls is tracked here (weakly: a facade dropped while the program runs is finalized as
 before), and at exit each one waits for the calls whose futures are still unresolved.
 A call that never ends holds the exit as it does with the standard executor; Ctrl-C ends
-the wait, and the finalizer then kills the workers. A forked child (a worker started
+the wait and closes every tracked facade at once, deaf to a second Ctrl-C meanwhile (a
+key held down would otherwise break into the closing, spew a traceback and leave the
+facades after it to their finalizers). A forked child (a worker started
 with fork runs these hooks as it ends) finishes nothing: the facades are its parent's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import Protocol
 
 
@@ -24,6 +29,8 @@ class Finishes(Protocol):
     """A facade as seen from here: it can finish its pending calls."""
 
     def finish_calls(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 _tracked: weakref.WeakSet[Finishes] = weakref.WeakSet()
@@ -57,7 +64,7 @@ def track(facade: Finishes) -> None:
 def finish_all() -> bool:
     """Waits for every tracked facade's pending calls, then collects it when nothing else
     is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C
-    stops waiting (False): the facades' finalizers kill their workers."""
+    stops waiting (False) and closes them all: running calls end TIMED_OUT."""
     with _lock:
         facades = list(_tracked) if os.getpid() == _owner else []
         _tracked.clear()
@@ -65,9 +72,27 @@ def finish_all() -> bool:
         for facade in facades:
             facade.finish_calls()
     except KeyboardInterrupt:
-        print(
-            "interrupted while waiting for pending executor calls: their workers are killed",
-            file=sys.stderr,
-        )
+        with _deaf_to_ctrl_c():
+            print(
+                "interrupted while waiting for pending executor calls: their workers are killed",
+                file=sys.stderr,
+            )
+            for facade in facades:
+                facade.close()
         return False
     return True
+
+
+@contextlib.contextmanager
+def _deaf_to_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the facades close (a few milliseconds): only the main thread
+    can change it, and the exit runs there."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:  # None: a handler set from C, which Python cannot put back
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)

@@ -1,0 +1,86 @@
+"""Found by attacking the executor side of the facade as a hostile user would: each test
+is a hang, a leak, a spewed traceback or a lost fate that the attack turned up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+DEADLINE = 30.0
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def until(predicate: Callable[[], bool], what: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while not predicate():
+        assert time.monotonic() < end, f"{what}: not within {DEADLINE} s"
+        time.sleep(0.01)
+
+
+def _python(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _pids_in(folder: Path) -> list[int]:
+    return [int(p.read_text()) for p in folder.iterdir() if p.read_text()]
+
+
+def test_ctrl_c_held_down_at_the_exit_wait_ends_every_executor_quietly(tmp_path: Path) -> None:
+    """Three executors never shut down, each with calls that hang; Ctrl-C held down (a
+    SIGINT every few milliseconds) until the program ends. The first one ends the exit
+    wait; those that follow used to land in the facades' finalizers, spewing tracebacks
+    and skipping the finalizers of the executors after it. Now every executor is closed
+    (its calls TIMED_OUT, said once) and nothing of the facade's is in a traceback."""
+    program = _python(
+        f"""
+        from app.core import WorkingProcessFacade
+        from tests.core.calls_for_tests import write_pid_then_sleep
+
+        if __name__ == "__main__":
+            for n in range(3):
+                pool = WorkingProcessFacade(2)
+                for k in range(2):
+                    pool.submit(write_pid_then_sleep, {str(tmp_path)!r} + f"/{{n}}-{{k}}", 600)
+        """
+    )
+    workers: list[psutil.Process] = []
+    try:
+        until(lambda: len(_pids_in(tmp_path)) == 6, "every call runs")
+        workers = [psutil.Process(pid) for pid in _pids_in(tmp_path)]
+        end = time.monotonic() + DEADLINE
+        while program.poll() is None:
+            assert time.monotonic() < end, "Ctrl-C held down did not end the program"
+            with contextlib.suppress(ProcessLookupError):
+                program.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                program.wait(0.002)
+        _, err = program.communicate(timeout=DEADLINE)
+        assert err.count("interrupted while waiting for pending executor calls") == 1, err
+        assert "app/core" not in err, err
+        assert "dropped without" not in err, err  # closed, not left to the finalizers
+        for worker in workers:
+            worker.wait(DEADLINE)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+        for worker in workers:
+            if worker.is_running():
+                worker.kill()
