@@ -286,13 +286,20 @@ class TaskBook(ABC, Generic[Ticket]):
         return None if self._accepting else self._closing_reason
 
     def await_calls(self) -> bool:
-        """Waits until every submitted call's future is resolved (its task final); True
-        when no task at all is left unfinished and the job has not ended yet."""
-        with self._lock:
-            if self._final is not None or self._collecting:
-                return False
-            self._wait_for(lambda: not self._futures)
-            return all(task.state.is_final for task in self._order)
+        """Waits until every submitted call's future is resolved (its task final) and its
+        done-callbacks have run, which may submit more calls (waited for too); True when
+        no task at all is left unfinished and the job has not ended yet."""
+        while True:
+            with self._lock:
+                if self._final is not None or self._collecting:
+                    return False
+                self._wait_for(lambda: not self._futures)
+                settler = self._settler
+            if settler is not None:
+                settler.flush()
+            with self._lock:
+                if not self._futures:
+                    return all(task.state.is_final for task in self._order)
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         """Waits (under the lock) until ``predicate`` holds; an engine that can tell when

@@ -84,3 +84,36 @@ def test_ctrl_c_held_down_at_the_exit_wait_ends_every_executor_quietly(tmp_path:
         for worker in workers:
             if worker.is_running():
                 worker.kill()
+
+
+def test_calls_a_done_callback_submits_at_exit_run_too(tmp_path: Path) -> None:
+    """An executor never shut down whose calls each submit the next from their
+    done-callback: the exit wait used to see no call pending in the moment between a
+    call's end and its callback, collect the executor, and the callback's submit then
+    raised ("the facade is collecting"), ending the chain. Every link runs now."""
+    program = _python(
+        f"""
+        from pathlib import Path
+        from app.core import WorkingProcessFacade
+        from tests.core.calls_for_tests import add
+
+        def next_link(future):
+            n = future.result()
+            Path({str(tmp_path)!r}, str(n)).touch()
+            if n < 5:
+                pool.submit(add, n + 1).add_done_callback(next_link)
+
+        if __name__ == "__main__":
+            pool = WorkingProcessFacade(1)
+            pool.submit(add, 1).add_done_callback(next_link)
+        """
+    )
+    try:
+        _, err = program.communicate(timeout=DEADLINE)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+    assert program.returncode == 0, err
+    assert "Traceback" not in err and "exception calling callback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "3", "4", "5"]
