@@ -255,6 +255,17 @@ class Engine(TaskBook[bool]):
         task._deadline = clock + timeout if timeout is not None else 0.0
         self._emit(task, "", now)
 
+    def _unstart_head(self, h: WorkerHandle) -> None:
+        """The worker leaves to be recycled: the next task of its window, shown RUNNING as
+        it would have gone straight on to it, will never start there (no timeout, no
+        stack); its death requeues it."""
+        task = h.window[0] if h.window else None
+        if task is not None and task.state is TaskState.RUNNING:
+            task.state = TaskState.PENDING
+            task.started_at = task.worker_pid = None
+            task._deadline = h.head_since = 0.0
+            self._emit(task)  # its death says it is requeued, and why
+
     def _finish(self, h: WorkerHandle, msg: wire.Result | wire.Failed, now: float) -> None:
         seq, started, finished = msg.seq, msg.started, msg.finished
         # A worker runs its window in order: the outcome is the head's, or a bug.
@@ -311,6 +322,7 @@ class Engine(TaskBook[bool]):
             h.fatal = (msg.seq, msg.traceback)
         elif type(msg) is wire.Recycling:
             h.recycling = msg.why
+            self._unstart_head(h)
         elif type(msg) is wire.Initializing:
             h.initializing = True
         elif type(msg) is wire.InitFailed:

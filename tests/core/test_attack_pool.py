@@ -15,6 +15,11 @@ from pathlib import Path
 
 import psutil
 
+from app.core import TaskState, WorkerDied, WorkerLog
+from app.testing import FacadeFactory
+from tests.core import lifecycle_calls as calls
+from tests.core.helpers import all_final, wait_for
+
 DEADLINE = 30.0
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -117,3 +122,29 @@ def test_calls_a_done_callback_submits_at_exit_run_too(tmp_path: Path) -> None:
     assert program.returncode == 0, err
     assert "Traceback" not in err and "exception calling callback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "3", "4", "5"]
+
+
+def test_tasks_sent_ahead_to_a_worker_being_recycled_never_time_out_there(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """A worker over its memory cap leaves after its task, but the task after it in its
+    window was already shown RUNNING (a busy worker goes straight on). When the exit took
+    long (a thread left running holds it for a second), that task "ran past its timeout"
+    on a worker that would never start it: the worker was killed as a timeout, not
+    recycled. Now the recycling takes the task back to PENDING at once, and it runs on
+    the replacement."""
+    facade = monitor_facade(1, max_memory_per_child=1, task_timeout=0.3)
+    assert facade.submit(calls.pid_of, 0).result(DEADLINE)[0] == 0  # tasks are known fast
+    futures = [
+        facade.submit(calls.leave_a_thread_running if n % 3 == 1 else calls.pid_of, n)
+        for n in range(1, 10)
+    ]
+    assert [f.result(DEADLINE)[0] for f in futures] == list(range(1, 10))
+    events = wait_for(facade, all_final(facade.tasks), DEADLINE)
+    tasks = facade.collect_tasks(DEADLINE)
+    events += facade.poll_events()
+    assert all(t.state is TaskState.DONE for t in tasks)
+    reasons = {e.reason for e in events if isinstance(e, WorkerDied)}
+    assert reasons <= {"recycled", "stopped"}, reasons
+    said = [e.message for e in events if isinstance(e, WorkerLog)]
+    assert not [m for m in said if "ran past its timeout" in m], said
