@@ -17,6 +17,7 @@ import psutil
 
 from app.core import TaskState, WorkerDied, WorkerLog
 from app.testing import FacadeFactory
+from tests.core import attack_calls
 from tests.core import lifecycle_calls as calls
 from tests.core.helpers import all_final, wait_for
 
@@ -148,3 +149,19 @@ def test_tasks_sent_ahead_to_a_worker_being_recycled_never_time_out_there(
     assert reasons <= {"recycled", "stopped"}, reasons
     said = [e.message for e in events if isinstance(e, WorkerLog)]
     assert not [m for m in said if "ran past its timeout" in m], said
+
+
+def test_a_child_the_initializer_forked_never_takes_the_workers_tasks(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """The initializer forks and both processes return from it: the child went on as a
+    second worker on the same pipes, claimed tasks and ran them where no result could be
+    sent (only the worker speaks to the parent): those calls never ended. The child now
+    ends where the initializer returns to, as a child a task forks does."""
+    facade = monitor_facade(1, initializer=attack_calls.fork_and_return)
+    futures = [facade.submit(attack_calls.pid_of, n) for n in range(20)]
+    values = [f.result(DEADLINE) for f in futures]
+    assert [n for n, _ in values] == list(range(20))
+    assert len({pid for _, pid in values}) == 1
+    tasks = facade.collect_tasks(DEADLINE)
+    assert all(t.state is TaskState.DONE for t in tasks)
