@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 
 from app.core import TaskState, WorkerDied, WorkerLog
+from app.core.pool_executor import ProcessPoolFacade
 from app.testing import FacadeFactory
 from tests.core import attack_calls
 from tests.core import lifecycle_calls as calls
@@ -165,3 +166,12 @@ def test_a_child_the_initializer_forked_never_takes_the_workers_tasks(
     assert len({pid for _, pid in values}) == 1
     tasks = facade.collect_tasks(DEADLINE)
     assert all(t.state is TaskState.DONE for t in tasks)
+
+
+def test_the_drop_in_executor_ignores_initargs_without_an_initializer() -> None:
+    """``ProcessPoolExecutor(initargs=None)`` (or any value) without an initializer runs:
+    the standard executor never looks at initargs then. Under ``python -m app run`` such
+    a script failed at once with a TypeError."""
+    with ProcessPoolFacade(1, initargs=None, record=False) as pool:  # type: ignore[arg-type]
+        assert pool.submit(attack_calls.pid_of, 3).result(DEADLINE)[0] == 3
+    assert [t.state for t in pool.tasks] == [TaskState.DONE]
