@@ -175,3 +175,41 @@ def test_the_drop_in_executor_ignores_initargs_without_an_initializer() -> None:
     with ProcessPoolFacade(1, initargs=None, record=False) as pool:  # type: ignore[arg-type]
         assert pool.submit(attack_calls.pid_of, 3).result(DEADLINE)[0] == 3
     assert [t.state for t in pool.tasks] == [TaskState.DONE]
+
+
+def test_a_replacement_that_cannot_start_is_named_in_the_lost_tasks_error() -> None:
+    """Out of file descriptors, a recycled worker's replacement cannot start: the queued
+    calls end LOST, and their error used to blame the recycled worker's clean exit ("no
+    worker alive to run it (worker-0 ... exited with code 0)"). It names the failed start
+    now. Run in a process of its own: it lowers that process's descriptor limit."""
+    program = _python(
+        """
+        import os, resource
+        from app.core import WorkingProcessFacade
+        from tests.core.attack_calls import pid_of
+
+        if __name__ == "__main__":
+            pool = WorkingProcessFacade(1, max_tasks_per_child=1, record=False)
+            assert pool.submit(pid_of, 0).result(30)[0] == 0  # the recycling is on its way
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")), hard))
+            later = [pool.submit(pid_of, n) for n in range(1, 4)]
+            for future in later:
+                future.exception(30)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            for task in pool.collect_tasks(30)[1:]:
+                print(task.state.name, task.error)
+        """
+    )
+    try:
+        out, err = program.communicate(timeout=DEADLINE)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+    assert program.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3, out
+    for line in lines:
+        assert line.startswith("LOST "), out
+        assert "replacement could not start" in line and "Too many open files" in line, out
