@@ -90,6 +90,9 @@ class Engine(TaskBook[bool]):
     def _queue_again(self, task: Task) -> bool:
         return self._requeue(task, time.time(), "resubmitted")
 
+    def _queued(self, task: Task) -> bool:
+        return any(t is task for _, t in self._queue)
+
     def _hand_over(self, task: Task, ticket: bool) -> bool:
         return ticket  # queued, or not: the I/O thread does the rest
 

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
-from app.core import TaskState, WorkerDied, WorkerLog
+from app.core import SimpleTask, TaskState, WorkerDied, WorkerLog
 from app.core.pool_executor import ProcessPoolFacade
 from app.testing import FacadeFactory
 from tests.core import attack_calls
 from tests.core import lifecycle_calls as calls
+from tests.core.calls_for_tests import wait_for_file
 from tests.core.helpers import all_final, wait_for
 
 DEADLINE = 30.0
@@ -213,3 +215,36 @@ def test_a_replacement_that_cannot_start_is_named_in_the_lost_tasks_error() -> N
     for line in lines:
         assert line.startswith("LOST "), out
         assert "replacement could not start" in line and "Too many open files" in line, out
+
+
+@pytest.mark.parametrize("at", range(1, 7))
+def test_ctrl_c_inside_a_submission_leaves_no_task_that_never_ends(
+    monitor_facade: FacadeFactory, tmp_path: Path, at: int
+) -> None:
+    """Ctrl-C in a loop of submits lands, now and then, inside the engine's lock: a task
+    recorded but never queued stayed PENDING for ever, and its future never resolved, so
+    the interpreter's exit waited for it until a second Ctrl-C. The interrupt is
+    simulated at each point of a submission in turn (the ID's n-th hash raises it):
+    afterwards the task is either not recorded (and may be submitted again) or
+    CANCELLED, and everything else runs as usual."""
+    facade = monitor_facade(1)
+    gate = tmp_path / "gate"
+    held = facade.submit(wait_for_file, str(gate))  # a future pending: its branch is taken
+    task = SimpleTask(attack_calls.InterruptingID("interrupted"), 0.01)
+    attack_calls.InterruptingID.armed = at
+    try:
+        accepted = facade.process_task(task)
+    except KeyboardInterrupt:
+        accepted = None
+    finally:
+        attack_calls.InterruptingID.armed = 0
+    if accepted is None and task not in facade.tasks:  # never recorded: may go again
+        assert facade.process_task(task)
+    after = facade.submit(attack_calls.pid_of, 1)
+    gate.touch()
+    assert held.result(DEADLINE) == "released"
+    assert after.result(DEADLINE)[0] == 1
+    tasks = facade.collect_tasks(DEADLINE)
+    assert all(t.state.is_final for t in tasks), [(t.ID, t.state) for t in tasks]
+    assert task in tasks
+    assert task.state in (TaskState.DONE, TaskState.CANCELLED)
