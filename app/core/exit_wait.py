@@ -7,10 +7,11 @@ finalizer runs later, from ``atexit``, and kills what is left. So a facade that 
 calls is tracked here (weakly: a facade dropped while the program runs is finalized as
 before), and at exit each one waits for the calls whose futures are still unresolved.
 A call that never ends holds the exit as it does with the standard executor; Ctrl-C ends
-the wait and closes every tracked facade at once, deaf to a second Ctrl-C meanwhile (a
-key held down would otherwise break into the closing, spew a traceback and leave the
-facades after it to their finalizers). A forked child (a worker started
-with fork runs these hooks as it ends) finishes nothing: the facades are its parent's.
+the wait (as does any exception a signal handler raises) and closes every tracked facade
+at once, deaf to a second Ctrl-C meanwhile (a key held down would otherwise break into
+the closing, spew a traceback and leave the facades after it to their finalizers). A
+forked child (a worker started with fork runs these hooks as it ends) finishes nothing:
+the facades are its parent's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import threading
 import weakref
 from collections.abc import Iterator
 from typing import Protocol
+
+from app.core.errors import describe
 
 
 class Finishes(Protocol):
@@ -63,18 +66,22 @@ def track(facade: Finishes) -> None:
 
 def finish_all() -> bool:
     """Waits for every tracked facade's pending calls, then collects it when nothing else
-    is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C
-    stops waiting (False) and closes them all: running calls end TIMED_OUT."""
+    is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C,
+    or any exception a signal handler raises (a SIGTERM handler's ``sys.exit``), stops
+    waiting (False) and closes them all: running calls end TIMED_OUT. Said in one line:
+    raised from here, python would print it as an ignored exception, traceback and all."""
     with _lock:
         facades = list(_tracked) if os.getpid() == _owner else []
         _tracked.clear()
     try:
         for facade in facades:
             facade.finish_calls()
-    except KeyboardInterrupt:
-        with _deaf_to_ctrl_c():
+    except BaseException as exc:  # Ctrl-C, or what a signal handler raised (sys.exit)
+        with _deaf():
+            how = "" if isinstance(exc, KeyboardInterrupt) else f" ({describe(exc)})"
             print(
-                "interrupted while waiting for pending executor calls: their workers are killed",
+                f"interrupted while waiting for pending executor calls{how}: their workers "
+                "are killed",
                 file=sys.stderr,
             )
             for facade in facades:
@@ -84,15 +91,18 @@ def finish_all() -> bool:
 
 
 @contextlib.contextmanager
-def _deaf_to_ctrl_c() -> Iterator[None]:
-    """SIGINT ignored while the facades close (a few milliseconds): only the main thread
-    can change it, and the exit runs there."""
+def _deaf() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the facades close (a few milliseconds; the
+    process is exiting anyway): only the main thread can change them, and the exit runs
+    there."""
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
     except ValueError:  # not the main thread
-        yield
-        return
+        pass
     try:
         yield
     finally:  # None: a handler set from C, which Python cannot put back
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

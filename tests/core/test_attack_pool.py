@@ -248,3 +248,43 @@ def test_ctrl_c_inside_a_submission_leaves_no_task_that_never_ends(
     assert all(t.state.is_final for t in tasks), [(t.ID, t.state) for t in tasks]
     assert task in tasks
     assert task.state in (TaskState.DONE, TaskState.CANCELLED)
+
+
+def test_sigterm_whose_handler_exits_ends_the_exit_wait_quietly(tmp_path: Path) -> None:
+    """A script with the common ``signal.signal(SIGTERM, lambda *_: sys.exit(3))``, an
+    executor never shut down and a call that hangs: SIGTERM at the exit wait raised
+    SystemExit out of it, which python printed as an ignored exception with its
+    traceback, and left the workers to the facade's finalizer. It ends the wait as
+    Ctrl-C does now: one line, the executor closed."""
+    pid_file = tmp_path / "pid"
+    program = _python(
+        f"""
+        import signal, sys
+        from app.core import WorkingProcessFacade
+        from tests.core.calls_for_tests import write_pid_then_sleep
+
+        if __name__ == "__main__":
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+            WorkingProcessFacade(1).submit(write_pid_then_sleep, {str(pid_file)!r}, 600)
+        """
+    )
+    worker: psutil.Process | None = None
+    try:
+        until(lambda: pid_file.exists() and pid_file.read_text() != "", "the call runs")
+        worker = psutil.Process(int(pid_file.read_text()))
+        end = time.monotonic() + DEADLINE
+        while program.poll() is None:  # at exit, waiting for the call: SIGTERM ends it
+            assert time.monotonic() < end, "SIGTERM did not end the wait at exit"
+            program.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                program.wait(0.5)
+        _, err = program.communicate(timeout=DEADLINE)
+        assert "interrupted while waiting for pending executor calls" in err, err
+        assert "Traceback" not in err and "dropped without" not in err, err
+        worker.wait(DEADLINE)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.communicate(timeout=10)
+        if worker is not None and worker.is_running():
+            worker.kill()
