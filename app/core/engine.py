@@ -171,11 +171,12 @@ class Engine(TaskBook[bool]):
     def _unclaim(self, h: WorkerHandle, task: Task) -> bool:
         """Takes a task back from a worker's window before the worker claims it.
 
-        The worker claims a task under the same lock, so exactly one side wins.
+        The worker claims a task under the same lock, so exactly one side wins. Found by
+        identity: a task's own ``==`` may raise (a dataclass with array fields).
         """
         if not h.unclaim(task._seq):
             return False
-        h.window.remove(task)
+        del h.window[next(i for i, held in enumerate(h.window) if held is task)]
         task._where = -1
         return True
 
@@ -361,9 +362,9 @@ class Engine(TaskBook[bool]):
                 # that one was not asked to stop, so it runs again elsewhere.
                 unstarted.insert(0, crashed)
                 crashed = None
-            for task in unstarted:
+            for i, task in enumerate(unstarted):
                 if task._seq == h.cancel_seq:  # shown RUNNING, but the worker never began it
-                    unstarted.remove(task)
+                    del unstarted[i]  # by position: a task's own == may raise
                     self._cancel_unstarted(task, now, "cancelled (force=True) before it ran")
                     break
         if crashed is not None:

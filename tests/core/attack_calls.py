@@ -4,6 +4,9 @@ import them by name."""
 from __future__ import annotations
 
 import os
+import time
+
+from app.core import Task
 
 
 def fork_and_return() -> None:
@@ -27,3 +30,23 @@ class InterruptingID(str):
             if InterruptingID.armed == 0:
                 raise KeyboardInterrupt
         return str.__hash__(self)
+
+
+class Touchy(Task):
+    """A task whose ``==`` raises when it meets another of its kind, as a dataclass with
+    array fields does ("the truth value of an array is ambiguous")."""
+
+    def __init__(self, ID: str, seconds: float) -> None:
+        super().__init__(ID)
+        self.seconds = seconds
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Touchy) and other is not self:
+            raise ValueError("the truth value of an array is ambiguous")
+        return other is self
+
+    __hash__ = Task.__hash__
+
+    def do_task(self) -> float:
+        time.sleep(self.seconds)
+        return self.seconds

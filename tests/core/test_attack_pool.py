@@ -21,7 +21,7 @@ from app.core.pool_executor import ProcessPoolFacade
 from app.testing import FacadeFactory
 from tests.core import attack_calls
 from tests.core import lifecycle_calls as calls
-from tests.core.calls_for_tests import wait_for_file
+from tests.core.calls_for_tests import die, wait_for_file
 from tests.core.helpers import all_final, wait_for
 
 DEADLINE = 30.0
@@ -288,3 +288,29 @@ def test_sigterm_whose_handler_exits_ends_the_exit_wait_quietly(tmp_path: Path) 
             program.communicate(timeout=10)
         if worker is not None and worker.is_running():
             worker.kill()
+
+
+def test_cancelling_a_task_whose_equality_raises_keeps_the_worker_in_step(
+    monitor_facade: FacadeFactory,
+) -> None:
+    """Tasks whose ``==`` raises (a dataclass with array fields): taking one back from a
+    worker's window compared it with the others, so ``cancel()`` raised after the worker
+    had been told to skip it, the parent's window kept it, and every later outcome was
+    "for an unknown task": those tasks never ended. Tasks are found by identity now."""
+    facade = monitor_facade(1, restart=True)
+    fast = [attack_calls.Touchy(f"fast-{n}", 0) for n in range(100)]
+    for task in fast:  # the engine learns that tasks are fast: it sends them ahead
+        assert facade.process_task(task)
+    wait_for(facade, all_final(fast), DEADLINE)
+    facade.submit(die, 3)  # the replacement, once started, gets the next ones in one batch
+    gate = attack_calls.Touchy("gate", 2.0)
+    ahead = [attack_calls.Touchy(f"ahead-{n}", 0) for n in range(4)]
+    for task in [gate, *ahead]:
+        assert facade.process_task(task)
+    wait_for(facade, lambda: facade.worker_info()[0].queued == 4, DEADLINE)
+    assert facade.cancel("ahead-1")
+    tasks = facade.collect_tasks(DEADLINE)
+    assert {t.ID: t.state for t in tasks if t.state is not TaskState.DONE} == {
+        "die-1": TaskState.CRASHED,
+        "ahead-1": TaskState.CANCELLED,
+    }
