@@ -151,8 +151,29 @@ class TaskBook(ABC, Generic[Ticket]):
         with self._lock:
             if not self._record(task, future, error, now):
                 return False
-            ticket = self._queue_new(task, payload, now)
+            try:
+                ticket = self._queue_new(task, payload, now)
+            except BaseException:  # Ctrl-C: the task must not stay PENDING and unqueued
+                self._cut_short(task)
+                raise
         return self._hand_over(task, ticket)
+
+    def _cut_short(self, task: Task) -> None:
+        """A recorded task whose queueing was interrupted (Ctrl-C, or any exception a
+        signal handler raises) ends CANCELLED, its future with it (under the lock): left
+        PENDING, it would never run, nor end, and the exit would wait for its future."""
+        if task.state.is_final or self._queued(task):
+            return
+        task.state = TaskState.CANCELLED
+        task.error = "cancelled: its submission was interrupted"
+        task.finished_at = time.time()
+        task._payload = None
+        self._emit(task, task.error)
+        self._notify()
+
+    def _queued(self, task: Task) -> bool:
+        """Whether the engine holds ``task`` where it will run: see ``_cut_short``."""
+        return False
 
     def cancel(self, task_id: str, force: bool = False) -> bool:
         """A task no worker has begun; with ``force``, a running one too (its worker is
@@ -286,13 +307,20 @@ class TaskBook(ABC, Generic[Ticket]):
         return None if self._accepting else self._closing_reason
 
     def await_calls(self) -> bool:
-        """Waits until every submitted call's future is resolved (its task final); True
-        when no task at all is left unfinished and the job has not ended yet."""
-        with self._lock:
-            if self._final is not None or self._collecting:
-                return False
-            self._wait_for(lambda: not self._futures)
-            return all(task.state.is_final for task in self._order)
+        """Waits until every submitted call's future is resolved (its task final) and its
+        done-callbacks have run, which may submit more calls (waited for too); True when
+        no task at all is left unfinished and the job has not ended yet."""
+        while True:
+            with self._lock:
+                if self._final is not None or self._collecting:
+                    return False
+                self._wait_for(lambda: not self._futures)
+                settler = self._settler
+            if settler is not None:
+                settler.flush()
+            with self._lock:
+                if not self._futures:
+                    return all(task.state.is_final for task in self._order)
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         """Waits (under the lock) until ``predicate`` holds; an engine that can tell when
@@ -430,21 +458,37 @@ class TaskBook(ABC, Generic[Ticket]):
                 task.error = error
                 return False
             task._owner = weakref.ref(self)
-        task._reset_bookkeeping()
-        task._limit = timeouts.as_given(task.timeout)  # checked by why_refused just before
-        task.submitted_at = now
-        task.attempts = 1
-        self._tasks[task.ID] = task
-        self._order.append(task)
-        if future is not None:
-            if self._settler is None:
-                self._settler = Settler()
-            self._futures[task.ID] = future
-            self._called.add(task.ID)
-            self._watched[task.ID] = weakref.ref(
-                future, partial(_future_gone, weakref.ref(self), task.ID)
-            )
+        try:
+            task._reset_bookkeeping()
+            task._limit = timeouts.as_given(task.timeout)  # checked by why_refused just before
+            task.submitted_at = now
+            task.attempts = 1
+            self._tasks[task.ID] = task
+            self._order.append(task)
+            if future is not None:
+                if self._settler is None:
+                    self._settler = Settler()
+                self._futures[task.ID] = future
+                self._called.add(task.ID)
+                self._watched[task.ID] = weakref.ref(
+                    future, partial(_future_gone, weakref.ref(self), task.ID)
+                )
+        except BaseException:  # Ctrl-C: not recorded at all, and free to be submitted again
+            self._unrecord(task)
+            raise
         return True
+
+    def _unrecord(self, task: Task) -> None:
+        """Undoes a recording cut short (see ``_record``)."""
+        if self._tasks.get(task.ID) is task:
+            del self._tasks[task.ID]
+        if self._order and self._order[-1] is task:
+            self._order.pop()
+        if self._futures.get(task.ID) is not None:
+            del self._futures[task.ID]
+        self._called.discard(task.ID)
+        self._watched.pop(task.ID, None)
+        task._owner = None
 
     def _timeout_of(self, task: Task) -> float | None:
         """The seconds ``task`` may run, or None for no limit: its timeout as accepted,

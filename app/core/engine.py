@@ -31,6 +31,7 @@ from app.core import console, stacks, timeouts, wire
 from app.core.book import TaskBook
 from app.core.errors import describe, describe_exit, signal_name
 from app.core.events import TaskChanged, WorkerDied, WorkerLog
+from app.core.fates import say_death, settle_running
 from app.core.handle import KillReason, WorkerHandle
 from app.core.io_thread import IOThread, WorkerLines
 from app.core.lifecycle import Lifecycle
@@ -89,6 +90,9 @@ class Engine(TaskBook[bool]):
 
     def _queue_again(self, task: Task) -> bool:
         return self._requeue(task, time.time(), "resubmitted")
+
+    def _queued(self, task: Task) -> bool:
+        return any(t is task for _, t in self._queue)
 
     def _hand_over(self, task: Task, ticket: bool) -> bool:
         return ticket  # queued, or not: the I/O thread does the rest
@@ -168,11 +172,12 @@ class Engine(TaskBook[bool]):
     def _unclaim(self, h: WorkerHandle, task: Task) -> bool:
         """Takes a task back from a worker's window before the worker claims it.
 
-        The worker claims a task under the same lock, so exactly one side wins.
+        The worker claims a task under the same lock, so exactly one side wins. Found by
+        identity: a task's own ``==`` may raise (a dataclass with array fields).
         """
         if not h.unclaim(task._seq):
             return False
-        h.window.remove(task)
+        del h.window[next(i for i, held in enumerate(h.window) if held is task)]
         task._where = -1
         return True
 
@@ -255,6 +260,17 @@ class Engine(TaskBook[bool]):
         task._deadline = clock + timeout if timeout is not None else 0.0
         self._emit(task, "", now)
 
+    def _unstart_head(self, h: WorkerHandle) -> None:
+        """The worker leaves to be recycled: the next task of its window, shown RUNNING as
+        it would have gone straight on to it, will never start there (no timeout, no
+        stack); its death requeues it."""
+        task = h.window[0] if h.window else None
+        if task is not None and task.state is TaskState.RUNNING:
+            task.state = TaskState.PENDING
+            task.started_at = task.worker_pid = None
+            task._deadline = h.head_since = 0.0
+            self._emit(task)  # its death says it is requeued, and why
+
     def _finish(self, h: WorkerHandle, msg: wire.Result | wire.Failed, now: float) -> None:
         seq, started, finished = msg.seq, msg.started, msg.finished
         # A worker runs its window in order: the outcome is the head's, or a bug.
@@ -311,6 +327,7 @@ class Engine(TaskBook[bool]):
             h.fatal = (msg.seq, msg.traceback)
         elif type(msg) is wire.Recycling:
             h.recycling = msg.why
+            self._unstart_head(h)
         elif type(msg) is wire.Initializing:
             h.initializing = True
         elif type(msg) is wire.InitFailed:
@@ -362,9 +379,9 @@ class Engine(TaskBook[bool]):
                 # that one was not asked to stop, so it runs again elsewhere.
                 unstarted.insert(0, crashed)
                 crashed = None
-            for task in unstarted:
+            for i, task in enumerate(unstarted):
                 if task._seq == h.cancel_seq:  # shown RUNNING, but the worker never began it
-                    unstarted.remove(task)
+                    del unstarted[i]  # by position: a task's own == may raise
                     self._cancel_unstarted(task, now, "cancelled (force=True) before it ran")
                     break
         if crashed is not None:
@@ -420,12 +437,7 @@ class Engine(TaskBook[bool]):
                 self._emit(task, said)
             if not self._available():
                 self._lose_queue(now)
-        if why == "recycled":
-            then = "; replacing it" if replace else ""
-            log.info("worker-%d (pid %d) %s%s", h.index, h.pid, h.recycling, then)
-        elif h.ready and reason not in (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT):
-            running = f"while running {crashed.ID!r}" if crashed is not None else "while idle"
-            log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, running, why)
+        say_death(h, why, how, crashed, replace)
         if unstarted and not ending and self._available():
             log.info("%d task(s) it had not started were requeued", len(unstarted))
         self._stacks.worker_died(h)
@@ -449,31 +461,8 @@ class Engine(TaskBook[bool]):
     def _fate_of_running(
         self, h: WorkerHandle, task: Task, reason: KillReason | None, how: str, now: float
     ) -> None:
-        task.finished_at = now
-        task.worker_pid = h.pid
-        task._payload = None
-        if reason == KillReason.CANCEL:
-            task.state = TaskState.CANCELLED
-            task.error = (
-                f"cancelled while running (cancel(force=True)); worker-{h.index} was killed"
-            )
-        elif reason == KillReason.TIMEOUT:
-            task.state = TaskState.TIMED_OUT
-            task.error = (
-                f"ran past its timeout of {self._timeout_of(task)} s; worker-{h.index} was killed"
-            )
-            task.traceback = h.stack_at_kill
-        elif reason in (KillReason.COLLECT, KillReason.CLOSE, KillReason.STOP):
-            task.state = TaskState.TIMED_OUT
-            task.error = f"still running when the job ended ({self._closing_reason}); killed"
-        else:
-            task.state = TaskState.CRASHED
-            task.exitcode = h.exitcode
-            task.error = f"its worker (pid {h.pid}) {how} while running it"
-            if h.fatal is not None and h.fatal[0] == task._seq:
-                task.traceback = h.fatal[1]
-                task.error += f": {h.fatal[1].strip().splitlines()[-1]}"
-        self._emit(task, task.error)
+        timeout = self._timeout_of(task)
+        self._emit(task, settle_running(task, h, reason, how, now, timeout, self._closing_reason))
 
     def _cancel_running_locked(self, task: Task) -> bool:
         for h in self._workers:

@@ -7,24 +7,33 @@ finalizer runs later, from ``atexit``, and kills what is left. So a facade that 
 calls is tracked here (weakly: a facade dropped while the program runs is finalized as
 before), and at exit each one waits for the calls whose futures are still unresolved.
 A call that never ends holds the exit as it does with the standard executor; Ctrl-C ends
-the wait, and the finalizer then kills the workers. A forked child (a worker started
-with fork runs these hooks as it ends) finishes nothing: the facades are its parent's.
+the wait (as does any exception a signal handler raises) and closes every tracked facade
+at once, deaf to a second Ctrl-C meanwhile (a key held down would otherwise break into
+the closing, spew a traceback and leave the facades after it to their finalizers). A
+forked child (a worker started with fork runs these hooks as it ends) finishes nothing:
+the facades are its parent's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import Protocol
+
+from app.core.errors import describe
 
 
 class Finishes(Protocol):
     """A facade as seen from here: it can finish its pending calls."""
 
     def finish_calls(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 _tracked: weakref.WeakSet[Finishes] = weakref.WeakSet()
@@ -57,24 +66,48 @@ def track(facade: Finishes) -> None:
 
 def finish_all() -> bool:
     """Waits for every tracked facade's pending calls, then collects it when nothing else
-    is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C
-    stops waiting (False): the facades' finalizers kill their workers."""
+    is left (a facade holding unfinished plain tasks is left to its finalizer). Ctrl-C,
+    or any exception a signal handler raises (a SIGTERM handler's ``sys.exit``), stops
+    waiting (False) and closes them all: running calls end TIMED_OUT. Said in one line:
+    raised from here, python would print it as an ignored exception, traceback and all."""
     with _lock:
         facades = list(_tracked) if os.getpid() == _owner else []
         _tracked.clear()
     try:
         for facade in facades:
             facade.finish_calls()
-    except KeyboardInterrupt:
-        # On stderr as python started it, should the program have dropped its own (None
-        # would send print's words to stdout, the program's output).
-        stream = sys.stderr if sys.stderr is not None else sys.__stderr__
-        if stream is not None:
-            with contextlib.suppress(Exception):  # a stream the program closed
-                print(
-                    "interrupted while waiting for pending executor calls: their workers "
-                    "are killed",
-                    file=stream,
-                )
+    except BaseException as exc:  # Ctrl-C, or what a signal handler raised (sys.exit)
+        with _deaf():
+            how = "" if isinstance(exc, KeyboardInterrupt) else f" ({describe(exc)})"
+            # On stderr as python started it, should the program have dropped its own
+            # (None would send print's words to stdout, the program's output).
+            stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+            if stream is not None:
+                with contextlib.suppress(Exception):  # a stream the program closed
+                    print(
+                        f"interrupted while waiting for pending executor calls{how}: their "
+                        "workers are killed",
+                        file=stream,
+                    )
+            for facade in facades:
+                facade.close()
         return False
     return True
+
+
+@contextlib.contextmanager
+def _deaf() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the facades close (a few milliseconds; the
+    process is exiting anyway): only the main thread can change them, and the exit runs
+    there."""
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:  # None: a handler set from C, which Python cannot put back
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

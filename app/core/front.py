@@ -194,8 +194,8 @@ class FacadeFront(Executor):
             future._owner = None
             future.set_exception(_refusal(task))
         elif not self._exit_tracked:
+            exit_wait.track(self)  # first: a Ctrl-C between the two never leaves it untracked
             self._exit_tracked = True
-            exit_wait.track(self)
         return future
 
     def finish_calls(self) -> None:

@@ -317,6 +317,7 @@ class WorkerPool(Engine):
         except RuntimeError as exc:  # no thread to be had (a limit, or the interpreter ends)
             log.error("could not start a replacement for worker-%d: %s", old.index, exc)
             with self._lock:
+                self._last_death = f"worker-{old.index}'s replacement could not start: {exc}"
                 self._respawning -= 1
                 old.replacing = False
                 if not self._available():
@@ -337,6 +338,9 @@ class WorkerPool(Engine):
         except Exception as exc:
             log.error("could not start a replacement for worker-%d: %s", old.index, describe(exc))
             with self._lock:
+                self._last_death = (
+                    f"worker-{old.index}'s replacement could not start: {describe(exc)}"
+                )
                 old.replacing = False
                 if not self._available():
                     self._lose_queue(time.time())

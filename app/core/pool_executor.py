@@ -55,6 +55,8 @@ class ProcessPoolFacade(WorkingProcessFacade):
                 "max_tasks_per_child is incompatible with the 'fork' multiprocessing start "
                 "method; supply a different mp_context."
             )
+        if initializer is None:
+            initargs = ()  # never looked at then, whatever it is, as by the standard executor
         super().__init__(
             max_workers,
             start_method=start_method,

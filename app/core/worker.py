@@ -383,14 +383,14 @@ class _Runner:
                 return
             value = task.do_task()
         except BaseException as exc:  # SystemExit too: the task fails, the worker lives on
-            self._leave_if_forked(exc)
+            self.leave_if_forked(exc)
             if isinstance(exc, WorkerCrash):
                 raise
             self._fail(seq, started, describe(exc))
             return
         finally:
             self._current = (seq, None)
-        self._leave_if_forked(None)
+        self.leave_if_forked(None)
         result = task.result if value is None else value
         try:
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -400,10 +400,10 @@ class _Runner:
         self._end_output()
         self._outbox.send(wire.encode_result(seq, started, time.time(), data))
 
-    def _leave_if_forked(self, exc: BaseException | None) -> None:
-        """Ends a child the task forked that came back here instead of exiting, as
-        ``sys.exit`` would have: it is not the worker, and must neither report the task
-        nor take the next ones."""
+    def leave_if_forked(self, exc: BaseException | None) -> None:
+        """Ends a child the task (or the initializer) forked that came back here instead
+        of exiting, as ``sys.exit`` would have: it is not the worker, and must neither
+        report the task nor take the next ones."""
         if os.getpid() == self._pid:
             return
         code = 0 if exc is None else 1
@@ -474,6 +474,9 @@ def worker_main(
         outbox.send(wire.encode_initializing())
         failure = run_initializer(life)
         streams.end_task()
+        # A child the initializer forked that returned too is not the worker: it must not
+        # take the worker's tasks from its pipe.
+        runner.leave_if_forked(None if failure is None else SystemExit(1))
         if failure is not None:
             outbox.send(wire.encode_init_failed(failure))
             exit_within(EXIT_GRACE, runner.warn, code=1)

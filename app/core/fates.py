@@ -1,0 +1,60 @@
+"""The fate of the task a worker was running when it died, and the console's line for
+the death: what the engine decides, worded once, apart from how it decides it."""
+
+from __future__ import annotations
+
+from app.core import console
+from app.core.handle import KillReason, WorkerHandle
+from app.core.states import TaskState
+from app.core.task import Task
+
+log = console.DeferredLogger("app.core")
+
+_QUIET = (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT)  # the parent ended the job
+
+
+def settle_running(
+    task: Task,
+    h: WorkerHandle,
+    reason: KillReason | None,
+    how: str,
+    now: float,
+    timeout: float | None,
+    closing_reason: str | None,
+) -> str:
+    """Sets the fate of ``task``, which ``h`` was running when it died: by the reason
+    the parent killed it, if it did (``timeout`` is the task's own limit), else CRASHED
+    with the worker's exit (and its loop's traceback, when it sent one). Returns the
+    task's error, for its event."""
+    task.finished_at = now
+    task.worker_pid = h.pid
+    task._payload = None
+    if reason == KillReason.CANCEL:
+        task.state = TaskState.CANCELLED
+        task.error = f"cancelled while running (cancel(force=True)); worker-{h.index} was killed"
+    elif reason == KillReason.TIMEOUT:
+        task.state = TaskState.TIMED_OUT
+        task.error = f"ran past its timeout of {timeout} s; worker-{h.index} was killed"
+        task.traceback = h.stack_at_kill
+    elif reason in _QUIET:
+        task.state = TaskState.TIMED_OUT
+        task.error = f"still running when the job ended ({closing_reason}); killed"
+    else:
+        task.state = TaskState.CRASHED
+        task.exitcode = h.exitcode
+        task.error = f"its worker (pid {h.pid}) {how} while running it"
+        if h.fatal is not None and h.fatal[0] == task._seq:
+            task.traceback = h.fatal[1]
+            task.error += f": {h.fatal[1].strip().splitlines()[-1]}"
+    return task.error
+
+
+def say_death(h: WorkerHandle, why: str, how: str, running: Task | None, replace: bool) -> None:
+    """The console's line for a death: a recycling as such, a crash or a kill with what
+    it was running; nothing for the ends of a job the parent asked for."""
+    if why == "recycled":
+        then = "; replacing it" if replace else ""
+        log.info("worker-%d (pid %d) %s%s", h.index, h.pid, h.recycling, then)
+    elif h.ready and h.kill_reason not in _QUIET:
+        doing = f"while running {running.ID!r}" if running is not None else "while idle"
+        log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, doing, why)
