@@ -13,7 +13,7 @@ import textwrap
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen, QPolygonF
 
-from app.gui import formatting
+from app.gui.worker_text import memory_lines
 from app.teaching.timeline import MARKS, Lane, Mark
 
 ALARM = QColor("#e74c3c")
@@ -70,14 +70,7 @@ def end_tooltip(lane: Lane, since: float) -> str:
         f"worker-{lane.index} (pid {lane.pid}) {lane.reason}{how} at {lane.end - since:.3f} s",
         textwrap.fill(mark.meaning, WRAP),
     ]
-    memory = formatting.size(lane.rss_at_death)
-    if memory:
-        lines.append(f"Its last memory sample: {memory}.")
-    if lane.oom_killed is True:
-        lines.append("The kernel's out-of-memory killer is the likely cause.")
-    elif lane.oom_killed is False:
-        lines.append("The kernel's out-of-memory killer is ruled out.")
-    return "\n".join(lines)
+    return "\n".join(lines + memory_lines(lane.rss_at_death, lane.oom_killed))
 
 
 def start_tooltip(lane: Lane, since: float) -> str:

@@ -79,14 +79,20 @@ def death_story(death: WorkerDied, exitcode: int | None = None) -> str:
         + f" at {formatting.clock(death.time)}",
         textwrap.fill(MARKS[reason_of(death)].meaning, 90),
     ]
-    memory = formatting.size(death.rss_bytes)
+    return "\n".join(lines + memory_lines(death.rss_bytes, death.oom_killed))
+
+
+def memory_lines(rss_bytes: int | None, oom_killed: bool | None) -> list[str]:
+    """What a death's tooltip says of memory: its last sample, and the OOM verdict."""
+    lines = []
+    memory = formatting.size(rss_bytes)
     if memory:
         lines.append(f"Its last memory sample: {memory}.")
-    if death.oom_killed is True:
+    if oom_killed is True:
         lines.append("The kernel's out-of-memory killer is the likely cause.")
-    elif death.oom_killed is False:
+    elif oom_killed is False:
         lines.append("The kernel's out-of-memory killer is ruled out.")
-    return "\n".join(lines)
+    return lines
 
 
 def usage(info: WorkerInfo, sample: WorkerStats | None, death: WorkerDied | None = None) -> Usage:
