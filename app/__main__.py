@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from app.bench import cli as bench_cli
+from app.core.room import worker_room
 
 WINDOW_OPTIONS = (("--workers", "workers"), ("--dask", "dask"))
 """The window's options (flag, attribute): before ``demo`` or ``bench`` they are an error."""
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     workers = 1 if args.workers is None else args.workers
     if workers < 1:
         parser.error("--workers must be at least 1")
+    if workers > worker_room():
+        parser.error(f"--workers {workers} is more than this process can hold ({worker_room()})")
     return _window(workers, args.dask)
 
 

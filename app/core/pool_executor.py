@@ -8,12 +8,11 @@ facade without a line changed; it may also be used by name.
 from __future__ import annotations
 
 import os
-import resource
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from app.core.facade import WorkingProcessFacade
+from app.core.room import FILES_PER_WORKER, worker_room
 from app.core.run_paths import RecordChoice
 
 
@@ -66,25 +65,6 @@ class ProcessPoolFacade(WorkingProcessFacade):
             max_tasks_per_child=max_tasks_per_child,
             record=record,
         )
-
-
-FILES_PER_WORKER = 12
-"""File descriptors the parent holds for each worker (its pipes, sentinel, pidfd and
-lock), as measured."""
-FILES_KEPT = 32
-"""File descriptors left for the rest of the program (standard streams, the recording,
-the I/O thread's own, the script's files)."""
-
-
-def worker_room() -> int:
-    """How many workers this process can hold (at least 1). The standard executor starts
-    its workers as calls come; the facade starts them all at once, each a fresh
-    interpreter under spawn: ``max_workers=10**6`` would go on spawning until the machine
-    ran out of memory or this process out of file descriptors, whichever came first."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return sys.maxsize
-    return max(1, (soft - FILES_KEPT) // FILES_PER_WORKER)
 
 
 def _start_method_of(mp_context: Any) -> str:
