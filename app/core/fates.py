@@ -49,12 +49,23 @@ def settle_running(
     return task.error
 
 
+_ENDED = {
+    KillReason.COLLECT: "collect_tasks ran out",
+    KillReason.CLOSE: "the facade was closed (close(), or Kill now)",
+    KillReason.STOP: "it did not leave when the job ended",
+}
+
+
 def say_death(h: WorkerHandle, why: str, how: str, running: Task | None, replace: bool) -> None:
     """The console's line for a death: a recycling as such, a crash or a kill with what
-    it was running; nothing for the ends of a job the parent asked for."""
+    it was running, and a kill that ended the job with what ended it; nothing for a
+    worker that left cleanly when asked."""
+    doing = f"while running {running.ID!r}" if running is not None else "while idle"
     if why == "recycled":
         then = "; replacing it" if replace else ""
         log.info("worker-%d (pid %d) %s%s", h.index, h.pid, h.recycling, then)
-    elif h.ready and h.kill_reason not in _QUIET:
-        doing = f"while running {running.ID!r}" if running is not None else "while idle"
+    elif h.kill_reason in _ENDED:
+        ended = _ENDED[h.kill_reason]
+        log.info("worker-%d (pid %d) killed %s: %s", h.index, h.pid, doing, ended)
+    elif h.ready:
         log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, doing, why)

@@ -51,7 +51,12 @@ def test_crashed_timeout_and_forced_cancel(
     assert any("exited with code 3 while running 'die-1' (crashed)" in s for s in said)
 
 
-def test_a_collect_that_runs_out_and_a_close_kill(tmp_path: Path) -> None:
+def test_a_collect_that_runs_out_and_a_close_kill(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both are told on the console too, with what ended the job: after Collect and Kill
+    now, the console had said nothing of the two deaths."""
+    caplog.set_level(logging.INFO, "app.core")
     facade = WorkingProcessFacade(2)
     try:
         busy = [facade.submit(wait_for_file, str(tmp_path / "never")) for _ in range(2)]
@@ -74,6 +79,11 @@ def test_a_collect_that_runs_out_and_a_close_kill(tmp_path: Path) -> None:
         closing.close()
     assert [d.reason for d in _deaths(closing.poll_events())] == ["killed"]
     assert closing.task(held.task_id).state is TaskState.TIMED_OUT
+    said = [r.getMessage() for r in caplog.records if " killed while running " in r.getMessage()]
+    ran_out = [s for s in said if s.endswith(": collect_tasks ran out")]
+    assert sorted(s.split("'")[1] for s in ran_out) == sorted(f.task_id for f in busy), said
+    closed = [s for s in said if s.endswith(": the facade was closed (close(), or Kill now)")]
+    assert [s.split("'")[1] for s in closed] == [held.task_id], said
 
 
 def test_the_explainer_tells_a_recycling_and_an_initializer_failure_apart() -> None:
