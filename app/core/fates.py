@@ -52,7 +52,7 @@ def settle_running(
 _ENDED = {
     KillReason.COLLECT: "collect_tasks ran out",
     KillReason.CLOSE: "the facade was closed (close(), or Kill now)",
-    KillReason.STOP: "it did not leave when the job ended",
+    KillReason.STOP: "the job ended before it had left by itself",
 }
 
 
