@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from app.core import TaskState, read_run
+from tests.core.helpers import finish
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 90.0  # a whole script run, spawned workers included, on a loaded machine
@@ -67,12 +68,7 @@ def launch(args: list[str], env: dict[str, str] | None = None) -> subprocess.Com
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        out, err = process.communicate(timeout=DEADLINE)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=10)
+    out, err = finish(process, DEADLINE)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

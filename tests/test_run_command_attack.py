@@ -19,6 +19,7 @@ import pytest
 
 from app.core import WorkingProcessFacade
 from app.script_checks import screen_problem
+from tests.core.helpers import finish
 from tests.test_run_command import DEADLINE, ROOT, launch, run_app, script
 
 OK = textwrap.dedent(
@@ -161,12 +162,7 @@ def test_an_absurd_max_workers_is_refused_before_any_worker_starts(
         text=True,
         preexec_fn=_few_files,
     )
-    try:
-        out, err = process.communicate(timeout=DEADLINE)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=10)
+    out, err = finish(process, DEADLINE)
     assert process.returncode == 0, err
     assert out.startswith("ValueError: max_workers") and "RLIMIT_NOFILE" in out, (out, err)
     assert "nothing was recorded" in err  # no executor came to be
@@ -325,12 +321,7 @@ def test_the_default_max_workers_is_what_this_process_can_hold(tmp_path: Path) -
         text=True,
         preexec_fn=_very_few_files,
     )
-    try:
-        out, err = process.communicate(timeout=DEADLINE)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=10)
+    out, err = finish(process, DEADLINE)
     assert process.returncode == 0, err
     assert out == "2 2\n"  # (64 - 32) // 12
 

@@ -15,6 +15,7 @@ import pytest
 
 from app.core import WorkingProcessFacade
 from app.core.room import worker_room
+from tests.core.helpers import finish
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 256  # open files: room for (256 - 32) // 12 = 18 workers
@@ -59,12 +60,7 @@ def test_the_window_command_refuses_them_before_any_window_opens() -> None:
         text=True,
         preexec_fn=_few_files,
     )
-    try:
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=10)
+    out, err = finish(process, 60)
     assert process.returncode == 2, (out, err)
     assert "--workers 1000 is more than this process can hold (18)" in err
     assert "Traceback" not in err

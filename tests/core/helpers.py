@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -145,3 +146,14 @@ def assert_recorded_as_collected(tasks: Sequence[Task], run: RecordedRun) -> Non
         assert seen == expected, task.ID
         assert r.result == (repr(task.result) if task.state is TaskState.DONE else None)
         assert r.task_class == f"{type(task).__module__}.{type(task).__qualname__}"
+
+
+def finish(process: subprocess.Popen[Any], timeout: float) -> tuple[Any, Any]:
+    """A process's output once it has ended, waiting at most ``timeout`` seconds; past
+    that (``subprocess.TimeoutExpired``), or on any failure, it is killed and reaped."""
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)

@@ -22,7 +22,7 @@ from app.testing import FacadeFactory
 from tests.core import attack_calls
 from tests.core import lifecycle_calls as calls
 from tests.core.calls_for_tests import die, wait_for_file
-from tests.core.helpers import all_final, wait_for
+from tests.core.helpers import all_final, finish, wait_for
 
 DEADLINE = 30.0
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -117,12 +117,7 @@ def test_calls_a_done_callback_submits_at_exit_run_too(tmp_path: Path) -> None:
             pool.submit(add, 1).add_done_callback(next_link)
         """
     )
-    try:
-        _, err = program.communicate(timeout=DEADLINE)
-    finally:
-        if program.poll() is None:
-            program.kill()
-            program.communicate(timeout=10)
+    _, err = finish(program, DEADLINE)
     assert program.returncode == 0, err
     assert "Traceback" not in err and "exception calling callback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "3", "4", "5"]
@@ -203,12 +198,7 @@ def test_a_replacement_that_cannot_start_is_named_in_the_lost_tasks_error() -> N
                 print(task.state.name, task.error)
         """
     )
-    try:
-        out, err = program.communicate(timeout=DEADLINE)
-    finally:
-        if program.poll() is None:
-            program.kill()
-            program.communicate(timeout=10)
+    out, err = finish(program, DEADLINE)
     assert program.returncode == 0, err
     lines = out.splitlines()
     assert len(lines) == 3, out

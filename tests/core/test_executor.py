@@ -47,6 +47,7 @@ from tests.core.calls_for_tests import (
     unbox,
     wait_for_file,
 )
+from tests.core.helpers import finish
 
 DEADLINE = 30.0
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -348,12 +349,7 @@ def test_a_call_pending_at_exit_finishes_first(tmp_path: Path) -> None:
             WorkingProcessFacade(1).submit(touch_after, {str(marker)!r}, 1.0)
         """
     )
-    try:
-        _, err = program.communicate(timeout=DEADLINE)
-    finally:
-        if program.poll() is None:
-            program.kill()
-            program.communicate(timeout=10)
+    _, err = finish(program, DEADLINE)
     assert program.returncode == 0, err
     assert marker.exists()
     assert "dropped without" not in err and "Traceback" not in err

@@ -17,6 +17,7 @@ from app.core import TaskState
 from app.core.futures import TaskCrashedError
 from app.core.pool_executor import ProcessPoolFacade
 from tests.core.calls_for_tests import die, initialize, initialized, pid, square
+from tests.core.helpers import finish
 
 DEADLINE = 30.0
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -116,12 +117,7 @@ def test_forked_workers_leave_the_exit_wait_to_their_parent() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        out, err = program.communicate(timeout=60)
-    finally:
-        if program.poll() is None:
-            program.kill()
-            program.communicate(timeout=10)
+    out, err = finish(program, 60)
     assert program.returncode == 0, err
     assert out == "[0, 1, 4, 9]\n"
     assert "I/O thread died" not in err and "dropped without" not in err
