@@ -49,11 +49,17 @@ def settle_running(
     return task.error
 
 
-_ENDED = {
+KILLED_FOR = {
+    KillReason.TIMEOUT: "its task ran past its timeout",
     KillReason.COLLECT: "collect_tasks ran out",
     KillReason.CLOSE: "the facade was closed (close(), or Kill now)",
     KillReason.STOP: "the job ended before it had left by itself",
+    KillReason.DAMAGED: "its result stream was damaged",
+    KillReason.REAP: "it was still alive when it was to be reaped",
+    KillReason.CANCEL: "cancel(force=True) of its running task",
 }
+"""Why the parent killed a worker: in the console's line for a kill that ended the job,
+and in the OOM evidence that rules the kernel out."""
 
 
 def say_death(h: WorkerHandle, why: str, how: str, running: Task | None, replace: bool) -> None:
@@ -64,8 +70,8 @@ def say_death(h: WorkerHandle, why: str, how: str, running: Task | None, replace
     if why == "recycled":
         then = "; replacing it" if replace else ""
         log.info("worker-%d (pid %d) %s%s", h.index, h.pid, h.recycling, then)
-    elif h.kill_reason in _ENDED:
-        ended = _ENDED[h.kill_reason]
+    elif h.kill_reason in _QUIET:
+        ended = KILLED_FOR[h.kill_reason]
         log.info("worker-%d (pid %d) killed %s: %s", h.index, h.pid, doing, ended)
     elif h.ready:
         log.warning("worker-%d (pid %d) %s %s (%s)", h.index, h.pid, how, doing, why)

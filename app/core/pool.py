@@ -21,6 +21,7 @@ from app.core import console, stacks, timeouts
 from app.core.engine import Engine
 from app.core.errors import describe, signal_name
 from app.core.events import WorkerDied, WorkerInfo, WorkerStarted, WorkerStats
+from app.core.fates import KILLED_FOR
 from app.core.handle import KillReason, WorkerHandle
 from app.core.lifecycle import Lifecycle
 from app.core.states import TaskState
@@ -32,17 +33,6 @@ _RESPAWN_WAIT = 5.0  # longest the end of a job waits for a replacement on its w
 _STOP_GRACE = 5.0  # longest an idle worker gets to leave cleanly at the end of a collect
 _STOP_GRACE_NOW = 0.2  # the same for close(), or a collect whose timeout has run out
 _SAMPLER_JOIN = 2.0  # longest the end of a job waits for the sampler's last round
-
-# Why the parent killed a worker, as the OOM evidence says it.
-_KILLED_FOR = {
-    KillReason.TIMEOUT: "its task ran past its timeout",
-    KillReason.COLLECT: "collect_tasks ran out of time",
-    KillReason.CLOSE: "the facade was closed",
-    KillReason.STOP: "it was told to stop and did not leave in time",
-    KillReason.DAMAGED: "its result stream was damaged",
-    KillReason.REAP: "it was still alive when it was to be reaped",
-    KillReason.CANCEL: "cancel(force=True) of its running task",
-}
 
 
 class WorkerPool(Engine):
@@ -385,7 +375,7 @@ class WorkerPool(Engine):
     def examine_death(self, h: WorkerHandle) -> None:
         if self._sampler is not None:
             reason = h.kill_reason
-            h.oom = self._sampler.clues(h, None if reason is None else _KILLED_FOR[reason])
+            h.oom = self._sampler.clues(h, None if reason is None else KILLED_FOR[reason])
 
     def io_ending_locked(self) -> list[WorkerHandle]:
         if self._sampler is not None:
