@@ -9,7 +9,7 @@ console narrates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -17,7 +17,7 @@ from app.core.front import FacadeFront
 from app.core.task import Task
 from app.gui.run_controller import COLLECTED, RunController
 from app.gui.throttle import Throttle
-from app.teaching.scenarios import SCENARIOS, Scenario, ScenarioPlay, check
+from app.teaching.scenarios import SCENARIOS, Scenario, ScenarioPlay, Step, check
 
 log = logging.getLogger("app.scenario")
 TICK_MS = 50
@@ -32,6 +32,7 @@ class ScenarioPlayer(QObject):
     """
 
     finished = Signal(bool)  # True when every task ended as the scenario documents
+    held = Signal(int)  # the play stopped before the step at this index (a pause, a prediction)
 
     def __init__(self, controller: RunController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -39,7 +40,10 @@ class ScenarioPlayer(QObject):
         self._scenario: Scenario | None = None
         self._play: ScenarioPlay | None = None
         self._collect_started = False
+        self._was_held = False
         self.problems: list[str] = []
+        # Given to each play: True holds it before that step (see ScenarioPlay.hold_before).
+        self.hold_before: Callable[[int, Step], bool] | None = None
         self._tick = Throttle(TICK_MS, self._advance, self)
         # A new run (New run, a script) ends the scenario: it would go on in that run.
         # start() begins its own run first, then ticks.
@@ -55,6 +59,11 @@ class ScenarioPlayer(QObject):
         return self._play.sent if self._play is not None else {}
 
     @property
+    def play(self) -> ScenarioPlay | None:
+        """The scenario in play, to pause, resume or step (None before the first)."""
+        return self._play
+
+    @property
     def facade(self) -> FacadeFront:
         return self._controller.facade
 
@@ -68,6 +77,8 @@ class ScenarioPlayer(QObject):
         self._controller.begin_run(1, bool(scenario.options.get("restart", False)))
         log.info("scenario: %s", scenario.title)
         self._play = ScenarioPlay(scenario.steps, self, patience=STEP_DEADLINE)
+        self._play.hold_before = self.hold_before
+        self._was_held = False
         self._tick.later()
 
     @Slot()
@@ -93,6 +104,9 @@ class ScenarioPlayer(QObject):
         assert play is not None and scenario is not None
         try:
             if not play.advance():
+                if play.held and not self._was_held:
+                    self.held.emit(play.position)
+                self._was_held = play.held
                 return
         except TimeoutError as exc:
             self._end([str(exc)])

@@ -228,19 +228,56 @@ class ScenarioPlay:
     """
 
     def __init__(
-        self, steps: Sequence[Step], driver: Driver, patience: float | None = None
+        self,
+        steps: Sequence[Step],
+        driver: Driver,
+        patience: float | None = None,
+        pace: float = 0.0,
     ) -> None:
         self._steps = steps
         self._driver = driver
         self._patience = patience
+        self.pace = pace  # at least this many seconds between two steps' beginnings
+        self.held = False  # paused: no step begins (one already begun goes on)
+        # Asked once before each step begins; True holds the play there (a prediction).
+        self.hold_before: Callable[[int, Step], bool] | None = None
         self._next = 0
+        self._begun = False  # the step at _next has begun
+        self._asked = -1  # the last step hold_before was asked about
+        self._hold_after_one = False
         self._step_began = time.monotonic()
+        self._last_began = -math.inf
         self.sent: dict[str, Task] = {}  # every task submitted, the refused ones too
 
+    @property
+    def steps(self) -> Sequence[Step]:
+        return self._steps
+
+    @property
+    def position(self) -> int:
+        """The index of the step playing or next to play (``len(steps)`` once all are)."""
+        return self._next
+
+    @property
+    def next_step(self) -> Step | None:
+        return self._steps[self._next] if self._next < len(self._steps) else None
+
+    def step_once(self) -> None:
+        """Lets the next step begin, and holds the play again before the one after it."""
+        self.held = False
+        self._hold_after_one = True
+
+    def resume(self) -> None:
+        self.held = False
+        self._hold_after_one = False
+
     def advance(self) -> bool:
-        """Plays steps until one must wait; True once every step is played."""
+        """Plays steps until one must wait, or the play is held; True once every step is
+        played. A step once begun goes on to its end whatever the hold says."""
         while self._next < len(self._steps):
             step = self._steps[self._next]
+            if not self._begun and not self._begin(step):
+                return False
             if not self._play(step):
                 limit = self._limit(step)
                 if time.monotonic() - self._step_began > limit:
@@ -249,7 +286,27 @@ class ScenarioPlay:
                     )
                 return False
             self._next += 1
-            self._step_began = time.monotonic()
+            self._begun = False
+        return True
+
+    def _begin(self, step: Step) -> bool:
+        """Whether ``step`` may begin now: not held, not before its pace, not stopped by
+        ``hold_before`` (asked once per step: a resume then lets it begin)."""
+        if self.held:
+            return False
+        now = time.monotonic()
+        if now < self._last_began + self.pace:
+            return False
+        if self._asked < self._next:
+            self._asked = self._next
+            if self.hold_before is not None and self.hold_before(self._next, step):
+                self.held = True
+                self._hold_after_one = False
+                return False
+        self._begun = True
+        self._step_began = self._last_began = now
+        if self._hold_after_one:
+            self.held, self._hold_after_one = True, False
         return True
 
     def play_all(self) -> None:
