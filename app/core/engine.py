@@ -359,6 +359,7 @@ class Engine(TaskBook[bool]):
                 rss_bytes=h.rss_bytes,
                 oom_killed=oom_killed,
                 oom_evidence=evidence,
+                cause=None if reason is None else reason.value,
             )
         )
         self._death_recorded()
@@ -423,10 +424,10 @@ class Engine(TaskBook[bool]):
             task.state = TaskState.PENDING
             task.started_at = None
         if ending:
-            closed = self._ending == KillReason.CLOSE
-            cause = "the facade was closed" if closed else "collect_tasks ran out"
             for task in unstarted:
-                self._cancel_unstarted(task, now, f"cancelled: {cause} before it ran")
+                self._cancel_unstarted(
+                    task, now, f"cancelled: {self._closing_reason} before it ran"
+                )
         else:
             left = {"recycled": "was recycled", "initializer failed": "failed to initialize"}
             said = f"requeued: worker-{h.index} {left.get(why, 'died')} before starting it"

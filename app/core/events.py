@@ -32,6 +32,12 @@ class WorkerStarted:
 
 
 DEATH_REASONS = ("crashed", "timeout", "recycled", "initializer failed", "stopped", "killed")
+KILL_CAUSES = ("timeout", "collect", "close", "kill now", "cancel", "stop", "damaged", "reap")
+"""Why the parent killed or stopped a worker (``WorkerDied.cause``): its task's timeout,
+``collect_tasks(timeout)`` ran out, ``close()``, ``close()`` while ``collect_tasks``
+waited (the window's Kill now), ``cancel(id, force=True)``, the end of the job (a clean
+stop, or a kill when it did not leave in time), a damaged result stream, found alive when
+it was to be reaped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,8 @@ class WorkerDied:
     ``rss_bytes`` is its last resident-memory sample; ``oom_killed`` is True when the
     kernel's out-of-memory killer is the likely cause, False when ruled out, None when
     it cannot be known; ``oom_evidence`` says on what evidence, in one sentence (None
-    when worker telemetry is off, or on a backend that cannot tell).
+    when worker telemetry is off, or on a backend that cannot tell). ``cause`` is why
+    the parent killed or stopped it, one of ``KILL_CAUSES``; None when it did not.
     """
 
     index: int
@@ -58,6 +65,7 @@ class WorkerDied:
     rss_bytes: int | None = None
     oom_killed: bool | None = None
     oom_evidence: str | None = None
+    cause: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from app.core.task import Task
 
 log = console.DeferredLogger("app.core")
 
-_QUIET = (KillReason.STOP, KillReason.CLOSE, KillReason.COLLECT)  # the parent ended the job
+_QUIET = (KillReason.STOP, KillReason.CLOSE, KillReason.KILL_NOW, KillReason.COLLECT)
+"""The kills that end the job: the parent ended it, the worker did nothing wrong."""
 
 
 def settle_running(
@@ -38,7 +39,7 @@ def settle_running(
         task.traceback = h.stack_at_kill
     elif reason in _QUIET:
         task.state = TaskState.TIMED_OUT
-        task.error = f"still running when the job ended ({closing_reason}); killed"
+        task.error = f"still running when the job ended: {closing_reason}; its worker was killed"
     else:
         task.state = TaskState.CRASHED
         task.exitcode = h.exitcode
@@ -52,7 +53,8 @@ def settle_running(
 KILLED_FOR = {
     KillReason.TIMEOUT: "its task ran past its timeout",
     KillReason.COLLECT: "collect_tasks ran out",
-    KillReason.CLOSE: "the facade was closed (close(), or Kill now)",
+    KillReason.CLOSE: "the facade was closed",
+    KillReason.KILL_NOW: "close() was called while collect_tasks waited (Kill now)",
     KillReason.STOP: "the job ended before it had left by itself",
     KillReason.DAMAGED: "its result stream was damaged",
     KillReason.REAP: "it was still alive when it was to be reaped",

@@ -43,6 +43,7 @@ class KillReason(enum.Enum):
     TIMEOUT = "timeout"  # its task ran too long: TIMED_OUT, worker replaced
     COLLECT = "collect"  # collect_tasks(timeout) ran out: TIMED_OUT / CANCELLED
     CLOSE = "close"  # close(), or the facade was dropped: TIMED_OUT / CANCELLED
+    KILL_NOW = "kill now"  # close() while collect_tasks waited (the window's Kill now)
     STOP = "stop"  # asked to stop at the end of a collect; was idle
     DAMAGED = "damaged"  # its result stream was not frames any more
     REAP = "reap"  # found alive when it was to be reaped

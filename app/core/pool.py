@@ -136,7 +136,7 @@ class WorkerPool(Engine):
         until = timeouts.deadline(timeout)
         self._wait(lambda: not self._has_work() or not self._available() or self._kill_now, until)
         if self._has_work():
-            self._kill_everything(KillReason.CLOSE if self._kill_now else reason, timeout)
+            self._kill_everything(KillReason.KILL_NOW if self._kill_now else reason, timeout)
         else:
             self._stop_requested = True
             self._io.wake()
@@ -266,11 +266,11 @@ class WorkerPool(Engine):
         """Ends the job now: running tasks TIMED_OUT, everything queued CANCELLED."""
         self._ending = reason
         now = time.time()
-        why = (
-            f"collect_tasks(timeout={timeout}) ran out"
-            if reason == KillReason.COLLECT
-            else "the facade was closed"
-        )
+        why = KILLED_FOR[reason]
+        if reason == KillReason.COLLECT:
+            why = f"collect_tasks(timeout={timeout}) ran out"
+        if reason != KillReason.STOP:  # a stop has nothing left to refuse or cancel
+            self._closing_reason = why
         while self._queue:
             seq, task = self._queue.popleft()
             if task._seq == seq and task.state is TaskState.PENDING:

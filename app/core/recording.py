@@ -298,6 +298,8 @@ class Recorder:
             line += f',"oom":{"true" if d.oom_killed else "false"}'
         if d.oom_evidence is not None:
             line += f',"oom_evidence":{quoted(d.oom_evidence)}'
+        if d.cause is not None:
+            line += f',"cause":{quoted(d.cause)}'
         return line + "}\n"
 
     def _state(self, event: TaskChanged) -> str:

@@ -507,6 +507,7 @@ def _converted(event: dict[str, Any], record: TaskRecord | None, base: float) ->
             rss_bytes=as_size(event.get("rss")),
             oom_killed=as_bool(event.get("oom")),
             oom_evidence=as_str(event.get("oom_evidence")),
+            cause=as_str(event.get("cause")),
         )
     if kind == "worker_stats":
         index, pid = as_int(event.get("worker")), as_int(event.get("pid"))

@@ -83,7 +83,8 @@ class RecordedRun:
         """Every worker death: ``worker``, ``pid``, ``exitcode``, ``signal``, ``t``,
         ``reason`` (one of ``DEATH_REASONS``; "crashed" in runs recorded before it was), and
         what telemetry knew (None in a run without it): ``rss`` (the last memory
-        sample, bytes), ``oom`` (True, False or None) and ``oom_evidence``."""
+        sample, bytes), ``oom`` (True, False or None) and ``oom_evidence``; ``cause``, why
+        the parent killed or stopped it (None when it did not, or in older runs)."""
         return [
             {
                 "worker": event.get("worker"),
@@ -95,6 +96,7 @@ class RecordedRun:
                 "rss": as_size(event.get("rss")),
                 "oom": as_bool(event.get("oom")),
                 "oom_evidence": as_str(event.get("oom_evidence")),
+                "cause": as_str(event.get("cause")),
             }
             for event in self.events
             if event["e"] == "worker_died"

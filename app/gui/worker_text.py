@@ -41,10 +41,22 @@ def reason_of(death: WorkerDied) -> str:
     return reason if isinstance(reason, str) and reason in MARKS else "crashed"
 
 
+_KILLED_BY = {
+    "collect": "collect ran out",
+    "kill now": "Kill now",
+    "close": "close()",
+    "cancel": "forced cancel",
+    "stop": "did not leave",
+}
+"""What a ``WorkerDied.cause`` says of a parent's kill, in two words."""
+
+
 def death_words(death: WorkerDied, exitcode: int | None = None) -> str:
-    """Short, for a cell: "recycled", "timeout", "crashed: SIGSEGV", "crashed: SIGKILL,
-    likely out of memory"."""
+    """Short, for a cell: "recycled", "timeout", "killed: Kill now", "crashed: SIGSEGV",
+    "crashed: SIGKILL, likely out of memory"."""
     reason = reason_of(death)
+    if reason == "killed" and isinstance(death.cause, str) and death.cause in _KILLED_BY:
+        return f"killed: {_KILLED_BY[death.cause]}"
     if reason != "crashed":
         return reason
     how = how_it_ended(death, exitcode)
@@ -67,6 +79,8 @@ def ended_words(death: WorkerDied) -> str:
     if reason == "crashed":
         words = death_words(death)
         return "died" + words.removeprefix("crashed").replace(": ", ": ", 1)
+    if reason == "killed" and isinstance(death.cause, str) and death.cause in _KILLED_BY:
+        return f"{_ENDED[reason]} ({_KILLED_BY[death.cause]})"
     return _ENDED[reason]
 
 

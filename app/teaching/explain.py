@@ -78,17 +78,49 @@ def deaths_in(events: Sequence[Event]) -> list[Death]:
     return deaths
 
 
-def exit_meaning(died: WorkerDied, timed_out: bool) -> str:
-    """What the exit code says about how the process ended."""
-    if timed_out:
+_KILLED_FOR = {
+    "collect": (
+        "The parent killed it on purpose: collect_tasks(timeout=...) ran out of time, and a "
+        "collect that runs out ends the job at once. The task it was running ends "
+        "TIMED_OUT (the job's time was up, not the task's own timeout), the queued ones "
+        "CANCELLED."
+    ),
+    "kill now": (
+        "The parent killed it on purpose: Kill now called close() while collect_tasks "
+        "waited, which ends the job at once instead of waiting for the work to finish. The "
+        "task it was running ends TIMED_OUT (stopped by you, not by a timeout), the queued "
+        "ones CANCELLED."
+    ),
+    "close": (
+        "The parent killed it on purpose: close() ended the job while it was still busy "
+        "(close() without a collect first, or a facade dropped unfinished). The task it "
+        "was running ends TIMED_OUT, the queued ones CANCELLED."
+    ),
+    "cancel": (
+        "The parent killed it on purpose: cancel(task_id, force=True) of the task it was "
+        "running. A running call cannot be stopped any other way; the task ends "
+        "CANCELLED and a new worker takes the slot."
+    ),
+    "stop": (
+        "The parent killed it: the job had ended and it was asked to leave, but it did not "
+        "leave in time (a task may have left a non-daemon thread running)."
+    ),
+}
+"""What each ``WorkerDied.cause`` of a kill means, for a death whose reason is "killed"."""
+
+
+def exit_meaning(died: WorkerDied) -> str:
+    """What the exit says about how the process ended: by whose hand, and why."""
+    if died.reason == "timeout":
         return (
             "The parent killed it with SIGKILL: its task ran past its timeout. A hung task "
             "cannot be interrupted from outside any other way, and SIGTERM may be ignored."
         )
     if died.reason == "killed":
-        return (
+        return _KILLED_FOR.get(
+            died.cause or "",
             "The parent killed it on purpose: a forced cancel (cancel(id, force=True)), a "
-            "collect that ran out of time, Kill now, or close()."
+            "collect that ran out of time, Kill now, or close().",
         )
     if died.signal_name:
         return _SIGNALS.get(died.signal_name, f"It was killed by {died.signal_name}.")
@@ -145,9 +177,11 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
         return _explain_initializer_failure(death, workers_left)
     if d.reason == "stopped":
         return _explain_stop(death)
+    if d.reason == "killed":
+        return _explain_kill(death)
     how = d.signal_name or f"exit code {d.exitcode}"
-    timed_out = any(state is TaskState.TIMED_OUT for _, state, _ in death.blamed)
-    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, timed_out), ""]
+    timed_out = d.reason == "timeout"
+    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d), ""]
     memory = memory_meaning(d)
     if memory is not None:
         lines[-1:-1] = ["", memory]
@@ -205,6 +239,50 @@ def _explain_stop(death: Death) -> str:
         f"leave once it had nothing left to run, and it exited cleanly (exit code "
         f"{d.exitcode}). Nothing is blamed, moved or lost."
     )
+
+
+_STDLIB_KILLS = {
+    "cancel": [
+        "- ProcessPoolExecutor: Future.cancel() of a running call returns False and the "
+        "call runs on to its end; a worker cannot be killed for one call.",
+        "- multiprocessing.Pool has no way to cancel one call.",
+    ],
+    "stop": [],
+}
+_STDLIB_ENDING = [
+    "- ProcessPoolExecutor.shutdown(cancel_futures=True) cancels the queued calls but "
+    "waits for the running ones: before Python 3.14 (terminate_workers(), kill_workers()) "
+    "it cannot kill a busy worker.",
+    "- multiprocessing.Pool.terminate() kills its workers at once, as here.",
+]
+
+
+def _explain_kill(death: Death) -> str:
+    """A worker the parent killed on purpose: nothing it did is blamed."""
+    d = death.died
+    how = d.signal_name or f"exit code {d.exitcode}"
+    lines = [f"worker-{d.index} (pid {d.pid}) was killed by the parent: {how}.", ""]
+    lines += [exit_meaning(d), ""]
+    for task_id, state, error in death.blamed:
+        lines.append(f"Stopped: {task_id!r} was running; it ends {state.name}.")
+        if error:
+            lines.append(f"  {error}")
+    if death.cancelled:
+        why = "cancelled while it ran" if d.cause == "cancel" else "the job was ending"
+        lines.append(f"Cancelled: {_ids(death.cancelled)}: {why}.")
+    if not (death.blamed or death.cancelled):
+        lines.append("It was not running any task.")
+    if death.requeued:
+        lines.append(
+            f"Moved: {_ids(death.requeued)} had been sent to it but had not started; they go "
+            "back to the queue."
+        )
+    if death.lost:
+        lines.append(f"Lost: {_ids(death.lost)}: no worker is left to run them.")
+    same = _STDLIB_KILLS.get(d.cause or "", _STDLIB_ENDING)
+    if same:
+        lines += ["", "In the same case:", *same]
+    return "\n".join(lines)
 
 
 def _explain_recycling(death: Death) -> str:
@@ -294,7 +372,7 @@ def explain_dask(death: Death) -> str:
     """One worker death on a Dask cluster, in Dask's terms."""
     d = death.died
     how = d.signal_name or (f"exit code {d.exitcode}" if d.exitcode is not None else "left")
-    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d, False), ""]
+    lines = [f"worker-{d.index} (pid {d.pid}) died: {how}.", "", exit_meaning(d), ""]
     if death.retried:
         lines.append(
             f"Retried: {_ids(death.retried)}: the scheduler had given it to this worker "

@@ -134,6 +134,7 @@ def test_a_run_recorded_before_telemetry_still_reads(tmp_path: Path) -> None:
         "rss": None,
         "oom": None,
         "oom_evidence": None,
+        "cause": None,
     }
     replay = RunReplay(run)
     events = replay.index()

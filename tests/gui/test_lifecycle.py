@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import threading
@@ -144,7 +145,10 @@ def test_cancel_and_resubmit_selected_rows(qtbot: QtBot, window: MainWindow) -> 
 
 
 @pytest.mark.timeout(60)
-def test_collect_keeps_the_gui_live_and_kill_now_ends_it(qtbot: QtBot, window: MainWindow) -> None:
+def test_collect_keeps_the_gui_live_and_kill_now_ends_it(
+    qtbot: QtBot, window: MainWindow, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "app.core")  # the window's console level
     submit(qtbot, window, "long", 30.0)
     wait_state(qtbot, window, "long", "RUNNING")
     ticks: list[float] = []
@@ -166,6 +170,14 @@ def test_collect_keeps_the_gui_live_and_kill_now_ends_it(qtbot: QtBot, window: M
         wait_collected(qtbot, window)
         wait_state(qtbot, window, "long", "TIMED_OUT")
         assert not enabled(window, "killNowButton")
+        # Told as what it was: Kill now, not a timeout (no timeout was set).
+        qtbot.waitUntil(lambda: "Kill now" in window.explainer.toPlainText(), timeout=DEADLINE_MS)
+        story = window.explainer.toPlainText()
+        assert "Kill now called close() while collect_tasks waited" in story
+        assert "ran past its timeout" not in story and "Blamed" not in story
+        said = "killed while running 'long': close() was called while collect_tasks waited"
+        qtbot.waitUntil(lambda: said in window.console.text.toPlainText(), timeout=DEADLINE_MS)
+        assert worker_states(window)[0] == "killed: Kill now"
     finally:
         timer.stop()
 
