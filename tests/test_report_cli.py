@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from app.__main__ import main
+from app.core import TaskState, WorkingProcessFacade
+from tests.core.calls_for_tests import wait_for_file
+from tests.core.helpers import in_state, wait_for
 
 HEADER = {
     "format": "worker-monitor-run",
@@ -99,6 +102,8 @@ def test_report_json_field_by_field(run_file: Path, capsys: pytest.CaptureFixtur
                 "pid": 100,
                 "exitcode": -9,
                 "signal": "SIGKILL",
+                "reason": "crashed",
+                "cause": None,
                 "rss_bytes": 812_300_000,
                 "oom_killed": True,
                 "oom_evidence": "the kernel's log says: Out of memory: Killed process 100 (python)",
@@ -224,3 +229,22 @@ def test_the_real_command(run_file: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tasks"]["ok"]["state"] == "DONE"
+
+
+def test_a_kill_is_reported_with_what_ended_the_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real run: close() of a busy facade kills its worker, and the report says close."""
+    path = tmp_path / "closed.jsonl"
+    facade = WorkingProcessFacade(1, record=path)
+    try:
+        held = facade.submit(wait_for_file, str(tmp_path / "never"))
+        wait_for(facade, in_state(facade.task(held.task_id), TaskState.RUNNING), 30.0)
+    finally:
+        facade.close()
+    assert main(["report", str(path), "--json"]) == 0
+    (death,) = json.loads(capsys.readouterr().out)["deaths"]
+    assert (death["reason"], death["cause"]) == ("killed", "close")
+    assert main(["report", str(path)]) == 0
+    assert "worker-0 (pid " in (out := capsys.readouterr().out)
+    assert "): killed: close (signal SIGKILL)" in out

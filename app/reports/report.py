@@ -37,6 +37,8 @@ def as_json(run: RecordedRun) -> dict[str, Any]:
                 "pid": d["pid"],
                 "exitcode": d["exitcode"],
                 "signal": d["signal"],
+                "reason": d["reason"],
+                "cause": d["cause"],
                 "rss_bytes": d["rss"],
                 "oom_killed": d["oom"],
                 "oom_evidence": d["oom_evidence"],
@@ -78,7 +80,8 @@ def as_table(run: RecordedRun) -> str:
     lines += ["", f"{len(deaths)} worker exit(s)"]
     for d in deaths:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
-        how = f"{d['reason']} ({how})"
+        killed_for = f": {d['cause']}" if d["reason"] == "killed" and d["cause"] else ""
+        how = f"{d['reason']}{killed_for} ({how})"
         if d["rss"] is not None:
             how += f", last sample {megabytes(d['rss'])}"
         # The OOM killer sends only SIGKILL: any other death needs no verdict here.
