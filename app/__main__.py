@@ -45,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario",
         help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
     )
+    compare_parser = sub.add_parser(
+        "compare",
+        help="a scenario under ProcessPoolExecutor, multiprocessing.Pool and the facade",
+        description="Run a scenario's tasks under ProcessPoolExecutor, multiprocessing.Pool "
+        "and this facade, each in a process of its own bounded by a deadline, and print what "
+        "each task got in each: its value, its exception, or still waiting at the deadline.",
+    )
+    compare_parser.add_argument("name", metavar="NAME", help="the scenario")
+    compare_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    compare_parser.add_argument(
+        "--deadline", type=_seconds, default=None, help="seconds each run is given (default 10)"
+    )
     bench_parser = sub.add_parser(
         "bench",
         help="measure the facade against the standard library",
@@ -116,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return _trace(args.file, args.out)
     if args.command == "demo":
         return _interruptible(lambda: _demo(args.scenario))
+    if args.command == "compare":
+        return _interruptible(lambda: _compare(args.name, args.json, args.deadline))
     if args.command == "bench":
         return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
     workers = 1 if args.workers is None else args.workers
@@ -152,6 +166,23 @@ def _trace(path: str, out: str) -> int:
     from app.reports import trace
 
     return trace.main(path, out)
+
+
+def _seconds(text: str) -> float:
+    from app.teaching.stdlib_runs import check_deadline
+
+    try:
+        return check_deadline(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _compare(name: str, json_output: bool, deadline: float | None) -> int:
+    from app.teaching import compare_command
+
+    if deadline is None:
+        return compare_command.main(name, json_output)
+    return compare_command.main(name, json_output, deadline)
 
 
 def _demo(scenario: str | None) -> int:

@@ -1,0 +1,170 @@
+"""The cache of observed outcomes: what the standard library's pools and the facade did
+in each scenario, run on this machine, one file per Python version.
+
+The explainer and the window's Compare tab quote it instead of fixed text. It is only a
+cache: a file that is missing, damaged, written by another program or for another Python
+version, or an entry for a scenario whose steps changed since, is ignored (with one log
+line) and the comparison is run again; it never stops anything.
+
+The file, ``stdlib-outcomes-VERSION.json`` in ``$WORKER_MONITOR_CACHE``, else
+``$XDG_CACHE_HOME/worker-monitor``, else ``~/.cache/worker-monitor``::
+
+    {"format": "worker-monitor-stdlib-outcomes", "python": VERSION,
+     "results": {NAME: {"steps": DIGEST, "deadline": SECONDS, "result": RESULT}}}
+
+where RESULT is what ``stdlib_runs.run_compare`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.teaching.scenarios import SCENARIOS
+from app.teaching.stdlib_contender import CONTENDERS, task_ids
+
+log = logging.getLogger("app.compare")
+
+CACHE_ENV = "WORKER_MONITOR_CACHE"
+"""The cache folder, when set (tests point it to a temporary folder)."""
+FORMAT = "worker-monitor-stdlib-outcomes"
+KINDS = {"value": ("value",), "exception": ("exception", "message"), "waiting": ()}
+"""Each outcome kind, and the keys it must have besides ``kind``."""
+
+
+def cache_folder() -> Path:
+    given = os.environ.get(CACHE_ENV)
+    if given:
+        return Path(given).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME")
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "worker-monitor"
+
+
+def cache_file(version: str | None = None) -> Path:
+    """The file of ``version``'s outcomes (this Python's by default)."""
+    version = platform.python_version() if version is None else version
+    return cache_folder() / f"stdlib-outcomes-{version}.json"
+
+
+def steps_digest(name: str) -> str:
+    """What a scenario does (its steps but what they say, and its options): an entry
+    stored for other steps is stale."""
+    scenario = SCENARIOS[name]
+    done = [(s.kind, s.args) for s in scenario.steps if s.kind != "say"]
+    text = repr((done, sorted(scenario.options.items())))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def lookup(name: str) -> dict[str, Any] | None:
+    """This Python version's stored result for scenario ``name``, or None."""
+    entry = _entries().get(name)
+    if entry is None:
+        return None
+    if entry.get("steps") != steps_digest(name):
+        log.info("the stored outcomes of %s were observed on other steps: ignored", name)
+        return None
+    result = entry.get("result")
+    problem = why_not_result(result, name)
+    if problem is not None:
+        log.warning("the stored outcomes of %s in %s are ignored: %s", name, cache_file(), problem)
+        return None
+    return result  # type: ignore[no-any-return]
+
+
+def store(result: dict[str, Any], deadline: float) -> Path | None:
+    """Stores a comparison's result in its Python version's file (atomically: a reader
+    never sees half a file); the file, or None when it could not be written (logged)."""
+    name = str(result.get("scenario"))
+    problem = why_not_result(result, name)
+    if problem is not None:
+        raise ValueError(f"not a comparison's result: {problem}")
+    path = cache_file(result["python"])
+    entries = _entries(result["python"])
+    entries[name] = {"steps": steps_digest(name), "deadline": deadline, "result": result}
+    content = {"format": FORMAT, "python": result["python"], "results": entries}
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".stdlib-outcomes-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(content, file)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as exc:
+        log.warning("the observed outcomes could not be stored in %s: %s", path, exc)
+        return None
+    return path
+
+
+def _entries(version: str | None = None) -> dict[str, Any]:
+    """The entries of ``version``'s file; none from a file that is not one (logged)."""
+    version = platform.python_version() if version is None else version
+    path = cache_file(version)
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        log.warning("the outcomes cache %s is ignored: %s", path, exc)
+        return {}
+    problem = _why_not_file(content, version)
+    if problem is not None:
+        log.warning("the outcomes cache %s is ignored: %s", path, problem)
+        return {}
+    return dict(content["results"])
+
+
+def _why_not_file(content: Any, version: str) -> str | None:
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        return "not a file of observed outcomes"
+    if content.get("python") != version:
+        return f"its outcomes were observed on Python {content.get('python')!r}, not {version}"
+    if not isinstance(content.get("results"), dict):
+        return "it holds no results"
+    return None
+
+
+def why_not_result(result: Any, name: str) -> str | None:
+    """Why ``result`` is not a comparison of scenario ``name`` (None when it is one)."""
+    if not isinstance(result, dict) or set(result) != {"scenario", "python", "contenders"}:
+        return "not an object of scenario, python and contenders"
+    if result["scenario"] != name or name not in SCENARIOS:
+        return f"a result for {result['scenario']!r}, not for the scenario {name!r}"
+    if not isinstance(result["python"], str):
+        return "no Python version"
+    contenders = result["contenders"]
+    if not isinstance(contenders, dict) or list(contenders) != list(CONTENDERS):
+        return f"its contenders are not {', '.join(CONTENDERS)}"
+    ids = task_ids(name)
+    for contender, outcomes in contenders.items():
+        if not isinstance(outcomes, dict) or list(outcomes) != ids:
+            return f"the tasks of {contender} are not those of the scenario"
+        for task_id, outcome in outcomes.items():
+            problem = _why_not_outcome(outcome)
+            if problem is not None:
+                return f"{contender}'s {task_id!r}: {problem}"
+    return None
+
+
+def _why_not_outcome(outcome: Any) -> str | None:
+    if not isinstance(outcome, dict) or outcome.get("kind") not in KINDS:
+        return "not an outcome (value, exception or waiting)"
+    missing = [key for key in KINDS[outcome["kind"]] if key not in outcome]
+    if missing:
+        return f"no {missing[0]!r}"
+    if outcome["kind"] == "exception" and not all(
+        isinstance(outcome[key], str) for key in ("exception", "message")
+    ):
+        return "an exception's type and message are text"
+    return None
