@@ -29,11 +29,16 @@ MORE = "…"
 def main(
     name: str, json_output: bool, deadline: float = DEADLINE, out: Callable[[str], None] = print
 ) -> int:
-    """Runs and prints the comparison; 0, or 2 for a scenario that does not exist."""
+    """Runs and prints the comparison; 0, 1 when a run ended without a report, 2 for a
+    scenario that does not exist."""
     if name not in SCENARIOS:
         print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
-    result = run_compare(name, deadline)
+    try:
+        result = run_compare(name, deadline)
+    except RuntimeError as exc:  # a contender ended without telling what it saw
+        print(f"compare: {exc}", file=sys.stderr)
+        return 1
     store(result, deadline)
     if json_output:
         out(json.dumps(result))

@@ -6,11 +6,13 @@ cache: a file that is missing, damaged, written by another program or for anothe
 version, or an entry for a scenario whose steps changed since, is ignored (with one log
 line) and the comparison is run again; it never stops anything.
 
-The file, ``stdlib-outcomes-VERSION.json`` in ``$WORKER_MONITOR_CACHE``, else
-``$XDG_CACHE_HOME/worker-monitor``, else ``~/.cache/worker-monitor``::
+One file per scenario, ``python-VERSION/NAME.json`` in ``$WORKER_MONITOR_CACHE``, else
+``$XDG_CACHE_HOME/worker-monitor/stdlib-outcomes``, else
+``~/.cache/worker-monitor/stdlib-outcomes``: each replaced whole (atomically), so runs
+stored at the same time never undo each other::
 
-    {"format": "worker-monitor-stdlib-outcomes", "python": VERSION,
-     "results": {NAME: {"steps": DIGEST, "deadline": SECONDS, "result": RESULT}}}
+    {"format": "worker-monitor-stdlib-outcomes", "python": VERSION, "steps": DIGEST,
+     "deadline": SECONDS, "result": RESULT}
 
 where RESULT is what ``stdlib_runs.run_compare`` returns.
 """
@@ -45,18 +47,18 @@ def cache_folder() -> Path:
         return Path(given).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME")
     base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
-    return base / "worker-monitor"
+    return base / "worker-monitor" / "stdlib-outcomes"
 
 
-def cache_file(version: str | None = None) -> Path:
-    """The file of ``version``'s outcomes (this Python's by default)."""
+def cache_file(name: str, version: str | None = None) -> Path:
+    """The file of scenario ``name``'s outcomes on ``version`` (this Python's by default)."""
     version = platform.python_version() if version is None else version
-    return cache_folder() / f"stdlib-outcomes-{version}.json"
+    return cache_folder() / f"python-{version}" / f"{name}.json"
 
 
 def steps_digest(name: str) -> str:
-    """What a scenario does (its steps but what they say, and its options): an entry
-    stored for other steps is stale."""
+    """What a scenario does (its steps but what they say, and its options): outcomes
+    stored for other steps are stale."""
     scenario = SCENARIOS[name]
     done = [(s.kind, s.args) for s in scenario.steps if s.kind != "say"]
     text = repr((done, sorted(scenario.options.items())))
@@ -64,35 +66,46 @@ def steps_digest(name: str) -> str:
 
 
 def lookup(name: str) -> dict[str, Any] | None:
-    """This Python version's stored result for scenario ``name``, or None."""
-    entry = _entries().get(name)
-    if entry is None:
+    """This Python version's stored result for scenario ``name``, or None (a file that is
+    not one, or is stale, is ignored with a log line)."""
+    version = platform.python_version()
+    path = cache_file(name, version)
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    if entry.get("steps") != steps_digest(name):
-        log.info("the stored outcomes of %s were observed on other steps: ignored", name)
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        log.warning("the stored outcomes %s are ignored: %s", path, exc)
         return None
-    result = entry.get("result")
-    problem = why_not_result(result, name)
+    problem = _why_not_file(content, name, version)
     if problem is not None:
-        log.warning("the stored outcomes of %s in %s are ignored: %s", name, cache_file(), problem)
+        log.warning("the stored outcomes %s are ignored: %s", path, problem)
         return None
-    return result  # type: ignore[no-any-return]
+    if content["steps"] != steps_digest(name):
+        log.info("the stored outcomes %s were observed on other steps: ignored", path)
+        return None
+    return content["result"]  # type: ignore[no-any-return]
 
 
 def store(result: dict[str, Any], deadline: float) -> Path | None:
-    """Stores a comparison's result in its Python version's file (atomically: a reader
-    never sees half a file); the file, or None when it could not be written (logged)."""
+    """Stores a comparison's result for its Python version, replacing the file whole (a
+    reader never sees half of it); the file, or None when it could not be written
+    (logged: a cache never stops the comparison)."""
     name = str(result.get("scenario"))
     problem = why_not_result(result, name)
     if problem is not None:
         raise ValueError(f"not a comparison's result: {problem}")
-    path = cache_file(result["python"])
-    entries = _entries(result["python"])
-    entries[name] = {"steps": steps_digest(name), "deadline": deadline, "result": result}
-    content = {"format": FORMAT, "python": result["python"], "results": entries}
+    path = cache_file(name, result["python"])
+    content = {
+        "format": FORMAT,
+        "python": result["python"],
+        "steps": steps_digest(name),
+        "deadline": deadline,
+        "result": result,
+    }
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".stdlib-outcomes-", dir=path.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}-", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 json.dump(content, file)
@@ -107,32 +120,17 @@ def store(result: dict[str, Any], deadline: float) -> Path | None:
     return path
 
 
-def _entries(version: str | None = None) -> dict[str, Any]:
-    """The entries of ``version``'s file; none from a file that is not one (logged)."""
-    version = platform.python_version() if version is None else version
-    path = cache_file(version)
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
-        log.warning("the outcomes cache %s is ignored: %s", path, exc)
-        return {}
-    problem = _why_not_file(content, version)
-    if problem is not None:
-        log.warning("the outcomes cache %s is ignored: %s", path, problem)
-        return {}
-    return dict(content["results"])
-
-
-def _why_not_file(content: Any, version: str) -> str | None:
+def _why_not_file(content: Any, name: str, version: str) -> str | None:
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         return "not a file of observed outcomes"
     if content.get("python") != version:
-        return f"its outcomes were observed on Python {content.get('python')!r}, not {version}"
-    if not isinstance(content.get("results"), dict):
-        return "it holds no results"
-    return None
+        return f"they were observed on Python {content.get('python')!r}, not {version}"
+    if not isinstance(content.get("steps"), str):
+        return "it does not say on which steps they were observed"
+    problem = why_not_result(content.get("result"), name)
+    if problem is None and content["result"]["python"] != version:
+        problem = f"a result of Python {content['result']['python']!r}"
+    return problem
 
 
 def why_not_result(result: Any, name: str) -> str | None:

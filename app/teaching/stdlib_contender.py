@@ -66,9 +66,10 @@ def run_task(task: Task) -> Any:
 
 
 def value_outcome(value: Any) -> Outcome:
-    """A returned value as JSON: bytes by their size, anything but plain data by repr."""
+    """A returned value as JSON: bytes by their size (``"<1,000,000 bytes>"``), anything
+    but plain data by its repr, a long text cut."""
     if isinstance(value, bytes | bytearray | memoryview):
-        shown: Any = f"{len(value):,} bytes"
+        shown: Any = f"<{memoryview(value).nbytes:,} bytes>"
     elif value is None or isinstance(value, bool | int | str) or _finite(value):
         shown = value
     else:
