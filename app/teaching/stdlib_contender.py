@@ -20,7 +20,6 @@ import math
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -157,11 +156,17 @@ class _StdlibPlayer:
         return True
 
     def outcomes(self) -> dict[str, Outcome]:
-        return {task_id: self._outcome(task_id) for task_id in self._order}
+        # Copied first: at the deadline, another thread asks while the steps submit.
+        return {task_id: self._outcome(task_id) for task_id in list(self._order)}
 
     def _outcome(self, task_id: str) -> Outcome:
         refused = self._refused.get(task_id)
-        return exception_outcome(refused) if refused is not None else self._settled(task_id)
+        if refused is not None:
+            return exception_outcome(refused)
+        try:
+            return self._settled(task_id)
+        except KeyError:  # asked at the deadline, between its submit and its record
+            return dict(WAITING)
 
     def _submit(self, task: Task) -> None:
         raise NotImplementedError
@@ -325,6 +330,20 @@ class _Report:
         finally:
             os._exit(0)
 
+    def at_parent_end(self) -> None:
+        """The lifeline: standard input is a pipe only the parent writes to, so it ends
+        when the parent does, killed or not. Nobody is left to report to: the pool's
+        workers are killed and this process ends, long before its deadline."""
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        try:
+            self._player.abandon()
+        finally:
+            os._exit(1)
+
 
 def make_player(contender: str, options: dict[str, Any]) -> Player:
     if contender == "facade":
@@ -337,7 +356,9 @@ def make_player(contender: str, options: dict[str, Any]) -> Player:
 
 
 def main(argv: list[str]) -> int:
-    """``CONTENDER SCENARIO DEADLINE``: plays and reports, within DEADLINE seconds."""
+    """``CONTENDER SCENARIO DEADLINE``: plays and reports, within DEADLINE seconds.
+
+    Its standard input must be a pipe from the parent (see ``_Report.at_parent_end``)."""
     contender, name, deadline = argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
     report_fd = os.dup(1)  # the report's own channel: not inherited by the workers
@@ -348,6 +369,7 @@ def main(argv: list[str]) -> int:
     timer = threading.Timer(float(deadline), report.at_deadline)
     timer.daemon = True
     timer.start()
+    threading.Thread(target=report.at_parent_end, name="lifeline", daemon=True).start()
     error = None
     try:
         player.play(scenario.steps)
@@ -359,7 +381,3 @@ def main(argv: list[str]) -> int:
     finally:
         report.send(outcomes, error)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -113,7 +113,7 @@ class _Contender:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _ENTRY, contender, name, repr(seconds)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # its lifeline: it ends when this process does
                 stdout=subprocess.PIPE,
                 stderr=self.stderr,
                 start_new_session=True,  # Ctrl-C is this process's; killpg ends it all
@@ -130,8 +130,9 @@ class _Contender:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
         self.stderr.close()
 
     def error_text(self) -> str:

@@ -295,3 +295,25 @@ def test_ctrl_c_ends_the_comparison_cleanly(tmp_path: Path) -> None:
     assert out == ""
     assert left_running(tag) == []
     assert not list(tmp_path.iterdir())  # nothing stored of a run that did not end
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_command_leaves_nothing_running_long(tmp_path: Path) -> None:
+    """SIGKILLed, the command can clean nothing up: each contender sees its lifeline end
+    (its standard input) and ends its pool, long before its own deadline."""
+    tag = uuid.uuid4().hex
+    process = subprocess.Popen(
+        compare_command("hang-timeout", "--deadline", "300"),
+        cwd=REPO,
+        env=environment(tmp_path, tag),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        until = time.monotonic() + 30
+        while len(tagged_processes(tag)) < 5 and time.monotonic() < until:
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait(10)
+    assert left_running(tag, within=15.0) == []
