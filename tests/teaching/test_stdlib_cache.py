@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -18,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from app.core import SimpleTask
 from app.teaching import stdlib_runs
-from app.teaching.stdlib_cache import CACHE_ENV, cache_file, cache_folder, store
+from app.teaching.stdlib_cache import CACHE_ENV, cache_file, cache_folder, store, why_not_result
+from app.teaching.stdlib_contender import CRASH_EXIT_CODE, run_task, value_outcome
 from app.teaching.stdlib_runs import cached, observe, run_compare
 
 NAME = "several-collects"  # the quickest scenario: about a second in each contender
@@ -239,3 +242,39 @@ def test_a_contender_killed_from_outside_is_an_error_not_a_result() -> None:
     error = outcome["error"]
     assert isinstance(error, RuntimeError)
     assert "the ProcessPoolExecutor run ended without a report (exit code -9)" in str(error)
+
+
+def test_a_worker_crash_ends_a_stdlib_worker_as_it_ends_the_facades() -> None:
+    """Exit code 1: what the facade reports for the same task (see the compare tests)."""
+    worker = multiprocessing.get_context("spawn").Process(
+        target=run_task, args=(SimpleTask("crash", 0.0),)
+    )
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == CRASH_EXIT_CODE == 1
+
+
+def test_every_value_is_told_in_plain_json() -> None:
+    told = [
+        value_outcome(v)["value"]
+        for v in (math.nan, -math.inf, b"ab", bytearray(3), memoryview(b"abcd"), "x" * 10_000)
+    ]
+    json.dumps(told, allow_nan=False)  # no NaN, no bytes: plain JSON
+    assert told[:5] == ["nan", "-inf", "<2 bytes>", "<3 bytes>", "<4 bytes>"]
+    assert len(told[5]) <= 200 and told[5].endswith("…")
+    assert value_outcome(object())["value"].startswith("<object object at")
+    assert [value_outcome(v)["value"] for v in (None, True, 3, 2.5, "s")] == [
+        None,
+        True,
+        3,
+        2.5,
+        "s",
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_a_deadline_that_comes_at_once_reports_everything_waiting() -> None:
+    result = run_compare("big-results", 0.001)
+    assert why_not_result(result, "big-results") is None
+    for contender in ("ProcessPoolExecutor", "Pool"):
+        assert {o["kind"] for o in result["contenders"][contender].values()} == {"waiting"}
