@@ -124,16 +124,22 @@ class _Contender:
             raise
 
     def end(self) -> None:
-        """Kills its whole process group (its pool's workers too), then reaps it. The
-        group is killed before the reaping: until then its number cannot be reused."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
+        """Kills its whole process group (its pool's workers too), then reaps it."""
+        self.kill_group()
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 pipe.close()
         self.stderr.close()
+
+    def kill_group(self) -> None:
+        """Kills the group, and reaps its leader: only the first time, since until the
+        reaping the group's number cannot be reused, and after it, it can."""
+        if self.process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
 
     def error_text(self) -> str:
         self.stderr.seek(0)
@@ -187,8 +193,7 @@ def _report(child: _Contender) -> Any:
     except ValueError:
         report = None
     if not isinstance(report, dict) or not isinstance(report.get("outcomes"), dict):
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.process.wait(timeout=5)
+        child.kill_group()  # it ended, or will say nothing more: its exit code
         raise RuntimeError(
             f"the {child.name} run ended without a report (exit code "
             f"{child.process.returncode}): {child.error_text()}"
