@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from multiprocessing.pool import AsyncResult
 from multiprocessing.process import BaseProcess
@@ -108,7 +109,7 @@ class Player(Protocol):
         ...
 
 
-class _StdlibPlayer:
+class _StdlibPlayer(ABC):
     """The steps on a standard library pool, mapped as a plain program would write them."""
 
     def __init__(self) -> None:
@@ -153,6 +154,8 @@ class _StdlibPlayer:
             time.sleep(POLL)
 
     def _noticed(self) -> bool:
+        """Whether the pool has seen the death (``Pool`` needs nothing more: it replaces
+        the worker in its own time)."""
         return True
 
     def outcomes(self) -> dict[str, Outcome]:
@@ -168,17 +171,21 @@ class _StdlibPlayer:
         except KeyError:  # asked at the deadline, between its submit and its record
             return dict(WAITING)
 
+    @abstractmethod
     def _submit(self, task: Task) -> None:
-        raise NotImplementedError
+        """Hands the task to the pool; what it raises is the task's outcome."""
 
+    @abstractmethod
     def _wait(self, task_ids: list[str], seconds: float) -> None:
-        raise NotImplementedError
+        """Waits at most ``seconds`` for these tasks to be resolved."""
 
+    @abstractmethod
     def _collect(self) -> None:
-        raise NotImplementedError
+        """Ends the pool as a program does before it reads its results."""
 
+    @abstractmethod
     def _settled(self, task_id: str) -> Outcome:
-        raise NotImplementedError
+        """The outcome of a task the pool accepted (KeyError while it is not recorded)."""
 
     def abandon(self) -> None:
         for process in multiprocessing.active_children():
