@@ -3,10 +3,13 @@
 each in a child process of its own, and what each task got in each.
 
 The three children run at once (their tasks mostly sleep: two cores hold them), each
-started in a session of its own and bounded twice: by its own deadline, when it reports
-what it knows and ends however stuck its pool is (``stdlib_contender``), and by this
-process's outer deadline, past which its whole process group is killed. Whatever
-happens, Ctrl-C included, every child's group is killed and reaped before this returns.
+started in a session of its own and bounded three times: by its own deadline, when it
+reports what it knows and ends however stuck its pool is (``stdlib_contender``); by this
+process's outer deadline, past which its whole process group is killed; and by its
+standard input, a pipe from this process whose end (this process killed) ends it too.
+Whatever happens, Ctrl-C included, every child's group is killed and reaped before
+``run_compare`` returns. It blocks for up to its deadline and a few seconds more: a
+window calls it on a thread of its own.
 
 The result (``run_compare``) is one JSON-safe object::
 
@@ -38,6 +41,8 @@ from typing import IO, Any
 import app
 from app.teaching import stdlib_cache
 from app.teaching.stdlib_contender import CONTENDERS, WAITING, Outcome, task_ids
+
+__all__ = ["CONTENDERS", "DEADLINE", "cached", "check_deadline", "observe", "run_compare"]
 
 log = logging.getLogger("app.compare")
 

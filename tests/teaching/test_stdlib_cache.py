@@ -145,9 +145,7 @@ def test_observe_takes_the_stored_outcomes_without_running(observed: dict[str, A
     seen = copy.deepcopy(observed)
     seen["contenders"]["Pool"]["one"]["value"] = "as stored"
     store(seen, 8)
-    started = time.monotonic()
-    assert observe(NAME) == seen
-    assert time.monotonic() - started < 1.0
+    assert observe(NAME) == seen  # what was stored, not what a run would see
 
 
 @pytest.mark.timeout(60)
@@ -216,9 +214,9 @@ def compare_in_thread(deadline: float) -> tuple[threading.Thread, dict[str, Any]
 def test_a_contender_that_stops_answering_is_killed_at_the_outer_deadline(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(stdlib_runs, "OUTER_GRACE", 1.0)
+    monkeypatch.setattr(stdlib_runs, "OUTER_GRACE", 3.0)
     with caplog.at_level(logging.WARNING, logger="app.compare"):
-        thread, outcome = compare_in_thread(4.0)
+        thread, outcome = compare_in_thread(6.0)
         try:
             os.kill(contender_pid("Pool"), signal.SIGSTOP)  # it can no longer report
         finally:
