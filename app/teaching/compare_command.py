@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from app.reports.report import say
 from app.teaching.scenarios import SCENARIOS
 from app.teaching.stdlib_cache import store
 from app.teaching.stdlib_contender import CONTENDERS, Outcome
@@ -27,7 +28,7 @@ MORE = "…"
 
 
 def main(
-    name: str, json_output: bool, deadline: float = DEADLINE, out: Callable[[str], None] = print
+    name: str, json_output: bool, deadline: float = DEADLINE, out: Callable[[str], None] = say
 ) -> int:
     """Runs and prints the comparison; 0, 1 when a run ended without a report, 2 for a
     scenario that does not exist."""
@@ -43,8 +44,7 @@ def main(
     if json_output:
         out(json.dumps(result))
     else:
-        for line in table(result, deadline, shutil.get_terminal_size().columns):
-            out(line)
+        out("\n".join(table(result, deadline, shutil.get_terminal_size().columns)))
     return 0
 
 
