@@ -317,3 +317,28 @@ def test_a_killed_command_leaves_nothing_running_long(tmp_path: Path) -> None:
         process.kill()
         process.wait(10)
     assert left_running(tag, within=15.0) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_reader_that_closes_the_pipe_ends_it_quietly(tmp_path: Path) -> None:
+    """``compare NAME | head -1``: no BrokenPipeError traceback."""
+    tag = uuid.uuid4().hex
+    process = subprocess.Popen(
+        compare_command("several-collects", "--deadline", "5"),
+        cwd=REPO,
+        env=environment(tmp_path, tag),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.close()  # before a line is printed
+        _, err = finish(process, 40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert left_running(tag) == []
