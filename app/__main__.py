@@ -1,6 +1,6 @@
 """``python -m app``: the monitor window; ``open`` and ``watch`` (the window on a recorded
-run); ``run`` (a script on the facade); ``demo``, ``bench``, ``report`` and ``trace`` in
-the terminal.
+run); ``run`` (a script on the facade); ``demo``, ``compare``, ``bench``, ``report``
+and ``trace`` in the terminal.
 
 The command line is parsed here, once; each command then imports only what it needs (the
 terminal demo and the benchmarks never load Qt unless asked to).
@@ -45,18 +45,6 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario",
         help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
     )
-    compare_parser = sub.add_parser(
-        "compare",
-        help="a scenario under ProcessPoolExecutor, multiprocessing.Pool and the facade",
-        description="Run a scenario's tasks under ProcessPoolExecutor, multiprocessing.Pool "
-        "and this facade, each in a process of its own bounded by a deadline, and print what "
-        "each task got in each: its value, its exception, or still waiting at the deadline.",
-    )
-    compare_parser.add_argument("name", metavar="NAME", help="the scenario")
-    compare_parser.add_argument("--json", action="store_true", help="print one JSON object")
-    compare_parser.add_argument(
-        "--deadline", type=_seconds, default=None, help="seconds each run is given (default 10)"
-    )
     bench_parser = sub.add_parser(
         "bench",
         help="measure the facade against the standard library",
@@ -80,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     trace_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
     trace_parser.add_argument("out", help="the trace file to write (JSON)")
+    compare_parser = sub.add_parser(
+        "compare",
+        help="a scenario under ProcessPoolExecutor, multiprocessing.Pool and the facade",
+        description="Run a scenario's tasks under ProcessPoolExecutor, multiprocessing.Pool "
+        "and this facade, each in a process of its own bounded by a deadline, and print what "
+        "each task got in each: its value, its exception, or still waiting at the deadline.",
+    )
+    compare_parser.add_argument("name", metavar="NAME", help="the scenario")
+    compare_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    compare_parser.add_argument(
+        "--deadline", type=float, help="seconds each run is given (10 by default)"
+    )
     open_parser = sub.add_parser(
         "open",
         help="open a recorded run in the window, to replay it",
@@ -128,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         return _trace(args.file, args.out)
     if args.command == "demo":
         return _interruptible(lambda: _demo(args.scenario))
-    if args.command == "compare":
-        return _interruptible(lambda: _compare(args.name, args.json, args.deadline))
     if args.command == "bench":
         return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
+    if args.command == "compare":
+        from app.teaching.compare_command import main as compare
+
+        return _interruptible(lambda: compare(args.name, args.json, args.deadline))
     workers = 1 if args.workers is None else args.workers
     if workers < 1:
         parser.error("--workers must be at least 1")
@@ -166,23 +168,6 @@ def _trace(path: str, out: str) -> int:
     from app.reports import trace
 
     return trace.main(path, out)
-
-
-def _seconds(text: str) -> float:
-    from app.teaching.stdlib_runs import check_deadline
-
-    try:
-        return check_deadline(float(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _compare(name: str, json_output: bool, deadline: float | None) -> int:
-    from app.teaching import compare_command
-
-    if deadline is None:
-        return compare_command.main(name, json_output)
-    return compare_command.main(name, json_output, deadline)
 
 
 def _demo(scenario: str | None) -> int:

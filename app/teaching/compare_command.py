@@ -19,7 +19,7 @@ from app.reports.report import say
 from app.teaching.scenarios import SCENARIOS
 from app.teaching.stdlib_cache import store
 from app.teaching.stdlib_contender import CONTENDERS, Outcome
-from app.teaching.stdlib_runs import DEADLINE, run_compare
+from app.teaching.stdlib_runs import DEADLINE, check_deadline, run_compare
 
 WAITING_TEXT = "still waiting at the deadline"
 MIN_CELL = 16  # characters: narrower terminals get longer lines rather than no text
@@ -28,12 +28,20 @@ MORE = "…"
 
 
 def main(
-    name: str, json_output: bool, deadline: float = DEADLINE, out: Callable[[str], None] = say
+    name: str,
+    json_output: bool,
+    deadline: float | None = None,
+    out: Callable[[str], None] = say,
 ) -> int:
-    """Runs and prints the comparison; 0, 1 when a run ended without a report, 2 for a
-    scenario that does not exist."""
+    """Runs and prints the comparison (``deadline`` seconds each, ``DEADLINE`` when None);
+    0, 1 when a run ended without a report, 2 for a scenario or deadline refused."""
     if name not in SCENARIOS:
         print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    try:
+        deadline = DEADLINE if deadline is None else check_deadline(deadline)
+    except ValueError as exc:
+        print(f"compare: --deadline: {exc}", file=sys.stderr)
         return 2
     try:
         result = run_compare(name, deadline)
