@@ -1,10 +1,10 @@
 """The cache of observed outcomes: what the standard library's pools and the facade did
-in each scenario, run on this machine, one file per Python version.
+in each scenario, run on this machine, kept per Python version.
 
 The explainer and the window's Compare tab quote it instead of fixed text. It is only a
 cache: a file that is missing, damaged, written by another program or for another Python
-version, or an entry for a scenario whose steps changed since, is ignored (with one log
-line) and the comparison is run again; it never stops anything.
+version, or observed on steps that the scenario has changed since, is ignored (with one
+log line) and the comparison is run again; it never stops anything.
 
 One file per scenario, ``python-VERSION/NAME.json`` in ``$WORKER_MONITOR_CACHE``, else
 ``$XDG_CACHE_HOME/worker-monitor/stdlib-outcomes``, else
