@@ -21,8 +21,15 @@ import pytest
 
 from app.core import SimpleTask
 from app.teaching import stdlib_runs
+from app.teaching.scenarios import submit, wait
 from app.teaching.stdlib_cache import CACHE_ENV, cache_file, cache_folder, store, why_not_result
-from app.teaching.stdlib_contender import CRASH_EXIT_CODE, run_task, value_outcome
+from app.teaching.stdlib_contender import (
+    CRASH_EXIT_CODE,
+    ExecutorPlayer,
+    PoolPlayer,
+    run_task,
+    value_outcome,
+)
 from app.teaching.stdlib_runs import cached, observe, run_compare
 
 NAME = "several-collects"  # the quickest scenario: about a second in each contender
@@ -276,3 +283,22 @@ def test_a_deadline_that_comes_at_once_reports_everything_waiting() -> None:
     assert why_not_result(result, "big-results") is None
     for contender in ("ProcessPoolExecutor", "Pool"):
         assert {o["kind"] for o in result["contenders"][contender].values()} == {"waiting"}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("player_class", [ExecutorPlayer, PoolPlayer])
+def test_a_wait_step_waits_for_its_tasks_at_most_its_seconds(
+    player_class: type[ExecutorPlayer | PoolPlayer],
+) -> None:
+    """No scenario has a wait step yet; a plan may (``local-vs-dask``'s has)."""
+    player = player_class()
+    try:
+        player.play([submit("simple", "a", 0.2), wait("a", seconds=30)])
+        assert player.outcomes()["a"] == {"kind": "value", "value": "a solved after 0.2"}
+        started = time.monotonic()
+        player.play([submit("hang", "h", 99.0), wait("h", seconds=0.5)])
+        assert 0.5 <= time.monotonic() - started < 10
+        assert player.outcomes()["h"] == {"kind": "waiting"}
+    finally:
+        player.abandon()  # the hung worker, killed
+        player.close()
