@@ -82,7 +82,8 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     column = max(MIN_CELL, (width - id_width - 2 * len(CONTENDERS)) // len(CONTENDERS))
     lines = [
         f"{scenario.name}: {scenario.title}",
-        f"Python {result['python']}; one worker each; each run given {deadline:g} s",
+        f"Python {result['python']}; {_workers(scenario.options)} each; "
+        f"each run given {deadline:g} s",
         "",
         *_row("task", list(CONTENDERS), id_width, column),
     ]
@@ -94,6 +95,11 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     if cut:
         lines += ["", f"({MORE} long messages are cut: --json prints them whole)"]
     return lines
+
+
+def _workers(options: dict[str, Any]) -> str:
+    count = int(options.get("workers", 1))
+    return "one worker" if count == 1 else f"{count} workers"
 
 
 def _row(first: str, cells: list[str] | list[list[str]], id_width: int, column: int) -> list[str]:

@@ -195,9 +195,10 @@ class _StdlibPlayer(ABC):
 class ExecutorPlayer(_StdlibPlayer):
     """``concurrent.futures.ProcessPoolExecutor``: submit, wait, shutdown(wait=True)."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
         super().__init__()
-        self._executor = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        spawn = multiprocessing.get_context("spawn")
+        self._executor = cf.ProcessPoolExecutor(workers, mp_context=spawn)
         self._futures: dict[str, cf.Future[Any]] = {}
 
     def _submit(self, task: Task) -> None:
@@ -230,9 +231,9 @@ class ExecutorPlayer(_StdlibPlayer):
 class PoolPlayer(_StdlibPlayer):
     """``multiprocessing.Pool``: apply_async, AsyncResult.wait, close() then join()."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
         super().__init__()
-        self._pool = multiprocessing.get_context("spawn").Pool(1)
+        self._pool = multiprocessing.get_context("spawn").Pool(workers)
         self._results: dict[str, AsyncResult[Any]] = {}
         self._see_workers()
 
@@ -353,12 +354,14 @@ class _Report:
 
 
 def make_player(contender: str, options: dict[str, Any]) -> Player:
+    """The contender, with the facade's options (the stdlib pools: its worker count)."""
+    workers = int(options.get("workers", 1))
     if contender == "facade":
         return FacadePlayer(options)
     if contender == "ProcessPoolExecutor":
-        return ExecutorPlayer()
+        return ExecutorPlayer(workers)
     if contender == "Pool":
-        return PoolPlayer()
+        return PoolPlayer(workers)
     raise ValueError(f"unknown contender {contender!r}")
 
 

@@ -291,7 +291,7 @@ def test_a_wait_step_waits_for_its_tasks_at_most_its_seconds(
     player_class: type[ExecutorPlayer | PoolPlayer],
 ) -> None:
     """No scenario has a wait step yet; a plan may (``local-vs-dask``'s has)."""
-    player = player_class()
+    player = player_class(1)
     try:
         player.play([submit("simple", "a", 0.2), wait("a", seconds=30)])
         assert player.outcomes()["a"] == {"kind": "value", "value": "a solved after 0.2"}
