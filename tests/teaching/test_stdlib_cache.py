@@ -170,17 +170,17 @@ def test_bad_input_is_refused_before_anything_runs(observed: dict[str, Any]) -> 
     for deadline in (0, -1, math.nan, math.inf, 1e9):
         with pytest.raises(ValueError, match="deadline must be more than 0"):
             run_compare(NAME, deadline)
-    for deadline in (True, "5", None):
+    for wrong in (True, "5", None):
         with pytest.raises(TypeError, match="deadline must be a number"):
-            run_compare(NAME, deadline)  # type: ignore[arg-type]
+            run_compare(NAME, wrong)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown scenario"):
         cached("nope")
     with pytest.raises(ValueError, match="not a comparison's result"):
         store({"scenario": NAME}, 8)
-    wrong = copy.deepcopy(observed)
-    del wrong["contenders"]["Pool"]["late"]
+    short = copy.deepcopy(observed)
+    del short["contenders"]["Pool"]["late"]
     with pytest.raises(ValueError, match="the tasks of Pool"):
-        store(wrong, 8)
+        store(short, 8)
 
 
 def contender_pid(contender: str, within: float = 20.0) -> int:
