@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import tempfile
@@ -65,9 +66,12 @@ def steps_digest(name: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def lookup(name: str) -> dict[str, Any] | None:
+def lookup(name: str, full_deadline: float) -> dict[str, Any] | None:
     """This Python version's stored result for scenario ``name``, or None (a file that is
-    not one, or is stale, is ignored with a log line)."""
+    not one, or is stale, is ignored with a log line).
+
+    A task still waiting at a deadline shorter than ``full_deadline`` may only have been
+    slow: such a result is ignored too, lest a quick ``--deadline 1`` teach a hang."""
     version = platform.python_version()
     path = cache_file(name, version)
     try:
@@ -84,7 +88,21 @@ def lookup(name: str) -> dict[str, Any] | None:
     if content["steps"] != steps_digest(name):
         log.info("the stored outcomes %s were observed on other steps: ignored", path)
         return None
-    return content["result"]  # type: ignore[no-any-return]
+    result: dict[str, Any] = content["result"]
+    if content["deadline"] < full_deadline and _waits(result):
+        log.info(
+            "the stored outcomes %s were observed with a deadline of %g s, and some tasks "
+            "were still waiting: ignored",
+            path,
+            content["deadline"],
+        )
+        return None
+    return result
+
+
+def _waits(result: dict[str, Any]) -> bool:
+    outcomes = result["contenders"].values()
+    return any(o["kind"] == "waiting" for tasks in outcomes for o in tasks.values())
 
 
 def store(result: dict[str, Any], deadline: float) -> Path | None:
@@ -127,6 +145,11 @@ def _why_not_file(content: Any, name: str, version: str) -> str | None:
         return f"they were observed on Python {content.get('python')!r}, not {version}"
     if not isinstance(content.get("steps"), str):
         return "it does not say on which steps they were observed"
+    deadline = content.get("deadline")
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+        return "it does not say with which deadline they were observed"
+    if not math.isfinite(deadline):
+        return "it does not say with which deadline they were observed"
     problem = why_not_result(content.get("result"), name)
     if problem is None and content["result"]["python"] != version:
         problem = f"a result of Python {content['result']['python']!r}"

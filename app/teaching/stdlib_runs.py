@@ -89,9 +89,10 @@ def run_compare(name: str, deadline: float = DEADLINE) -> dict[str, Any]:
 
 
 def cached(name: str) -> dict[str, Any] | None:
-    """This Python version's stored comparison of scenario ``name``, or None."""
+    """This Python version's stored comparison of scenario ``name``, or None (also
+    when a task was still waiting at a deadline shorter than ``DEADLINE``)."""
     task_ids(name)  # a clear error for a name that is no scenario's
-    return stdlib_cache.lookup(name)
+    return stdlib_cache.lookup(name, DEADLINE)
 
 
 def observe(name: str, deadline: float = DEADLINE) -> dict[str, Any]:

@@ -90,6 +90,8 @@ def damaged_contents(observed: dict[str, Any]) -> dict[str, bytes]:
             json.dumps(observed).encode(), json.dumps(strange).encode()
         ),
         "empty": b"",
+        "no deadline": whole.replace(b'"deadline": 8', b'"deadline": "soon"'),
+        "an endless deadline": whole.replace(b'"deadline": 8', b'"deadline": NaN'),
     }
 
 
@@ -136,6 +138,21 @@ def test_outcomes_of_other_steps_are_stale(
     with caplog.at_level(logging.INFO, logger="app.compare"):
         assert cached(NAME) is None
     assert "other steps" in caplog.text
+
+
+def test_a_wait_seen_with_a_short_deadline_is_not_taken_for_a_hang(
+    observed: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    waited = copy.deepcopy(observed)
+    waited["contenders"]["Pool"]["one"] = {"kind": "waiting"}
+    store(waited, stdlib_runs.DEADLINE / 10)
+    with caplog.at_level(logging.INFO, logger="app.compare"):
+        assert cached(NAME) is None
+    assert "some tasks were still waiting: ignored" in caplog.text
+    store(waited, stdlib_runs.DEADLINE)  # given the full time: a wait is a wait
+    assert cached(NAME) == waited
+    store(observed, 0.5)  # nothing waited: the deadline does not matter
+    assert cached(NAME) == observed
 
 
 def test_a_cache_that_cannot_be_written_stops_nothing(
