@@ -215,4 +215,5 @@ def _outcomes(contender: str, report: Any, ids: list[str]) -> dict[str, Outcome]
     if report is None:  # no answer: nothing is known of them, not even the facade's states
         return {task_id: dict(WAITING) for task_id in ids}
     waiting: Outcome = dict(WAITING, state="NEW") if contender == "facade" else dict(WAITING)
-    return {task_id: report["outcomes"].get(task_id, waiting) for task_id in ids}
+    told = report["outcomes"]
+    return {task_id: told[task_id] if task_id in told else dict(waiting) for task_id in ids}
