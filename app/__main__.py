@@ -1,6 +1,6 @@
 """``python -m app``: the monitor window; ``open`` and ``watch`` (the window on a recorded
-run); ``run`` (a script on the facade); ``demo``, ``bench``, ``report`` and ``trace`` in
-the terminal.
+run); ``run`` (a script on the facade); ``demo``, ``compare``, ``bench``, ``report``
+and ``trace`` in the terminal.
 
 The command line is parsed here, once; each command then imports only what it needs (the
 terminal demo and the benchmarks never load Qt unless asked to).
@@ -68,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     trace_parser.add_argument("file", help="a run file (JSON Lines, from record=)")
     trace_parser.add_argument("out", help="the trace file to write (JSON)")
+    compare_parser = sub.add_parser(
+        "compare",
+        help="a scenario under ProcessPoolExecutor, multiprocessing.Pool and the facade",
+        description="Run a scenario's tasks under ProcessPoolExecutor, multiprocessing.Pool "
+        "and this facade, each in a process of its own bounded by a deadline, and print what "
+        "each task got in each: its value, its exception, or still waiting at the deadline.",
+    )
+    compare_parser.add_argument("name", metavar="NAME", help="the scenario")
+    compare_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    compare_parser.add_argument(
+        "--deadline", type=float, help="seconds each run is given (10 by default)"
+    )
     open_parser = sub.add_parser(
         "open",
         help="open a recorded run in the window, to replay it",
@@ -118,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         return _interruptible(lambda: _demo(args.scenario))
     if args.command == "bench":
         return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
+    if args.command == "compare":
+        from app.teaching.compare_command import main as compare
+
+        return _interruptible(lambda: compare(args.name, args.json, args.deadline))
     workers = 1 if args.workers is None else args.workers
     if workers < 1:
         parser.error("--workers must be at least 1")

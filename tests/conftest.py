@@ -16,12 +16,16 @@ import tempfile
 import pytest
 
 from app.core.run_paths import RUNS_ENV
+from app.teaching.stdlib_cache import CACHE_ENV
 from app.testing import LeakCheck
 
 # The windows and programs the tests start record their runs here, never in the user's
 # runs folder (set before any test, so the subprocesses they start inherit it too).
 os.environ[RUNS_ENV] = tempfile.mkdtemp(prefix="worker-monitor-test-runs-")
 atexit.register(shutil.rmtree, os.environ[RUNS_ENV], True)
+# The outcomes ``compare`` observes, likewise, never go to the user's cache.
+os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="worker-monitor-test-cache-")
+atexit.register(shutil.rmtree, os.environ[CACHE_ENV], True)
 
 
 @pytest.fixture(autouse=True)
