@@ -27,10 +27,10 @@ PATTERNS: dict[TaskState, Qt.BrushStyle] = {
     TaskState.DONE: Qt.BrushStyle.SolidPattern,  # the common, calm case: plain
     TaskState.FAILED: Qt.BrushStyle.FDiagPattern,
     TaskState.CRASHED: Qt.BrushStyle.DiagCrossPattern,
-    TaskState.LOST: Qt.BrushStyle.Dense6Pattern,
+    TaskState.LOST: Qt.BrushStyle.BDiagPattern,
     TaskState.CANCELLED: Qt.BrushStyle.HorPattern,
     TaskState.TIMED_OUT: Qt.BrushStyle.VerPattern,
-    TaskState.REJECTED: Qt.BrushStyle.BDiagPattern,
+    TaskState.REJECTED: Qt.BrushStyle.Dense6Pattern,
 }
 """Each state's hatching over its colour; no two states share one."""
 
@@ -50,6 +50,7 @@ PENDING is a bar whose worker died before the task began, the task queued again.
 STATE_WORDS = {TaskState.PENDING: "requeued"}
 """How the legend names a bar's state where the state's own name would mislead."""
 
+GLYPH_GROUND = QColor(255, 255, 255, 225)
 GLYPH_ROOM = 3.0
 """A bar at least this many times as wide as it is high shows its state's icon too."""
 
@@ -65,13 +66,34 @@ def hatch_colour(fill: QColor) -> QColor:
     return QColor(0, 0, 0, 150) if luminance > 0.4 else QColor(255, 255, 255, 170)
 
 
+_LINES = frozenset(
+    {
+        Qt.BrushStyle.HorPattern,
+        Qt.BrushStyle.VerPattern,
+        Qt.BrushStyle.CrossPattern,
+        Qt.BrushStyle.BDiagPattern,
+        Qt.BrushStyle.FDiagPattern,
+        Qt.BrushStyle.DiagCrossPattern,
+    }
+)
+
+
 def fill_state(painter: QPainter, rect: QRectF, state: TaskState) -> None:
-    """``rect`` in the state's colour, hatched with its pattern."""
+    """``rect`` in the state's colour, hatched with its pattern. Qt's line patterns are
+    one pixel thin; drawn again a pixel aside they show at a glance on a short bar."""
     colour = state_colour(state)
     painter.fillRect(rect, colour)
     pattern = PATTERNS[state]
-    if pattern is not Qt.BrushStyle.SolidPattern:
-        painter.fillRect(rect, QBrush(hatch_colour(colour), pattern))
+    if pattern is Qt.BrushStyle.SolidPattern:
+        return
+    brush = QBrush(hatch_colour(colour), pattern)
+    painter.fillRect(rect, brush)
+    if pattern in _LINES:
+        origin = painter.brushOrigin()
+        for dx, dy in ((1, 0), (0, 1)):
+            painter.setBrushOrigin(origin.x() + dx, origin.y() + dy)
+            painter.fillRect(rect, brush)
+        painter.setBrushOrigin(origin)
 
 
 def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> None:
@@ -85,7 +107,10 @@ def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> None:
         side = rect.height() - 2
         if side >= 8 and rect.width() >= GLYPH_ROOM * rect.height():
             glyph = QRectF(rect.right() - side - 2, rect.top() + 1, side, side)
-            painter.fillRect(glyph.adjusted(-1, 0, 1, 0), colour)  # the icon on plain colour
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(GLYPH_GROUND)  # the icon's own colours must show on any bar
+            painter.drawRoundedRect(glyph.adjusted(-1, 0, 1, 0), 3, 3)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             state_icon(state.value).paint(painter, glyph.toRect())
     else:
         fill_state(painter, rect, state)
