@@ -391,11 +391,11 @@ class TimelineView(QAbstractScrollArea):
                 self._lane_marks(painter, geometry, lane, row, t_from, min(t_to, now))
                 continue
             for bar in lane.bars[first:last]:
-                x, by, w, h = geometry.bar_rect(row, bar, now)
+                left, top, w, height = geometry.bar_rect(row, bar, now)
                 state = bar.state if ended(bar, now) else TaskState.RUNNING
                 if w > 4:
                     w -= 1  # a hairline between tasks that follow one another
-                rect = QRectF(x, by, w, h)
+                rect = QRectF(left, top, w, height)
                 timeline_paint.paint_bar(painter, rect, state)
                 if bar.task_id == self.selected:
                     timeline_paint.draw_selected(painter, rect, palette)

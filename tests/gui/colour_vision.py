@@ -39,7 +39,7 @@ def linear(channel: float) -> float:
     """An sRGB channel (0-1) in linear light."""
     if channel <= 0.04045:
         return channel / 12.92
-    return ((channel + 0.055) / 1.055) ** 2.4
+    return float(((channel + 0.055) / 1.055) ** 2.4)
 
 
 def simulate(colour: QColor, matrix: Matrix) -> RGB:
@@ -67,7 +67,7 @@ def lab(rgb: RGB) -> RGB:
 def delta_e(first: QColor, second: QColor, matrix: Matrix) -> float:
     """How far apart two colours look under ``matrix`` (CIE76)."""
     a, b = lab(simulate(first, matrix)), lab(simulate(second, matrix))
-    return sum((p - q) ** 2 for p, q in zip(a, b, strict=True)) ** 0.5
+    return float(sum((p - q) ** 2 for p, q in zip(a, b, strict=True)) ** 0.5)
 
 
 def lightness(image: QImage, matrix: Matrix) -> list[list[float]]:

@@ -76,7 +76,7 @@ def test_the_samples_are_painted_in_both_palettes(
         image = sample.grab().toImage()
         ground = sample.palette().base().color()
         painted = _pixels_unlike(image, ground, 60)
-        assert painted >= 6, f"{sample.parent().objectName()}: {painted} pixels drawn"
+        assert painted >= 6, f"{sample.accessibleName()}: {painted} pixels drawn"
         images.append(image)
     assert len({bytes(image.constBits()) for image in images}) == len(images)  # all differ
     label = legend.findChildren(QLabel)[0]
