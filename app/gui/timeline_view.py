@@ -204,15 +204,18 @@ class TimelineView(QAbstractScrollArea):
             if ctrl and how in ("home", "end"):
                 how = "first" if how == "home" else "last"
             self.move_focus(how)
-        elif key in _ACTIVATE and self._focus is not None:
-            lane, index = self._focus
-            task_id = lane.bars[index].task_id
-            self.select(task_id)
-            self.task_clicked.emit(task_id)
+        elif key in _ACTIVATE:
+            bar = self._focused_bar()
+            if bar is None:  # none yet, or one a replay has gone back before
+                self.move_focus("last")
+            else:
+                self.select(bar.task_id)
+                self.task_clicked.emit(bar.task_id)
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
             self.zoom(ZOOM_STEP if key != Qt.Key.Key_Minus else 1 / ZOOM_STEP, self._focus_x())
-            if self._focus is not None:
-                self._reveal(self._focus[0].bars[self._focus[1]])
+            focused = self._focused_bar()
+            if focused is not None:
+                self._reveal(focused)
         else:
             super().keyPressEvent(event)
             return
@@ -248,14 +251,24 @@ class TimelineView(QAbstractScrollArea):
 
     def focused_task(self) -> str | None:
         """The task of the bar the keyboard is on."""
-        return None if self._focus is None else self._focus[0].bars[self._focus[1]].task_id
+        bar = self._focused_bar()
+        return None if bar is None else bar.task_id
+
+    def _focused_bar(self) -> Bar | None:
+        """The keyboard's bar, if it shows: in this run, and begun by a replay's instant."""
+        if self._focus is None or self.timeline is None:
+            return None
+        lane, index = self._focus
+        if lane not in self.timeline.lanes or index >= timeline_nav.shown(lane, self.now()):
+            return None
+        return lane.bars[index]
 
     def _focus_x(self) -> float | None:
         """Where zooming keeps still: the keyboard's bar when it is in view."""
-        if self._focus is None:
+        bar = self._focused_bar()
+        if bar is None:
             return None
-        lane, index = self._focus
-        x = LABEL_WIDTH + self.geometry_now().x(lane.bars[index].start)
+        x = LABEL_WIDTH + self.geometry_now().x(bar.start)
         return x if LABEL_WIDTH <= x <= self.viewport().width() else None
 
     def _reveal_row(self, row: int) -> None:
@@ -503,8 +516,8 @@ class TimelineView(QAbstractScrollArea):
         """Frames the keyboard's bar, if it is in this lane and the view has the focus."""
         if self._focus is None or self._focus[0] is not lane or not self.hasFocus():
             return
-        bar = lane.bars[self._focus[1]]
-        if bar.start > now:
+        bar = self._focused_bar()
+        if bar is None:
             return
         x, by, w, h = g.bar_rect(row, bar, now)
         timeline_paint.draw_focus(painter, QRectF(x, by, max(w, 3.0), h), self.palette())

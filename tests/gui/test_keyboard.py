@@ -105,6 +105,35 @@ def test_the_timeline_by_keyboard(qtbot: QtBot, ran: MainWindow) -> None:
     ran.select_task(first.task_id)
     assert view.focused_task() == first.task_id
 
+    # A replay gone back before the keyboard's bar began: that bar is not there, and
+    # Enter goes to the latest bar begun by then instead of selecting an unseen task.
+    qtbot.keyClick(view, Qt.Key.Key_End, CTRL)
+    assert view.focused_task() == latest.task_id
+    view.freeze(latest.start - 1e-6)
+    assert view.focused_task() is None
+    ran.table.clearSelection()
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert view.focused_task() not in (None, latest.task_id)
+    assert ran.selected_ids() == []
+
+
+def test_keys_on_a_timeline_with_nothing_yet(qtbot: QtBot) -> None:
+    """No run, then a run without bars: every key is harmless and no bar is focused."""
+    from app.gui.timeline_view import TimelineView
+
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    keys = [Qt.Key.Key_Left, Qt.Key.Key_Down, Qt.Key.Key_End, Qt.Key.Key_Return, Qt.Key.Key_Plus]
+    for key in keys:
+        qtbot.keyClick(view, key)
+    view.reset(lambda task_id: SimpleTask(task_id, 0))
+    view.setFocus()
+    for key in keys:
+        qtbot.keyClick(view, key)
+    assert view.focused_task() is None
+
 
 @pytest.mark.timeout(60)
 def test_the_table_by_keyboard(qtbot: QtBot, ran: MainWindow) -> None:
