@@ -10,9 +10,11 @@ from collections import Counter
 import pytest
 from PySide6.QtCore import QModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core import SimpleTask, TaskState
+from app.gui import palette
 from app.gui.resources import state_icon
 from app.gui.task_model import STATE, STATE_COLOURS, TaskTableModel
 from app.gui.timeline_paint import BAR_STATES, PATTERNS, paint_bar, state_colour
@@ -139,6 +141,31 @@ def test_the_table_state_cell_has_icon_and_words(qtbot: QtBot) -> None:
         decoration = model.data(index, Qt.ItemDataRole.DecorationRole)
         assert not decoration.isNull(), state
         assert model.data(index, Qt.ItemDataRole.DisplayRole) == state.name
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_state_names_read_on_either_palette(qapp: QApplication, dark: bool) -> None:
+    """The state's name is written in its colour, made dark or light enough to read on
+    the table's rows (WCAG 4.5:1), in the same hue: the raw amber of TIMED_OUT on white
+    is about 2:1."""
+    before = qapp.palette()
+    palette.apply(qapp, dark)
+    try:
+        model = TaskTableModel()
+        ground = qapp.palette()
+        for state in TaskState:
+            colour = model.state_colour(state)
+            for row in (ground.base().color(), ground.alternateBase().color()):
+                assert palette.contrast(colour, row) >= 4.5, (state.name, colour.name())
+            raw = QColor(STATE_COLOURS[state])
+            if raw.hslSaturationF() > 0.2:
+                turn = abs(colour.hslHueF() - raw.hslHueF()) % 1.0
+                assert min(turn, 1 - turn) < 0.03, state.name  # the same hue
+        raw_amber = QColor(STATE_COLOURS[TaskState.TIMED_OUT])
+        if not dark:
+            assert palette.contrast(raw_amber, ground.base().color()) < 3  # why it matters
+    finally:
+        qapp.setPalette(before)
 
 
 def _icon(state: TaskState) -> QImage:

@@ -81,7 +81,7 @@ def test_the_samples_are_painted_in_both_palettes(
     assert len({bytes(image.constBits()) for image in images}) == len(images)  # all differ
     label = legend.findChildren(QLabel)[0]
     text, ground = label.palette().windowText().color(), legend.palette().window().color()
-    assert _contrast(text, ground) >= 4.5
+    assert palette.contrast(text, ground) >= 4.5
     assert (ground.lightness() < 128) is dark
 
 
@@ -116,15 +116,3 @@ def _pixels_unlike(image: QImage, ground: QColor, by: int) -> int:
             if far + abs(pixel.blue() - ground.blue()) >= by:
                 count += 1
     return count
-
-
-def _contrast(first: QColor, second: QColor) -> float:
-    def luminance(colour: QColor) -> float:
-        def channel(c: float) -> float:
-            return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-        r, g, b = (channel(c) for c in (colour.redF(), colour.greenF(), colour.blueF()))
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
