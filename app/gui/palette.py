@@ -66,7 +66,8 @@ def readable(colour: QColor, *grounds: QColor, ratio: float = 4.5) -> QColor:
     if not grounds:
         raise TypeError("readable() needs at least one ground colour")
     towards_dark = luminance(grounds[0]) > 0.5
-    hue, saturation, lightness, alpha = colour.getHslF()
+    hue, saturation = colour.hslHueF(), colour.hslSaturationF()
+    lightness, alpha = colour.lightnessF(), colour.alphaF()
     found = QColor(colour)
     for _step in range(20):
         if min(contrast(found, ground) for ground in grounds) >= ratio:
