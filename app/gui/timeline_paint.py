@@ -8,10 +8,11 @@ printout, still tells a done task from a failed or crashed one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QPen, QPolygonF
 
 from app.core import TaskState
 from app.gui.resources import state_icon
@@ -56,6 +57,12 @@ GLYPH_ROOM = 3.0
 
 
 def state_colour(state: TaskState) -> QColor:
+    return QColor(_colour(state))
+
+
+@functools.cache
+def _colour(state: TaskState) -> QColor:
+    """The state's colour, made once for painting (shared: never changed)."""
     return QColor(STATE_COLOURS[state])
 
 
@@ -76,30 +83,42 @@ _LINES = frozenset(
         Qt.BrushStyle.DiagCrossPattern,
     }
 )
+TILE = 8  # Qt's brush patterns repeat every 8 pixels
+MIN_HATCHED = 3.0  # narrower, a hatching cannot be read: the colour alone
+
+
+@functools.cache
+def hatching(state: TaskState) -> QBrush | None:
+    """The state's hatching as a brush, made once: Qt's pattern, its lines (one pixel
+    thin) drawn again a pixel aside so they show at a glance on a short bar. None for
+    a plain state."""
+    pattern = PATTERNS[state]
+    if pattern is Qt.BrushStyle.SolidPattern:
+        return None
+    tile = QImage(TILE, TILE, QImage.Format.Format_ARGB32_Premultiplied)
+    tile.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(tile)
+    brush = QBrush(hatch_colour(state_colour(state)), pattern)
+    for dx, dy in ((0, 0), (1, 0), (0, 1)) if pattern in _LINES else ((0, 0),):
+        painter.setBrushOrigin(dx, dy)
+        painter.fillRect(tile.rect(), brush)
+    painter.end()
+    return QBrush(tile)
 
 
 def fill_state(painter: QPainter, rect: QRectF, state: TaskState) -> None:
-    """``rect`` in the state's colour, hatched with its pattern. Qt's line patterns are
-    one pixel thin; drawn again a pixel aside they show at a glance on a short bar."""
-    colour = state_colour(state)
-    painter.fillRect(rect, colour)
-    pattern = PATTERNS[state]
-    if pattern is Qt.BrushStyle.SolidPattern:
-        return
-    brush = QBrush(hatch_colour(colour), pattern)
-    painter.fillRect(rect, brush)
-    if pattern in _LINES:
-        origin = painter.brushOrigin()
-        for dx, dy in ((1, 0), (0, 1)):
-            painter.setBrushOrigin(origin.x() + dx, origin.y() + dy)
-            painter.fillRect(rect, brush)
-        painter.setBrushOrigin(origin)
+    """``rect`` in the state's colour, hatched with its pattern where it is wide enough
+    for a hatching to be seen."""
+    painter.fillRect(rect, _colour(state))
+    brush = hatching(state)
+    if brush is not None and rect.width() >= MIN_HATCHED:
+        painter.fillRect(rect, brush)
 
 
 def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> None:
     """A task's bar: a darker rim when it is wide enough to hold one (so tasks that follow
     one another stay apart), its hatched fill, and its state's icon when there is room."""
-    colour = state_colour(state)
+    colour = _colour(state)
     if rect.width() > 4:
         painter.fillRect(rect, colour.darker(130))
         inner = rect.adjusted(1, 1, -1, -1)

@@ -229,9 +229,10 @@ class TimelineView(QAbstractScrollArea):
             return
         now = self.now()
         spot = None
-        if self._focus is not None and self._focus[0] in timeline.lanes:
+        if self._focus is not None:
             lane, index = self._focus
-            spot = timeline_nav.Spot(timeline.lanes.index(lane), index)
+            row = self._row_of(lane)
+            spot = None if row is None else timeline_nav.Spot(row, index)
         found = timeline_nav.move(timeline, spot, how, now)
         if found is None:
             return
@@ -259,9 +260,14 @@ class TimelineView(QAbstractScrollArea):
         if self._focus is None or self.timeline is None:
             return None
         lane, index = self._focus
-        if lane not in self.timeline.lanes or index >= timeline_nav.shown(lane, self.now()):
+        if self._row_of(lane) is None or index >= timeline_nav.shown(lane, self.now()):
             return None
         return lane.bars[index]
+
+    def _row_of(self, lane: Lane) -> int | None:
+        """The lane's row in this run, by identity (lanes equal in every field are two)."""
+        lanes = self.timeline.lanes if self.timeline is not None else []
+        return next((row for row, other in enumerate(lanes) if other is lane), None)
 
     def _focus_x(self) -> float | None:
         """Where zooming keeps still: the keyboard's bar when it is in view."""
