@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core import SimpleTask, TaskState
 from app.gui import MainWindow
+from app.gui.timeline_view import LABEL_WIDTH, MAX_PX_PER_S, MIN_PX_PER_S
 from app.testing import WindowFactory
 from tests.gui.helpers import DEADLINE_MS, shown_ids
 
@@ -100,6 +101,15 @@ def test_the_timeline_by_keyboard(qtbot: QtBot, ran: MainWindow) -> None:
     qtbot.keyClick(view, Qt.Key.Key_Minus)
     assert view.px_per_s == pytest.approx(before)
     assert view.focused_task() == on
+    for _press in range(60):  # far past the closest zoom: it stops there, bar in view
+        qtbot.keyClick(view, Qt.Key.Key_Plus)
+    assert view.px_per_s == MAX_PX_PER_S
+    bar = next(bar for bar in there.bars if bar.task_id == on)
+    x = view.geometry_now().x(bar.start)
+    assert 0 <= x <= view.viewport().width() - LABEL_WIDTH
+    for _press in range(60):
+        qtbot.keyClick(view, Qt.Key.Key_Minus)
+    assert view.px_per_s == MIN_PX_PER_S
 
     # A click puts the keyboard on the clicked bar's task too.
     ran.select_task(first.task_id)

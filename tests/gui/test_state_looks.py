@@ -168,6 +168,13 @@ def test_state_names_read_on_either_palette(qapp: QApplication, dark: bool) -> N
         qapp.setPalette(before)
 
 
+def test_readable_needs_a_ground() -> None:
+    with pytest.raises(TypeError, match="at least one ground"):
+        palette.readable(QColor("#d4a017"))
+    white = QColor("#ffffff")
+    assert palette.readable(QColor("#000000"), white) == QColor("#000000")  # reads already
+
+
 def _icon(state: TaskState) -> QImage:
     image = QImage(16, 16, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
