@@ -26,6 +26,8 @@ def ran(qtbot: QtBot, monitor_window: WindowFactory) -> MainWindow:
     """A two-worker window whose run has done and failed tasks on both lanes."""
     window = monitor_window(workers=2)
     facade = window.facade
+    # Both processes up first, so that each runs some of the tasks (two lanes of bars).
+    qtbot.waitUntil(lambda: _lanes(window) == 2, timeout=DEADLINE_MS)
     for n in range(6):
         assert facade.process_task(SimpleTask(f"t{n}", 0.15))
     facade.submit(math.sqrt, -1)  # FAILED: a ValueError in the worker
@@ -38,6 +40,11 @@ def ran(qtbot: QtBot, monitor_window: WindowFactory) -> MainWindow:
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=DEADLINE_MS)
     return window
+
+
+def _lanes(window: MainWindow) -> int:
+    timeline = window.timeline.timeline
+    return 0 if timeline is None else len(timeline.lanes)
 
 
 def _bars(window: MainWindow) -> int:
