@@ -52,10 +52,12 @@ from app.gui.run_files import RunFiles
 from app.gui.scenario_player import ScenarioPlayer
 from app.gui.settings import SettingsReader
 from app.gui.stack_taker import StackTaker
+from app.gui.table_keys import TableKeys
 from app.gui.task_details import details_text
 from app.gui.task_model import TaskTableModel
 from app.gui.task_view import TaskFilterProxy, make_task_table
 from app.gui.throttle import Throttle
+from app.gui.timeline_legend import TimelinePane
 from app.gui.timeline_view import TimelineView
 from app.gui.worker_panel import WorkerPanel
 from app.teaching.export import export, rows_as_text
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         self.crash_stories = CrashStories(self.explainer, self.side, dask)
         self.worker_panel = WorkerPanel(self)
         self.timeline = TimelineView(self)
+        self.timeline_pane = TimelinePane(self.timeline, self)
         self.console = ConsoleView(self)
         self.counts_label = QLabel(self)
         self.rate_label = QLabel(self)
@@ -169,7 +172,7 @@ class MainWindow(QMainWindow):
         self.table_split = QSplitter(Qt.Orientation.Vertical, self)
         self.table_split.setObjectName("tableSplit")
         self.table_split.addWidget(tasks)
-        self.table_split.addWidget(self.timeline)
+        self.table_split.addWidget(self.timeline_pane)
         self.table_split.setStretchFactor(0, 2)
         self.table_split.setStretchFactor(1, 1)
         self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -258,6 +261,7 @@ class MainWindow(QMainWindow):
         self.dark_action.setCheckable(True)
         self.dark_action.toggled.connect(self._set_dark)
         view.addAction(self.dark_action)
+        view.addAction(self.timeline_pane.legend_action)
 
     def _connect(self) -> None:
         c = self.controls
@@ -273,6 +277,8 @@ class MainWindow(QMainWindow):
         c.task_id.textEdited.connect(lambda _text: self._say(""))
         self.row_actions = RowActions(self)
         self.stack_taker = StackTaker(self)
+        pieces = (self.table, self.table_bar, self.details, self.side, self.timeline_pane)
+        self.keys = TableKeys(*pieces)
         self.table_bar.state_filter.currentIndexChanged.connect(self._filter_states)
         self.table_bar.text_filter.textChanged.connect(self.proxy.set_text)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)

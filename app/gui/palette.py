@@ -41,3 +41,37 @@ def apply(app: QApplication, dark: bool) -> None:
         ):
             palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
+
+
+def luminance(colour: QColor) -> float:
+    """Relative luminance (WCAG 2), 0 for black to 1 for white."""
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else float(((c + 0.055) / 1.055) ** 2.4)
+
+    r, g, b = (channel(c) for c in (colour.redF(), colour.greenF(), colour.blueF()))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(first: QColor, second: QColor) -> float:
+    """WCAG 2 contrast ratio, 1 to 21; text wants 4.5 at least."""
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable(colour: QColor, *grounds: QColor, ratio: float = 4.5) -> QColor:
+    """``colour`` made darker on light grounds (lighter on dark ones), keeping its hue,
+    until text in it reads on each of ``grounds`` (WCAG contrast ``ratio``); as it is if
+    it already does."""
+    if not grounds:
+        raise TypeError("readable() needs at least one ground colour")
+    towards_dark = luminance(grounds[0]) > 0.5
+    hue, saturation = colour.hslHueF(), colour.hslSaturationF()
+    lightness, alpha = colour.lightnessF(), colour.alphaF()
+    found = QColor(colour)
+    for _step in range(20):
+        if min(contrast(found, ground) for ground in grounds) >= ratio:
+            break
+        lightness = max(0.0, lightness - 0.05) if towards_dark else min(1.0, lightness + 0.05)
+        found = QColor.fromHslF(max(hue, 0.0), saturation, lightness, alpha)
+    return found

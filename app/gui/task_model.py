@@ -23,13 +23,13 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication
 
 from app.core import EventsDropped, TaskChanged, TaskState
 from app.core.events import Event
 from app.core.front import FacadeFront
 from app.core.task import Task
-from app.gui import formatting
+from app.gui import formatting, palette
 from app.gui.resources import state_icon
 from app.gui.throttle import Throttle
 
@@ -85,7 +85,8 @@ class TaskTableModel(QAbstractTableModel):
         self._running: set[int] = set()  # rows whose duration ticks
         self.counts: Counter[TaskState] = Counter()
         self.finished_total = 0  # tasks that reached a final state, for results/s
-        self._colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
+        self._colours: dict[TaskState, QColor] = {}  # the states' text colours, readable
+        self._colours_on: tuple[int, int] | None = None  # on these rows (base, alternate)
         self._unshown: list[Task] = []  # recorded, not yet inserted into the views
         self._dirty: set[int] = set()  # shown rows changed since the last flush
         self._flush = Throttle(FLUSH_MS, self._show_changes, self)
@@ -231,6 +232,19 @@ class TaskTableModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(start, first), self.index(prev, last))
 
     # -- reading ----------------------------------------------------------------------
+    def state_colour(self, state: TaskState) -> QColor:
+        """The state's colour for its name in the table, darkened or lightened until it
+        reads on the palette's ground (light or dark): the icon beside it keeps the hue."""
+        rows = QGuiApplication.palette()
+        ground, other = rows.base().color(), rows.alternateBase().color()
+        if (ground.rgba(), other.rgba()) != self._colours_on:
+            self._colours_on = (ground.rgba(), other.rgba())
+            self._colours = {
+                state: palette.readable(QColor(code), ground, other)
+                for state, code in STATE_COLOURS.items()
+            }
+        return self._colours[state]
+
     def task_at(self, row: int) -> Task:
         """The task of ``row``, shown yet or not (see ``row_of``)."""
         shown = len(self._tasks)
@@ -295,7 +309,7 @@ class TaskTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DecorationRole:
                 return state_icon(task.state.name.lower())
             if role == Qt.ItemDataRole.ForegroundRole:
-                return self._colours[task.state]
+                return self.state_colour(task.state)
         if role == Qt.ItemDataRole.ToolTipRole and col in (OUTCOME, STATE):
             return _tooltip(task)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC:

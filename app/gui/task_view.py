@@ -128,6 +128,7 @@ def make_task_table(parent: QWidget | None = None) -> QTableView:
     view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # submission order until asked
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)
+    view.setTabKeyNavigation(False)  # arrows move within the table; Tab leaves it
     view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(view))
     rows = view.verticalHeader()
     rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)

@@ -18,7 +18,6 @@ from app.teaching.timeline import MARKS, Lane, Mark
 
 ALARM = QColor("#e74c3c")
 WARNING = QColor("#d35400")
-SPAWN = QColor("#27ae60")
 RADIUS = 5.0  # half the size of a mark's shape
 WRAP = 90  # characters a tooltip's line holds
 
@@ -36,10 +35,10 @@ def legend() -> str:
     """The timeline's tooltip: what its bars, marks and memory graph mean."""
     lines = [
         textwrap.fill(
-            "One row per worker process, from spawn to death: its tasks as bars coloured by "
-            "outcome, and under them its resident memory (the band's full height is the "
-            "run's peak, written in the top-left corner; each row's own peak beside its "
-            "name).",
+            "One row per worker process, from spawn to death: its tasks as bars coloured and "
+            "hatched by outcome (the legend under the timeline says which is which), and "
+            "under them its resident memory (the band's full height is the run's peak, "
+            "written in the top-left corner; each row's own peak beside its name).",
             WRAP,
         ),
         "Where a process ended, a mark says why:",
@@ -51,8 +50,8 @@ def legend() -> str:
     lines.append(
         textwrap.fill(
             "A green line where a replacement began (grey after a recycling). Hover a mark "
-            "or the memory band for details; Ctrl+wheel zooms; click a bar to select its "
-            "task.",
+            "or the memory band for details; Ctrl+wheel (or + and -) zooms; click a bar to "
+            "select its task, or walk the bars with the arrow keys and press Enter.",
             WRAP,
         )
     )

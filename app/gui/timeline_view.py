@@ -4,6 +4,11 @@ its memory as a thin graph under them, and a mark where it ended that says why.
 It draws only what is visible: for each lane it finds the bars of the shown time window
 by bisection, so thousands of tasks cost no more than the few dozen on screen. It follows
 the present while the view is at its right end; scroll back (or zoom) and it stays put.
+
+The keyboard walks it too: arrows go from bar to bar (along a lane in time, or to the
+nearest bar of the lane above or below), Home/End to a lane's first or last bar (with Ctrl,
+the run's), Enter selects the task, +/- zoom. The bar it is on is framed and described
+(tooltip and accessible description), so a screen reader can say what it is.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QColor,
+    QFocusEvent,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
-    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
@@ -28,8 +33,8 @@ from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 from app.core import TaskState
 from app.core.events import Event
 from app.core.task import Task
-from app.gui import formatting, timeline_marks
-from app.gui.task_model import STATE_COLOURS
+from app.gui import formatting, timeline_marks, timeline_paint
+from app.teaching import timeline_nav
 from app.teaching.timeline import (
     Bar,
     Geometry,
@@ -44,11 +49,21 @@ from app.teaching.timeline import (
 
 MIN_PX_PER_S, MAX_PX_PER_S = 0.5, 20_000.0
 LABEL_WIDTH = 120  # the lane names on the left
-MEMORY = QColor(59, 130, 196, 150)  # the memory graphs' fill
+ZOOM_STEP = 1.25  # one notch of the wheel, one press of + or -
+_MOVES = {
+    Qt.Key.Key_Left: "left",
+    Qt.Key.Key_Right: "right",
+    Qt.Key.Key_Up: "up",
+    Qt.Key.Key_Down: "down",
+    Qt.Key.Key_Home: "home",
+    Qt.Key.Key_End: "end",
+}
+_ACTIVATE = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space, Qt.Key.Key_Select)
 
 
 class TimelineView(QAbstractScrollArea):
-    """One row per worker process; Ctrl+wheel zooms, the scroll bar goes back in time."""
+    """One row per worker process; Ctrl+wheel zooms, the scroll bar goes back in time,
+    the keyboard goes from bar to bar."""
 
     task_clicked = Signal(str)
 
@@ -59,6 +74,8 @@ class TimelineView(QAbstractScrollArea):
         self.viewport().setMouseTracking(True)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setToolTip(timeline_marks.legend())
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Timeline of the worker processes and their tasks")
         self.timeline: Timeline | None = None
         self.px_per_s = 100.0
         self.following = True  # keep the present in view
@@ -66,6 +83,7 @@ class TimelineView(QAbstractScrollArea):
         self._frozen_now = 0.0
         self.selected: str | None = None
         self._selected_at: tuple[int, Bar] | None = None  # its row and bar, found once
+        self._focus: tuple[Lane, int] | None = None  # the keyboard's bar: its lane, index
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
         self.horizontalScrollBar().setSingleStep(20)
 
@@ -77,6 +95,7 @@ class TimelineView(QAbstractScrollArea):
         self._live = True
         self.selected = None
         self._selected_at = None
+        self._focus = None
         self._relayout()
 
     def apply_events(self, events: list[Event]) -> None:
@@ -101,7 +120,13 @@ class TimelineView(QAbstractScrollArea):
         if task_id and self.timeline is not None:
             self._selected_at = self.timeline.find(task_id)
             if self._selected_at is not None:
-                self._reveal(self._selected_at[1])
+                row, bar = self._selected_at
+                lane = self.timeline.lanes[row]
+                index = lane.begun(bar.start) - 1  # bars of equal start: find this one
+                while index > 0 and lane.bars[index] is not bar:
+                    index -= 1
+                self._focus = (lane, index) if lane.bars[index] is bar else self._focus
+                self._reveal(bar)
         self.viewport().update()
 
     # -- geometry ---------------------------------------------------------------------
@@ -166,10 +191,111 @@ class TimelineView(QAbstractScrollArea):
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = event.angleDelta().y() / 120
-            self.zoom(1.25**steps, event.position().x())
+            self.zoom(ZOOM_STEP**steps, event.position().x())
             event.accept()
         else:
             super().wheelEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = Qt.Key(event.key())
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        how = _MOVES.get(key)
+        if how is not None:
+            if ctrl and how in ("home", "end"):
+                how = "first" if how == "home" else "last"
+            self.move_focus(how)
+        elif key in _ACTIVATE:
+            bar = self._focused_bar()
+            if bar is None:  # none yet, or one a replay has gone back before
+                self.move_focus("last")
+            else:
+                self.select(bar.task_id)
+                self.task_clicked.emit(bar.task_id)
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
+            self.zoom(ZOOM_STEP if key != Qt.Key.Key_Minus else 1 / ZOOM_STEP, self._focus_x())
+            focused = self._focused_bar()
+            if focused is not None:
+                self._reveal(focused)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def move_focus(self, how: str) -> None:
+        """Puts the keyboard on another bar (see ``timeline_nav.MOVES``), scrolls it into
+        view and says what it is."""
+        timeline = self.timeline
+        if timeline is None:
+            return
+        now = self.now()
+        spot = None
+        if self._focus is not None:
+            lane, index = self._focus
+            row = self._row_of(lane)
+            spot = None if row is None else timeline_nav.Spot(row, index)
+        found = timeline_nav.move(timeline, spot, how, now)
+        if found is None:
+            return
+        lane = timeline.lanes[found.row]
+        self._focus = (lane, found.index)
+        bar = lane.bars[found.index]
+        self._reveal(bar)
+        self._reveal_row(found.row)
+        text = self.describe(bar, now)
+        self.setAccessibleDescription(text)
+        if self.hasFocus():
+            x, y, _w, h = self.geometry_now().bar_rect(found.row, bar, now)
+            y += h - self.verticalScrollBar().value()
+            point = QPointF(LABEL_WIDTH + max(0.0, x), y).toPoint()
+            QToolTip.showText(self.viewport().mapToGlobal(point), text, self)
+        self.viewport().update()
+
+    def focused_task(self) -> str | None:
+        """The task of the bar the keyboard is on."""
+        bar = self._focused_bar()
+        return None if bar is None else bar.task_id
+
+    def _focused_bar(self) -> Bar | None:
+        """The keyboard's bar, if it shows: in this run, and begun by a replay's instant."""
+        if self._focus is None or self.timeline is None:
+            return None
+        lane, index = self._focus
+        if self._row_of(lane) is None or index >= timeline_nav.shown(lane, self.now()):
+            return None
+        return lane.bars[index]
+
+    def _row_of(self, lane: Lane) -> int | None:
+        """The lane's row in this run, by identity (lanes equal in every field are two)."""
+        lanes = self.timeline.lanes if self.timeline is not None else []
+        return next((row for row, other in enumerate(lanes) if other is lane), None)
+
+    def _focus_x(self) -> float | None:
+        """Where zooming keeps still: the keyboard's bar when it is in view."""
+        bar = self._focused_bar()
+        if bar is None:
+            return None
+        x = LABEL_WIDTH + self.geometry_now().x(bar.start)
+        return x if LABEL_WIDTH <= x <= self.viewport().width() else None
+
+    def _reveal_row(self, row: int) -> None:
+        geometry = self.geometry_now()
+        scroll = self.verticalScrollBar()
+        top = geometry.row_y(row) - geometry.top
+        bottom = top + geometry.row_height + geometry.top
+        if top < scroll.value():
+            scroll.setValue(top)
+        elif bottom > scroll.value() + self.viewport().height():
+            scroll.setValue(bottom - self.viewport().height())
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        if self._focus is None:
+            self.move_focus("last")
+        self.viewport().update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -206,11 +332,7 @@ class TimelineView(QAbstractScrollArea):
             return timeline_marks.start_tooltip(lane, since)
         bar = self._hit(pos)
         if bar is not None:
-            end = bar.end if bar.end is not None else now
-            outcome = "running" if bar.end is None else bar.state.name
-            if bar.state is TaskState.PENDING and bar.end is not None:
-                outcome = "requeued (its worker died before it started)"
-            return f"{bar.task_id}: {outcome}\n{end - bar.start:.3f} s"
+            return self.describe(bar, now)
         sample = memory_at(timeline, geometry, x, y, now)
         if sample is None:
             return ""
@@ -221,6 +343,16 @@ class TimelineView(QAbstractScrollArea):
             f"worker-{lane.index} (pid {lane.pid}): {formatting.size(value)} resident at "
             f"{when - since:.1f} s{top}"
         )
+
+    @staticmethod
+    def describe(bar: Bar, now: float) -> str:
+        """A task's bar in words: its ID, how it ended (or that it runs) and how long."""
+        running = not ended(bar, now)
+        end = now if running or bar.end is None else bar.end
+        outcome = "running" if running else bar.state.name
+        if bar.state is TaskState.PENDING and not running:
+            outcome = "requeued (its worker died before it started)"
+        return f"{bar.task_id}: {outcome}\n{end - bar.start:.3f} s"
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         bar = self._hit(event.position())
@@ -256,7 +388,6 @@ class TimelineView(QAbstractScrollArea):
                     QRectF(0, top, full, y + geometry.row_height - top), palette.alternateBase()
                 )
         self._draw_axis(painter, geometry, width, t_from, t_to)
-        colours = {state: QColor(code) for state, code in STATE_COLOURS.items()}
         painter.save()
         painter.translate(LABEL_WIDTH, dy)
         painter.setClipRect(QRectF(0, geometry.top - dy, width, self.viewport().height()))
@@ -268,35 +399,36 @@ class TimelineView(QAbstractScrollArea):
             x0, x1 = max(0.0, geometry.x(lane.start)), min(width, geometry.x(lane_end_at))
             by, h = geometry.bar_band(row)
             if x1 > x0:  # the process is alive here: a faint band, its idle time
-                painter.fillRect(QRectF(x0, by + h / 2 - 1, x1 - x0, 2), palette.mid())
+                timeline_paint.draw_idle(painter, x0, x1, by + h / 2, palette)
             self._draw_memory(painter, geometry, row, lane, t_from, t_to, now)
             first, last = lane.visible_range(t_from, t_to, now)
             if last - first > width // 3:  # denser than pixels: one rect per run of columns
                 for x0, x1, state in lane.pixel_runs(geometry, width, now):
-                    painter.fillRect(QRectF(x0, by, x1 - x0, h), colours[state])
+                    timeline_paint.fill_state(painter, QRectF(x0, by, x1 - x0, h), state)
                 self._draw_selected(painter, geometry, row, now)
+                self._draw_focus(painter, geometry, row, lane, now)
                 self._lane_marks(painter, geometry, lane, row, t_from, min(t_to, now))
                 continue
             for bar in lane.bars[first:last]:
-                x, by, w, h = geometry.bar_rect(row, bar, now)
-                colour = colours[bar.state] if ended(bar, now) else colours[TaskState.RUNNING]
-                if w > 4:  # a hairline between tasks that follow one another
-                    w -= 1
-                    painter.fillRect(QRectF(x, by, w, h), colour.darker(130))
-                    painter.fillRect(QRectF(x + 1, by + 1, w - 2, h - 2), colour)
-                else:
-                    painter.fillRect(QRectF(x, by, w, h), colour)
+                left, top, w, height = geometry.bar_rect(row, bar, now)
+                state = bar.state if ended(bar, now) else TaskState.RUNNING
+                if w > 4:
+                    w -= 1  # a hairline between tasks that follow one another
+                rect = QRectF(left, top, w, height)
+                timeline_paint.paint_bar(painter, rect, state)
                 if bar.task_id == self.selected:
-                    painter.setPen(QPen(palette.text().color(), 2))
-                    painter.drawRect(QRectF(x, by, w, h))
+                    timeline_paint.draw_selected(painter, rect, palette)
+            self._draw_focus(painter, geometry, row, lane, now)
             self._lane_marks(painter, geometry, lane, row, t_from, min(t_to, now))
         if self._live:  # the present
             x_now = geometry.x(now)
             if 0 <= x_now <= width:
-                painter.setPen(QPen(palette.highlight().color(), 1, Qt.PenStyle.DashLine))
-                painter.drawLine(QPointF(x_now, geometry.top - dy), QPointF(x_now, 10_000))
+                timeline_paint.draw_now(painter, x_now, geometry.top - dy, 10_000, palette)
         painter.restore()
         self._draw_labels(painter, geometry, dy, now)
+        if self.hasFocus():  # where the keyboard is: a frame round the whole view
+            painter.setPen(QPen(palette.highlight().color(), 2))
+            painter.drawRect(QRectF(self.viewport().rect()).adjusted(1, 1, -1, -1))
 
     def _draw_labels(self, painter: QPainter, g: Geometry, dy: int, now: float) -> None:
         """Each lane's name and memory peak, and the memory graphs' scale in the corner."""
@@ -353,11 +485,7 @@ class TimelineView(QAbstractScrollArea):
         """The lane's memory over time, along its bottom, scaled to the run's peak."""
         assert self.timeline is not None
         outline = g.memory_polygon(row, lane, self.timeline.memory_peak, t_from, t_to, now)
-        if outline:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(MEMORY)
-            painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in outline]))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
+        timeline_paint.draw_memory(painter, outline)
 
     def _lane_marks(
         self, painter: QPainter, g: Geometry, lane: Lane, row: int, t_from: float, t_to: float
@@ -368,9 +496,7 @@ class TimelineView(QAbstractScrollArea):
         top, h = g.bar_band(row)
         if lane.replacement and t_from <= lane.start <= t_to:
             calm = lane.after in ("recycled", "stopped")
-            colour = palette.placeholderText().color() if calm else timeline_marks.SPAWN
-            painter.setPen(QPen(colour, 2))
-            painter.drawLine(QPointF(g.x(lane.start), top), QPointF(g.x(lane.start), top + h))
+            timeline_paint.draw_start(painter, g.x(lane.start), top, h, calm, palette)
         mark = lane.mark
         if mark is None or lane.end is None or not t_from <= lane.end <= t_to:
             return
@@ -390,8 +516,17 @@ class TimelineView(QAbstractScrollArea):
         if found is None or found[0] != row:
             return
         x, by, w, h = g.bar_rect(row, found[1], now)
-        painter.setPen(QPen(self.palette().text().color(), 2))
-        painter.drawRect(QRectF(x, by, max(w, 3.0), h))
+        timeline_paint.draw_selected(painter, QRectF(x, by, max(w, 3.0), h), self.palette())
+
+    def _draw_focus(self, painter: QPainter, g: Geometry, row: int, lane: Lane, now: float) -> None:
+        """Frames the keyboard's bar, if it is in this lane and the view has the focus."""
+        if self._focus is None or self._focus[0] is not lane or not self.hasFocus():
+            return
+        bar = self._focused_bar()
+        if bar is None:
+            return
+        x, by, w, h = g.bar_rect(row, bar, now)
+        timeline_paint.draw_focus(painter, QRectF(x, by, max(w, 3.0), h), self.palette())
 
     def _draw_axis(
         self, painter: QPainter, g: Geometry, width: int, t_from: float, t_to: float

@@ -187,6 +187,10 @@ class Lane:
             first -= 1  # the bar that began before the window and runs into it
         return first, bisect.bisect_right(self._starts, min(t_to, now))
 
+    def begun(self, when: float) -> int:
+        """How many of its bars had begun by ``when`` (they are in order of start)."""
+        return bisect.bisect_right(self._starts, when)
+
     def visible_bars(self, t_from: float, t_to: float, now: float) -> list[Bar]:
         first, last = self.visible_range(t_from, t_to, now)
         return self.bars[first:last]
