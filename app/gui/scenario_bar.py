@@ -10,12 +10,14 @@ prints itself in the console and needs no click of its own.
 
 from __future__ import annotations
 
+import html
 import logging
 
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -44,7 +46,7 @@ PAUSE_SHORTCUT = "F8"  # a browser debugger's keys: F8 pause and resume, F10 ste
 STEP_SHORTCUT = "F10"
 
 
-class ScenarioBar(QWidget):
+class ScenarioBar(QFrame):
     """Pause/Resume, Step, the pace and the narration of ``player``'s scenario."""
 
     def __init__(
@@ -56,6 +58,7 @@ class ScenarioBar(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("scenarioBar")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self._player = player
         self._settings = settings
         self._active = False  # a scenario plays: between its start and its end
@@ -81,13 +84,19 @@ class ScenarioBar(QWidget):
         )
         self.title = QLabel(self)
         self.title.setObjectName("scenarioTitle")
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
         self.narration = QLabel(self)
         self.narration.setObjectName("scenarioNarration")
         self.narration.setWordWrap(True)
+        self.narration.setTextFormat(Qt.TextFormat.RichText)
         self.narration.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.narration.setToolTip("What the next step will do, said before it runs")
+        self.said = ""  # the narration as plain text
         self.pace = QComboBox(self)
         self.pace.setObjectName("scenarioPace")
+        self.pace.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.pace.setToolTip("The pause between two steps of a scenario (kept between runs)")
         for _key, label, seconds in PACES:
             self.pace.addItem(label, seconds)
@@ -123,7 +132,7 @@ class ScenarioBar(QWidget):
         row.addWidget(pace_label)
         row.addWidget(self.pace)
         box = QVBoxLayout(self)
-        box.setContentsMargins(0, 0, 0, 0)
+        box.setContentsMargins(6, 4, 6, 4)
         box.setSpacing(2)
         box.addLayout(row)
         box.addWidget(self.narration)
@@ -142,9 +151,10 @@ class ScenarioBar(QWidget):
         read = SettingsReader(self._settings)
         keys = [key for key, _label, _seconds in PACES]
         raw = self._settings.value(PACE_KEY)
-        if raw is not None and raw not in keys:
-            raw = read.unusable(PACE_KEY, raw, keys[0], "one of " + ", ".join(keys))
-        self.pace.setCurrentIndex(keys.index(raw) if raw in keys else 0)
+        usable = isinstance(raw, str) and raw in keys  # not bytes: b"slow" == "slow" here
+        if raw is not None and not usable:
+            read.unusable(PACE_KEY, raw, keys[0], "one of " + ", ".join(keys))
+        self.pace.setCurrentIndex(keys.index(raw) if usable else 0)
         self.start_paused_action.setChecked(read.flag(START_PAUSED_KEY, False))
 
     @Slot(int)
@@ -232,7 +242,7 @@ class ScenarioBar(QWidget):
                 else f"{problems} difference(s) from what it documents (see the console)"
             )
         )
-        self.narration.setText("")
+        self._say("", "")
 
     @Slot()
     def _stopped(self) -> None:
@@ -265,16 +275,20 @@ class ScenarioBar(QWidget):
             return
         total = len(scenario.steps)
         position = play.position
+        when = "Now" if play.begun else "Next"
         if position >= total:
-            where, now = "every step played", ""
+            where, when = "every step played", ""
         elif play.begun:
             where = f"step {position + 1} of {total} playing" + (", then paused" if held else "")
-            now = "Now: " + describe(scenario.steps, position, scenario.options)
         else:
             where = f"{'paused before' if held else 'next:'} step {position + 1} of {total}"
-            now = "Next: " + describe(scenario.steps, position, scenario.options)
         self.title.setText(f"Scenario: {scenario.title}  ·  {where}")
-        self.narration.setText(now)
+        self._say(when, describe(scenario.steps, position, scenario.options) if when else "")
+
+    def _say(self, when: str, text: str) -> None:
+        """``when: text`` in the narration label, the text taken literally."""
+        self.said = f"{when}: {text}" if text else ""
+        self.narration.setText(f"<b>{when}:</b> {html.escape(text)}" if text else "")
 
 
 def _resting(play: ScenarioPlay) -> bool:
