@@ -83,7 +83,8 @@ def test_paused_no_step_begins_step_plays_one_and_resume_ends_as_documented(
 
     step(qtbot, bar)  # the remark, then held before the first submit
     assert sent(window) == []
-    assert bar.said == "Next: " + describe(player.play.steps, 1, {"restart": True})
+    scenario = SCENARIOS["poisonous-restart"]
+    assert bar.said == "Next: " + describe(scenario.steps, 1, scenario.options)
     step(qtbot, bar)
     assert sent(window) == ["a"]
     step(qtbot, bar)
@@ -247,7 +248,7 @@ def test_closing_the_window_while_paused_leaves_nothing_running(
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
