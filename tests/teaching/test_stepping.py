@@ -29,7 +29,7 @@ class Session:
     """``demo --step`` in a child process, its output read as it comes by two threads."""
 
     def __init__(self, name: str, **popen: object) -> None:
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen[str] = subprocess.Popen(
             [sys.executable, "-m", "app", "demo", "--scenario", name, "--step"],
             cwd=REPO,
             stdin=subprocess.PIPE,
@@ -97,7 +97,8 @@ class Session:
                 stream.close()
 
     def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
+        return children
 
 
 def sends(text: str) -> list[str]:
