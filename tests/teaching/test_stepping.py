@@ -101,6 +101,19 @@ class Session:
         return children
 
 
+def ignores_sigint(process: psutil.Process) -> bool:
+    """Whether ``process`` has set SIGINT aside (a worker does once it has started up;
+    before that a Ctrl-C reaches its interpreter still importing, a case of its own)."""
+    try:
+        with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except FileNotFoundError:
+        pass
+    return False
+
+
 def sends(text: str) -> list[str]:
     """The task IDs the log says process_task was called with, in order."""
     return [
@@ -160,15 +173,26 @@ def test_an_empty_stdin_plays_every_step_without_waiting() -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("group", [True, False], ids=["terminal-ctrl-c", "parent-only"])
-def test_ctrl_c_at_a_prompt_ends_with_130_no_traceback_and_no_worker(group: bool) -> None:
+@pytest.mark.parametrize(
+    ("group", "during"),
+    [(True, "prompt"), (False, "prompt"), (True, "collect")],
+    ids=["terminal-ctrl-c-at-a-prompt", "parent-only-at-a-prompt", "terminal-ctrl-c-in-collect"],
+)
+def test_ctrl_c_ends_with_130_no_traceback_and_no_worker(group: bool, during: str) -> None:
     session = Session("original", start_new_session=True)
     try:
         session.wait_for("[step 2 of 5] Next: process_task(SimpleTask('one', 1.0))")
         session.enter()
         session.wait_for("[step 3 of 5] Next: process_task(SimpleTask('two', 2.5))")
+        if during == "collect":
+            session.enter("\n\n")  # 'two', then the collect, which waits for it
+            session.wait_for("[step 5 of 5] Next: collect_tasks()")
         workers = session.workers()
         assert workers  # 'one' runs in it now
+        end = time.monotonic() + DEADLINE
+        while not all(ignores_sigint(w) for w in workers):
+            assert time.monotonic() < end, "the worker did not start up"
+            time.sleep(0.02)
         if group:
             os.killpg(session.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         else:
@@ -180,7 +204,29 @@ def test_ctrl_c_at_a_prompt_ends_with_130_no_traceback_and_no_worker(group: bool
         session.kill()
     assert "interrupted" in session.stderr
     assert "Traceback" not in session.stderr and "KeyboardInterrupt" not in session.stderr
-    assert sends(session.stderr) == ["one"]
+    assert sends(session.stderr) == (["one"] if during == "prompt" else ["one", "two"])
+
+
+@pytest.mark.timeout(90)
+def test_a_closed_stdin_or_stdout_plays_the_rest_without_a_traceback() -> None:
+    command = f"{sys.executable} -m app demo --scenario dies-before-collect --step"
+    closed_in = subprocess.run(
+        ["sh", "-c", f"exec {command} <&-"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert closed_in.returncode == 0, closed_in.stderr[-3000:]
+    assert closed_in.stdout.count(END_OF_INPUT) == 1 and "three      LOST" in closed_in.stdout
+    # The reader goes away after the first byte: no one is left to press Enter.
+    several = f"{sys.executable} -m app demo --scenario several-collects --step"
+    closed_out = subprocess.run(
+        ["sh", "-c", f"yes '' | {several} | head -c 1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in closed_out.stderr, closed_out.stderr[-3000:]
+    assert "BrokenPipeError" not in closed_out.stderr
+    assert "collect_tasks() #3 returned 2 tasks" in closed_out.stderr
 
 
 @pytest.mark.timeout(90)
