@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QToolButton
 from pytestqt.qtbot import QtBot
 
@@ -318,3 +319,38 @@ def test_the_bar_hides_until_a_scenario_plays_and_its_controls_say_their_keys(
     menu_actions = window.scenarios_menu.actions()
     for action in (bar.pause_action, bar.step_action, bar.start_paused_action):
         assert action in menu_actions
+
+
+@pytest.mark.timeout(90)
+def test_the_keys_step_pause_and_resume(qtbot: QtBot, window: MainWindow) -> None:
+    player = window.scenario_player
+    bar = start_paused(qtbot, window, "original")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=DEADLINE_MS)
+    qtbot.keyClick(window.table, Qt.Key.Key_F10)  # the remark, then held before 'one'
+    qtbot.waitUntil(lambda: resting(bar) and player.play is not None and player.play.position == 1)
+    qtbot.keyClick(window.table, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: resting(bar) and sent(window) == ["one"], timeout=DEADLINE_MS)
+    with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
+        qtbot.keyClick(window.table, Qt.Key.Key_F8)
+    assert ended.args == [True], player.problems
+
+
+@pytest.mark.timeout(90)
+def test_a_collect_by_hand_while_paused_is_reported_as_a_difference(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """The learner collects while the scenario waits: its later send is refused, and the
+    scenario says its tasks did not all end as documented, instead of hanging."""
+    player = window.scenario_player
+    bar = start_paused(qtbot, window, "original")
+    step(qtbot, bar)
+    step(qtbot, bar)
+    assert sent(window) == ["one"]
+    window.controls.collect.click()
+    qtbot.waitUntil(window.controls.new_run.isEnabled, timeout=DEADLINE_MS)  # collected
+    with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
+        bar.toggle_pause()
+    assert ended.args == [False]
+    assert player.problems == ["two: expected DONE, got REJECTED"]
+    assert "1 difference(s)" in bar.title.text()
