@@ -77,7 +77,7 @@ class ScenarioBar(QFrame):
             f"Play the next step (and the remarks after it), then hold again  ({STEP_SHORTCUT})"
         )
         self.step_action.triggered.connect(self.step)
-        self.start_paused_action = QAction("Start &paused (step by step)", self)
+        self.start_paused_action = QAction("Start paused (step &by step)", self)
         self.start_paused_action.setCheckable(True)
         self.start_paused_action.setToolTip(
             "A scenario waits before its first step: press Step to play each one"
@@ -227,7 +227,7 @@ class ScenarioBar(QFrame):
             return
         total = len(scenario.steps)
         text = describe(scenario.steps, index, scenario.options)
-        log.info("held before step %d of %d. Next: %s", index + 1, total, text)
+        log.info("The scenario waits before step %d of %d. Next: %s", index + 1, total, text)
 
     @Slot(bool)
     def _finished(self, documented: bool) -> None:

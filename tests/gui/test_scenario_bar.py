@@ -104,7 +104,7 @@ def test_paused_no_step_begins_step_plays_one_and_resume_ends_as_documented(
     step(qtbot, bar)
     assert sent(window) == ["a", "b", "poison", "c"]
     assert held == [0, 1, 2, 3, 4, 5]  # once per rest, each Step's rest included
-    said = "held before step 4 of 8. Next: process_task(CrashTask('poison', 'exception'))"
+    said = "waits before step 4 of 8. Next: process_task(CrashTask('poison', 'exception'))"
     qtbot.waitUntil(lambda: said in window.console.text.toPlainText(), timeout=DEADLINE_MS)
 
     with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
@@ -233,6 +233,7 @@ def test_closing_the_window_while_paused_leaves_nothing_running(
     bar = start_paused(qtbot, window, "dies-before-collect")
     step(qtbot, bar)
     step(qtbot, bar)  # 'one' (1 s) sent: work in flight, paused before 'two'
+    qtbot.waitUntil(lambda: state(window, "one") is TaskState.RUNNING, timeout=DEADLINE_MS)
     pids = [w.pid for w in window.facade.worker_info() if w.pid is not None]
     assert pids and sent(window) == ["one"]
     window.ask_close_choice = lambda: choice  # type: ignore[method-assign]
@@ -328,7 +329,10 @@ def test_the_keys_step_pause_and_resume(qtbot: QtBot, window: MainWindow) -> Non
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=DEADLINE_MS)
     qtbot.keyClick(window.table, Qt.Key.Key_F10)  # the remark, then held before 'one'
-    qtbot.waitUntil(lambda: resting(bar) and player.play is not None and player.play.position == 1)
+    qtbot.waitUntil(
+        lambda: resting(bar) and player.play is not None and player.play.position == 1,
+        timeout=DEADLINE_MS,
+    )
     qtbot.keyClick(window.table, Qt.Key.Key_F10)
     qtbot.waitUntil(lambda: resting(bar) and sent(window) == ["one"], timeout=DEADLINE_MS)
     with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
