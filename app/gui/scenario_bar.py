@@ -62,7 +62,7 @@ class ScenarioBar(QFrame):
         self._player = player
         self._settings = settings
         self._active = False  # a scenario plays: between its start and its end
-        self._stepping = False  # Step was pressed: remarks are played through
+        self._stepping = False  # Step was pressed: played now, remarks played through
         style = self.style()
         self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
         self._resume_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
@@ -162,7 +162,7 @@ class ScenarioBar(QFrame):
         self._settings.setValue(PACE_KEY, PACES[index][0])
         play = self._play()
         if play is not None:
-            play.pace = self.pace_seconds
+            self._stepped(play, self._stepping)
 
     @Slot(bool)
     def _start_paused_chosen(self, paused: bool) -> None:
@@ -175,7 +175,7 @@ class ScenarioBar(QFrame):
         play = self._play()
         if play is None:
             return
-        self._stepping = False
+        self._stepped(play, False)
         if play.held:
             play.resume()
         else:
@@ -188,9 +188,14 @@ class ScenarioBar(QFrame):
         play = self._play()
         if play is None or not _resting(play):
             return  # only from a pause: while a step plays, Pause is the way to stop
-        self._stepping = True
+        self._stepped(play, True)
         play.step_once()
         self._refresh()
+
+    def _stepped(self, play: ScenarioPlay, stepping: bool) -> None:
+        """A step asked for plays at once, whatever the pace; the pace counts again after."""
+        self._stepping = stepping
+        play.pace = 0.0 if stepping else self.pace_seconds
 
     def _play(self) -> ScenarioPlay | None:
         """The play the controls act on: the scenario in play, until it ends."""
@@ -200,10 +205,9 @@ class ScenarioBar(QFrame):
     @Slot(str)
     def _started(self, _name: str) -> None:
         self._active = True
-        self._stepping = False
         play = self._player.play
         if play is not None:
-            play.pace = self.pace_seconds
+            self._stepped(play, False)
             play.held = self.start_paused_action.isChecked()
         self._refresh()
         self.show()
@@ -216,7 +220,7 @@ class ScenarioBar(QFrame):
             if step is not None and step.kind == "say":
                 play.step_once()  # a remark: played through, it prints itself
             else:
-                self._stepping = False
+                self._stepped(play, False)
         self._refresh()
 
     @Slot(int)

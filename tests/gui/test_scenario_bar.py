@@ -358,3 +358,23 @@ def test_a_collect_by_hand_while_paused_is_reported_as_a_difference(
     assert ended.args == [False]
     assert player.problems == ["two: expected DONE, got REJECTED"]
     assert "1 difference(s)" in bar.title.text()
+
+
+@pytest.mark.timeout(90)
+def test_step_plays_at_once_whatever_the_pace(qtbot: QtBot, window: MainWindow) -> None:
+    combo = child(window, QComboBox, "scenarioPace")
+    combo.setCurrentIndex(2)  # a step every 3 s
+    player = window.scenario_player
+    bar = start_paused(qtbot, window, "original")
+    assert player.play is not None and player.play.pace == 3.0
+    step(qtbot, bar)  # the remark
+    step(qtbot, bar)
+    step(qtbot, bar)
+    one, two = window.facade.tasks
+    assert one.submitted_at is not None and two.submitted_at is not None
+    assert two.submitted_at - one.submitted_at < 2.5  # not held back to the pace
+    assert player.play.pace == 3.0  # which counts again once the step is played
+    combo.setCurrentIndex(0)
+    with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
+        bar.toggle_pause()
+    assert ended.args == [True], player.problems
