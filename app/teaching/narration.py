@@ -66,21 +66,19 @@ class _World:
     workers: int
     collected: bool  # a collect step has run: the facade refuses new tasks
     no_worker: bool  # a wait for the workers' death has run, with no restart
-    queued: list[str]  # IDs sent since the last wait or collect, in order
-    killers: list[Task]  # the tasks among them that kill their worker
+    killers: list[Task]  # tasks sent since the last wait or collect that kill their worker
 
     @classmethod
     def before(cls, steps: Sequence[Step], index: int, options: Mapping[str, Any]) -> _World:
         restart = bool(options.get("restart", False))
-        world = cls(restart, int(options.get("workers", 1)), False, False, [], [])
+        world = cls(restart, int(options.get("workers", 1)), False, False, [])
         for step in steps[:index]:
             if step.kind == "submit":
                 task = make_task(*step.args)
-                world.queued.append(task.ID)
                 if _kills(task):
                     world.killers.append(task)
             elif step.kind in _WAITS:
-                world.queued, world.killers = [], []
+                world.killers = []
                 world.collected = world.collected or step.kind == "collect"
                 world.no_worker = world.no_worker or (step.kind == "wait_dead" and not restart)
         return world
@@ -113,6 +111,8 @@ def _submit(steps: Sequence[Step], index: int, world: _World) -> str:
         behind = f"; it is queued behind {_quote(killer.ID)}"
         if _hangs(killer):
             text += f"{behind}, whose worker its timeout replaces"
+        elif isinstance(killer, CrashTask) and killer.how == "hang":
+            text += f"{behind}, which holds the worker for ever (it has no timeout)"
         else:
             restart = (
                 "auto-restart is on: a new worker takes over the queue"
@@ -158,8 +158,9 @@ def _does(task: Task) -> str:
 
 def _wait_dead(world: _World, seconds: float) -> str:
     text = f"wait until {world.one_worker} has died ({_at_most(seconds)})"
-    if world.killers:
-        text += f": it dies running {_quote(world.killers[0].ID)}"
+    dying = [t for t in world.killers if not (isinstance(t, CrashTask) and t.how == "hang")]
+    if dying:
+        text += f": it dies running {_quote(dying[0].ID)}"
     if world.restart:
         text += " (auto-restart then starts a new one)"
     return text
@@ -181,7 +182,7 @@ def _collect(world: _World, calls: int) -> str:
 
 
 def _kills(task: Task) -> bool:
-    """Whether ``task`` ends its worker (a hang, through its timeout)."""
+    """Whether ``task`` ends or holds its worker (a hang: for ever, or until its timeout)."""
     if task.why_invalid() is not None:
         return False
     if isinstance(task, CrashTask):

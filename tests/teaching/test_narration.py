@@ -116,8 +116,14 @@ def test_every_task_kind_and_its_refusals_are_told() -> None:
     small = describe((submit("big", "b", 10),), 0)
     assert "10 bytes:" in small and "times" not in small
     assert "ignores SIGTERM" in describe((submit("hang", "h", 2.0),), 0)
-    forever = describe((submit("hang", "h", None),), 0)
+    hang = (submit("hang", "h", None), submit("simple", "s", 0.1), wait_dead(1))
+    forever = describe(hang, 0)
     assert "without a timeout only collect_tasks(timeout) or close() ends it" in forever
+    assert forever.endswith("; 's' is queued behind it")
+    assert describe(hang, 1).endswith(
+        "behind 'h', which holds the worker for ever (it has no timeout)"
+    )
+    assert describe(hang, 2) == "wait until the worker has died (at most 1 s)"
     for bad, why in (
         (submit("simple", "s", -1.0), "negative"),
         (submit("simple", "s", math.nan), "NaN"),
