@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario",
         help="one of: " + ", ".join(_scenario_names()) + " (default: the narrated original)",
     )
+    demo_parser.add_argument(
+        "--step",
+        action="store_true",
+        help="with --scenario: before each step, print what it will do and wait for Enter "
+        "(end of input plays the rest without waiting); not for local-vs-dask",
+    )
     bench_parser = sub.add_parser(
         "bench",
         help="measure the facade against the standard library",
@@ -127,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "trace":
         return _trace(args.file, args.out)
     if args.command == "demo":
-        return _interruptible(lambda: _demo(args.scenario))
+        if args.step and args.scenario in (None, "", "local-vs-dask"):
+            demo_parser.error("--step needs --scenario NAME, one of the facade's scenarios")
+        return _interruptible(lambda: _demo(args.scenario, args.step))
     if args.command == "bench":
         return _interruptible(lambda: bench_cli.run(args, bench_parser.error))
     if args.command == "compare":
@@ -170,12 +178,12 @@ def _trace(path: str, out: str) -> int:
     return trace.main(path, out)
 
 
-def _demo(scenario: str | None) -> int:
+def _demo(scenario: str | None, step: bool = False) -> int:
     if not scenario:
         from app.teaching import demo
 
         return demo.main()
-    return _run_scenario(scenario)
+    return _run_scenario(scenario, step)
 
 
 def _scenario_names() -> list[str]:
@@ -184,11 +192,12 @@ def _scenario_names() -> list[str]:
     return [*SCENARIOS, "local-vs-dask"]
 
 
-def _run_scenario(name: str) -> int:
+def _run_scenario(name: str, step: bool = False) -> int:
     import logging
 
     from app.core.console import install_console
-    from app.teaching.scenarios import run_headless
+    from app.teaching.scenarios import SCENARIOS, run_headless
+    from app.teaching.stepping import TerminalStepper
 
     names = _scenario_names()
     if name not in names:
@@ -199,7 +208,7 @@ def _run_scenario(name: str) -> int:
         from app.teaching.compare import run_side_by_side
 
         return run_side_by_side()
-    return run_headless(name)
+    return run_headless(name, on_held=TerminalStepper(SCENARIOS[name]) if step else None)
 
 
 if __name__ == "__main__":

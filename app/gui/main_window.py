@@ -49,6 +49,7 @@ from app.gui.resources import icon, stylesheet
 from app.gui.row_actions import RowActions
 from app.gui.run_controller import COLLECTED, COLLECTING, RUNNING, RunChoices, RunController
 from app.gui.run_files import RunFiles
+from app.gui.scenario_bar import ScenarioBar
 from app.gui.scenario_player import ScenarioPlayer
 from app.gui.settings import SettingsReader
 from app.gui.stack_taker import StackTaker
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.scenario_player = ScenarioPlayer(self.controller, self)
         self._layout()
         self._menus()
+        self.scenario_bar = ScenarioBar(self.scenario_player, self._settings, self.scenarios_menu)
+        self.central_layout.insertWidget(1, self.scenario_bar)
         self._connect()
         logging.getLogger().addHandler(self._bridge.handler)  # the console shows what follows
         self.destroyed.connect(partial(_end_run, self.controller, self._bridge.handler))

@@ -33,6 +33,9 @@ class ScenarioPlayer(QObject):
 
     finished = Signal(bool)  # True when every task ended as the scenario documents
     held = Signal(int)  # the play stopped before the step at this index (a pause, a prediction)
+    started = Signal(str)  # a scenario (its name) began: ``play`` is its play, not begun yet
+    moved = Signal()  # the play began or ended a step, or was held or let go
+    stopped = Signal()  # a new run ended the scenario (or the window closes)
 
     def __init__(self, controller: RunController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,7 +43,8 @@ class ScenarioPlayer(QObject):
         self._scenario: Scenario | None = None
         self._play: ScenarioPlay | None = None
         self._collect_started = False
-        self._was_held = False
+        self._rest: int | None = None  # the step the play was last seen held before
+        self._seen: tuple[int, bool, bool] | None = None  # position, held, begun
         self.problems: list[str] = []
         # Given to each play: True holds it before that step (see ScenarioPlay.hold_before).
         self.hold_before: Callable[[int, Step], bool] | None = None
@@ -64,6 +68,11 @@ class ScenarioPlayer(QObject):
         return self._play
 
     @property
+    def scenario(self) -> Scenario | None:
+        """The scenario played last (None before the first)."""
+        return self._scenario
+
+    @property
     def facade(self) -> FacadeFront:
         return self._controller.facade
 
@@ -78,12 +87,14 @@ class ScenarioPlayer(QObject):
         log.info("scenario: %s", scenario.title)
         self._play = ScenarioPlay(scenario.steps, self, patience=STEP_DEADLINE)
         self._play.hold_before = self.hold_before
-        self._was_held = False
+        self._rest = self._seen = None
         self._tick.later()
+        self.started.emit(name)
 
     @Slot()
     def stop(self) -> None:
         self._tick.cancel()
+        self.stopped.emit()
 
     def collect(self) -> Sequence[Task] | None:
         """The controller's collect, on its thread: the tasks once it has ended."""
@@ -103,15 +114,22 @@ class ScenarioPlayer(QObject):
         play, scenario = self._play, self._scenario
         assert play is not None and scenario is not None
         try:
-            if not play.advance():
-                if play.held and not self._was_held:
-                    self.held.emit(play.position)
-                self._was_held = play.held
-                return
+            done = play.advance()
         except TimeoutError as exc:
             self._end([str(exc)])
             return
-        self._end(check(scenario, play.final(self.facade.tasks)))
+        seen = (play.position, play.held, play.begun)
+        if seen != self._seen:
+            self._seen = seen
+            self.moved.emit()
+        if done:
+            self._end(check(scenario, play.final(self.facade.tasks)))
+            return
+        # Held before a step, not in one a pause let go on: said once per step.
+        rest = play.position if play.held and not play.begun else None
+        if rest is not None and rest != self._rest:
+            self.held.emit(rest)
+        self._rest = rest
 
     def _end(self, problems: list[str]) -> None:
         self._tick.cancel()

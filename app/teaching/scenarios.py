@@ -259,6 +259,11 @@ class ScenarioPlay:
         return self._next
 
     @property
+    def begun(self) -> bool:
+        """Whether the step at ``position`` has begun (held or not, it goes on to its end)."""
+        return self._begun
+
+    @property
     def next_step(self) -> Step | None:
         return self._steps[self._next] if self._next < len(self._steps) else None
 
@@ -309,10 +314,15 @@ class ScenarioPlay:
             self.held, self._hold_after_one = True, False
         return True
 
-    def play_all(self) -> None:
-        """Plays every step in this thread, polling the facade while a step waits."""
+    def play_all(self, on_held: Callable[[ScenarioPlay], None] | None = None) -> None:
+        """Plays every step in this thread, polling the facade while a step waits;
+        ``on_held`` is called each time the play is held before a step (it resumes or
+        steps the play, or raises to end it)."""
         while not self.advance():
-            self._driver.facade.poll_events(0.05)
+            if on_held is not None and self.held and not self._begun:
+                on_held(self)
+            else:
+                self._driver.facade.poll_events(0.05)
 
     def final(self, recorded: Iterable[Task]) -> dict[str, Task]:
         """The tasks the facade ``recorded``, and after them those it refused."""
@@ -391,14 +401,20 @@ class BlockingDriver:
         return self._facade.collect_tasks()
 
 
-def run_headless(name: str, out: Callable[[str], None] = print) -> int:
-    """Plays a scenario in this process; 0 when every task ends as documented."""
+def run_headless(
+    name: str,
+    out: Callable[[str], None] = print,
+    on_held: Callable[[ScenarioPlay], None] | None = None,
+) -> int:
+    """Plays a scenario in this process; 0 when every task ends as documented. Given
+    ``on_held``, the play starts held, and ``on_held`` says when each step may begin."""
     scenario = SCENARIOS[name]
     log.info("scenario %s: %s", scenario.name, scenario.title)
     facade = WorkingProcessFacade(**scenario.options)
     play = ScenarioPlay(scenario.steps, BlockingDriver(facade))
+    play.held = on_held is not None
     try:
-        play.play_all()
+        play.play_all(on_held)
     finally:
         facade.close()
     final = play.final(facade.collect_tasks())
