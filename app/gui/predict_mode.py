@@ -165,6 +165,7 @@ class PredictMode(QObject):
             rows,
         )
         self._side.setCurrentWidget(self.panel)
+        self._settle_timer.start()
         return True
 
     def _new_play(self, play: ScenarioPlay) -> None:
@@ -191,7 +192,6 @@ class PredictMode(QObject):
         self._guessed.update(round_.ids)
         self.panel.status.setText("The step runs: each guess is marked as its task ends.")
         play.resume()
-        self._settle_timer.start()
 
     # == settling =========================================================================
     @Slot(list)
@@ -206,7 +206,26 @@ class PredictMode(QObject):
 
     @Slot()
     def _tick(self) -> None:
-        self._settle()
+        if self._running:
+            self._settle()
+        elif self._round is not None and self._play is not None:
+            self._withdraw_ended(self._round, self._play)
+
+    def _withdraw_ended(self, round_: Round, play: ScenarioPlay) -> None:
+        """While the question waits, a task that ends is seen, not predicted: its row is
+        taken out of the score; the others show where they are now."""
+        tasks = play.final(self._player.facade.tasks)
+        for task_id in round_.ids:
+            task = tasks.get(task_id)
+            if task is None:
+                continue
+            if task.state.is_final:
+                round_.withdraw(task_id, task.state)
+                self.panel.withdraw(task_id, task.state)
+            self.panel.set_now(task_id, task.state.name)
+        if not round_.rows:
+            self._drop("Every task you were asked about ended before the step: nothing to score.")
+            play.resume()
 
     def _settle(self, ended: bool = False) -> None:
         """Marks each guess whose task has ended; once all have, scores the round."""
@@ -214,6 +233,9 @@ class PredictMode(QObject):
         if round_ is None or not self._running or play is None:
             return
         tasks = play.final(self._player.facade.tasks)
+        for task_id in round_.ids:
+            if task_id in tasks:
+                self.panel.set_now(task_id, tasks[task_id].state.name)
         for task_id in round_.settle({i: t.state for i, t in tasks.items()}):
             self.panel.mark(task_id, round_.right(task_id), round_.real[task_id])
         if round_.settled:

@@ -61,6 +61,8 @@ class PredictPanel(QWidget):
         layout.addWidget(self.score)
         self.combos: dict[str, QComboBox] = {}
         self.marks: dict[str, QLabel] = {}
+        self.nows: dict[str, QLabel] = {}
+        self.withdrawn: set[str] = set()
         self.clear("")
 
     # -- asking ---------------------------------------------------------------------------
@@ -86,11 +88,13 @@ class PredictPanel(QWidget):
             mark = QLabel("", self.rows_box)
             mark.setObjectName(f"mark:{row.task_id}")
             self.grid.addWidget(name, n, 0)
-            self.grid.addWidget(QLabel(row.now, self.rows_box), n, 1)
+            now = QLabel(row.now, self.rows_box)
+            self.grid.addWidget(now, n, 1)
             self.grid.addWidget(combo, n, 2)
             self.grid.addWidget(mark, n, 3)
             self.combos[row.task_id] = combo
             self.marks[row.task_id] = mark
+            self.nows[row.task_id] = now
         self.grid.setRowStretch(len(rows) + 1, 1)
         self.run_button.show()
         self._choice_changed()
@@ -99,15 +103,21 @@ class PredictPanel(QWidget):
 
     def guesses(self) -> dict[str, TaskState]:
         """The choices made so far, by task ID."""
-        return {i: c.currentData() for i, c in self.combos.items() if c.currentIndex() >= 0}
+        return {
+            i: c.currentData()
+            for i, c in self.combos.items()
+            if c.currentIndex() >= 0 and i not in self.withdrawn
+        }
 
     def missing(self) -> list[str]:
-        return [i for i, c in self.combos.items() if c.currentIndex() < 0]
+        return [
+            i for i, c in self.combos.items() if c.currentIndex() < 0 and i not in self.withdrawn
+        ]
 
     @Slot()
     def _choice_changed(self) -> None:
         missing = self.missing()
-        self.run_button.setEnabled(bool(self.combos) and not missing)
+        self.run_button.setEnabled(len(self.combos) > len(self.withdrawn) and not missing)
         if missing:
             n = len(missing)
             self.status.setText(f"Choose what each task will end as: {n} row(s) left.")
@@ -124,6 +134,22 @@ class PredictPanel(QWidget):
         self.run_requested.emit()
 
     # -- marking --------------------------------------------------------------------------
+    def set_now(self, task_id: str, now: str) -> None:
+        label = self.nows.get(task_id)
+        if label is not None and label.text() != now:
+            label.setText(now)
+
+    def withdraw(self, task_id: str, real: TaskState) -> None:
+        """The task ended before the step ran: no guess to make, nothing scored."""
+        combo, label = self.combos.get(task_id), self.marks.get(task_id)
+        if combo is None or label is None:
+            return
+        self.withdrawn.add(task_id)
+        combo.setEnabled(False)
+        label.setText(f"{real.name} before the step ran: not counted")
+        label.setToolTip("It ended while the step was held: its end was seen, not predicted.")
+        self._choice_changed()
+
     def mark(self, task_id: str, right: bool, real: TaskState) -> None:
         """✓ or ✗ beside the guess, with the state the task really ended in."""
         label = self.marks.get(task_id)
@@ -151,6 +177,8 @@ class PredictPanel(QWidget):
             self.grid.setRowStretch(row, 0)
         self.combos = {}
         self.marks = {}
+        self.nows = {}
+        self.withdrawn = set()
 
 
 def _wrapped(name: str, parent: QWidget) -> QLabel:

@@ -165,6 +165,7 @@ class Round:
         self.rows = tuple(rows)
         self.guesses: dict[str, TaskState] = {}
         self.real: dict[str, TaskState] = {}
+        self.withdrawn: dict[str, TaskState] = {}  # ended before the step ran: not scored
 
     def guess(self, task_id: str, state: TaskState) -> None:
         if task_id not in self.ids:
@@ -172,6 +173,18 @@ class Round:
         if state not in CHOICES:
             raise ValueError(f"{state!r} is not a final state one can predict")
         self.guesses[task_id] = state
+
+    def withdraw(self, task_id: str, state: TaskState) -> None:
+        """``task_id`` ended (in ``state``) before the step ran: its end was seen, not
+        predicted, so it is not scored."""
+        if task_id not in self.ids:
+            raise ValueError(f"{task_id!r} is not one of this round's tasks")
+        if not state.is_final:
+            raise ValueError(f"{task_id!r} has not ended: it is {state.name}")
+        self.rows = tuple(row for row in self.rows if row.task_id != task_id)
+        self.guesses.pop(task_id, None)
+        self.real.pop(task_id, None)
+        self.withdrawn[task_id] = state
 
     @property
     def ids(self) -> list[str]:
@@ -252,7 +265,8 @@ def death_of(task_id: str, deaths: Sequence[Death]) -> Death | None:
 def why_ended(task: Task, deaths: Sequence[Death] = ()) -> str:
     """Why ``task`` ended in its state, in the words of the state, its error text and, for
     a death, what the explainer says about the worker's exit."""
-    state, error = task.state, f" ({task.error})" if task.error else ""
+    state = task.state
+    said = f" Its error: {task.error}." if task.error else ""
     death = death_of(task.ID, deaths)
     if state is TaskState.DONE:
         if death is not None and task.ID in death.requeued:
@@ -262,24 +276,24 @@ def why_ended(task: Task, deaths: Sequence[Death] = ()) -> str:
             )
         return "A live worker ran it to its end and sent its result back."
     if state is TaskState.FAILED:
-        return f"do_task raised; the worker caught it and lives on{error}."
+        return f"do_task raised; the worker caught it and lives on.{said}"
     if state in (TaskState.CRASHED, TaskState.TIMED_OUT):
         if state is TaskState.CRASHED:
-            text = f"Its worker died while running it, so it is the task blamed{error}."
+            text = f"Its worker died while running it, so it is the task blamed.{said}"
         else:
-            text = f"It ran past its timeout, so the parent killed its worker{error}."
+            text = f"It ran past its timeout, so the parent killed its worker.{said}"
         if death is not None:
             text += " " + exit_meaning(death.died, state is TaskState.TIMED_OUT)
         return text
     if state is TaskState.LOST:
         return (
-            "It was accepted but never ran: when it was its turn no worker was alive, and "
-            f"auto-restart was off, so nothing would ever run it{error}."
+            "It was accepted but never ran: when its turn came no worker was alive, and "
+            f"none would be started (auto-restart off), so nothing would ever run it.{said}"
         )
     if state is TaskState.CANCELLED:
-        return f"It was taken out of the queue before it ran{error}."
+        return f"It was taken out of the queue before it ran.{said}"
     if state is TaskState.REJECTED:
-        return f"process_task refused it at once{error}."
+        return f"process_task refused it at once.{said}"
     return f"It is still {state.name}: not final."
 
 
@@ -304,4 +318,7 @@ def difference(
     right = [i for i in round_.ids if i in round_.real and round_.right(i)]
     if right:
         lines += ["", "Right: " + ", ".join(f"✓ {i!r} {round_.real[i].name}" for i in right) + "."]
+    if round_.withdrawn:
+        seen = ", ".join(f"{i!r} {state.name}" for i, state in round_.withdrawn.items())
+        lines += ["", f"Not counted, ended before the step ran: {seen}."]
     return "\n".join(lines)

@@ -233,7 +233,24 @@ def test_the_difference_says_why_each_wrong_guess_was_wrong() -> None:
     assert "✗ 'three': you said DONE; it ended LOST." in text and "no worker alive" in text
     assert "Not DONE: DONE needs a worker alive" in text
     assert "Right: ✓ 'one' DONE." in text
-    assert "✗ 'one'" not in text
+    assert "✗ 'one'" not in text and "Not counted" not in text
+
+
+def test_a_task_that_ends_before_the_step_runs_is_not_scored() -> None:
+    r = _round()
+    r.guess("one", D)
+    r.withdraw("one", D)
+    assert r.ids == ["crash", "three"] and r.missing == ["crash", "three"]
+    with pytest.raises(ValueError, match="not one of this round"):
+        r.withdraw("one", D)
+    with pytest.raises(ValueError, match="has not ended"):
+        r.withdraw("crash", TaskState.RUNNING)
+    r.guess("crash", C)
+    r.guess("three", L)
+    r.settle({"one": D, "crash": C, "three": L})
+    assert r.settled and r.score() == Score(2, 2)
+    text = difference(r, {})
+    assert "2 of 2 right" in text and "Not counted, ended before the step ran: 'one' DONE." in text
 
 
 def test_why_each_state() -> None:
@@ -241,7 +258,7 @@ def test_why_each_state() -> None:
         index=1, pid=7, exitcode=-9, signal_name="SIGKILL", time=0.0, reason="timeout"
     )
     hang = Death(died, blamed=[("hang", T, "ran past 1.5 s")], requeued=["moved"])
-    assert "killed its worker (ran past 1.5 s)" in why_ended(
+    assert "killed its worker. Its error: ran past 1.5 s." in why_ended(
         _task("hang", T, "ran past 1.5 s"), [hang]
     )
     assert "ran past its timeout" in why_ended(_task("hang", T), [hang])  # explain.py's words
@@ -249,7 +266,7 @@ def test_why_each_state() -> None:
     assert "ran it to its end" in why_ended(_task("other", D), [hang])
     assert "raised" in why_ended(_task("f", TaskState.FAILED, "ValueError: no"))
     assert "taken out of the queue" in why_ended(_task("c", TaskState.CANCELLED))
-    assert "refused it at once (duplicate)" in why_ended(
+    assert "refused it at once. Its error: duplicate." in why_ended(
         _task("r", TaskState.REJECTED, "duplicate")
     )
     assert "still RUNNING" in why_ended(_task("x", TaskState.RUNNING))
