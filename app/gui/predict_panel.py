@@ -146,7 +146,7 @@ class PredictPanel(QWidget):
             return
         self.withdrawn.add(task_id)
         combo.setEnabled(False)
-        label.setText(f"{real.name} before the step ran: not counted")
+        label.setText(f"{real.name} (not counted)")
         label.setToolTip("It ended while the step was held: its end was seen, not predicted.")
         self._choice_changed()
 
