@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTabWidget
 
-from app.core.events import Event
+from app.core import TaskState
+from app.core.events import Event, TaskChanged
 from app.core.task import Task
 from app.gui import formatting
 from app.gui.predict_panel import PredictPanel
@@ -98,7 +99,8 @@ class PredictMode(QObject):
         self._running = False  # its step was let go
         self._rounds: list[Round] = []  # settled rounds of this play
         self._guessed: set[str] = set()  # tasks guessed in this play: asked once
-        self._deaths: list[Death] = []  # since the round's step was let go
+        self._deaths: list[Death] = []  # told by the window since the question
+        self._seen: dict[str, TaskState] = {}  # each task's state, as the window was told
         self._settle_timer = QTimer(self)
         self._settle_timer.setInterval(SETTLE_MS)
         self._settle_timer.timeout.connect(self._tick)
@@ -156,6 +158,8 @@ class PredictMode(QObject):
             return other
         self._round = Round(index, rows)
         self._running = False
+        self._seen = {}
+        self._deaths = []
         kind, task_id = step.args[0], step.args[1]
         what = "hangs" if kind == "hang" else "kills"
         title = SCENARIOS[self._name].title if self._name else "this scenario"
@@ -188,7 +192,6 @@ class PredictMode(QObject):
         if round_.missing:
             return
         self._running = True
-        self._deaths = []
         self._guessed.update(round_.ids)
         self.panel.status.setText("The step runs: each guess is marked as its task ends.")
         play.resume()
@@ -196,50 +199,69 @@ class PredictMode(QObject):
     # == settling =========================================================================
     @Slot(list)
     def _events(self, events: list[Event]) -> None:
+        """The states the window has shown: a guess is marked, and scored, only once the
+        window has told the death behind it (the crash explainer is fed first)."""
         if self._round is None:
             return
-        if self._running:
-            self._deaths += deaths_in(events)
-            self._settle()
-        elif self._play is not None and self._play.position > self._round.index:
-            self._drop("The play went on without your prediction: not scored.")
+        for event in events:
+            if type(event) is TaskChanged:
+                self._seen[event.task_id] = event.state
+        self._deaths += deaths_in(events)
+        self._tick()
 
     @Slot()
     def _tick(self) -> None:
+        round_, play = self._round, self._play
+        if round_ is None or play is None:
+            return
         if self._running:
-            self._settle()
-        elif self._round is not None and self._play is not None:
-            self._withdraw_ended(self._round, self._play)
+            self._settle(round_, play)
+        elif not play.held or play.position != round_.index:
+            # Resumed or stepped by another control: the step ran unpredicted.
+            self._drop("The play went on without your prediction: not scored.")
+        else:
+            self._withdraw_ended(round_, play)
+
+    def _states(self, play: ScenarioPlay, ended: bool) -> dict[str, TaskState]:
+        """Each task's state as the window's events told it, with the tasks refused at
+        once (they have no event); once the play has ended, the facade's final word."""
+        states = dict(self._seen)
+        for task_id, task in play.sent.items():
+            if task.state is TaskState.REJECTED:
+                states.setdefault(task_id, task.state)
+        if ended:
+            for task_id, task in play.final(self._player.facade.tasks).items():
+                seen = states.get(task_id)
+                if seen is None or not seen.is_final:
+                    states[task_id] = task.state
+        return states
 
     def _withdraw_ended(self, round_: Round, play: ScenarioPlay) -> None:
         """While the question waits, a task that ends is seen, not predicted: its row is
         taken out of the score; the others show where they are now."""
-        tasks = play.final(self._player.facade.tasks)
+        states = self._states(play, ended=False)
         for task_id in round_.ids:
-            task = tasks.get(task_id)
-            if task is None:
+            state = states.get(task_id)
+            if state is None:
                 continue
-            if task.state.is_final:
-                round_.withdraw(task_id, task.state)
-                self.panel.withdraw(task_id, task.state)
-            self.panel.set_now(task_id, task.state.name)
+            if state.is_final:
+                round_.withdraw(task_id, state)
+                self.panel.withdraw(task_id, state)
+            self.panel.set_now(task_id, state.name)
         if not round_.rows:
             self._drop("Every task you were asked about ended before the step: nothing to score.")
             play.resume()
 
-    def _settle(self, ended: bool = False) -> None:
+    def _settle(self, round_: Round, play: ScenarioPlay, ended: bool = False) -> None:
         """Marks each guess whose task has ended; once all have, scores the round."""
-        round_, play = self._round, self._play
-        if round_ is None or not self._running or play is None:
-            return
-        tasks = play.final(self._player.facade.tasks)
+        states = self._states(play, ended)
         for task_id in round_.ids:
-            if task_id in tasks:
-                self.panel.set_now(task_id, tasks[task_id].state.name)
-        for task_id in round_.settle({i: t.state for i, t in tasks.items()}):
+            if task_id in states:
+                self.panel.set_now(task_id, states[task_id].name)
+        for task_id in round_.settle(states):
             self.panel.mark(task_id, round_.right(task_id), round_.real[task_id])
         if round_.settled:
-            self._scored(round_, play, tasks)
+            self._scored(round_, play, play.final(self._player.facade.tasks))
         elif ended:
             self._drop("The scenario ended before every task you predicted did: not scored.")
 
@@ -247,7 +269,9 @@ class PredictMode(QObject):
     def _finished(self, _ok: bool) -> None:
         if self.waiting:
             self._drop("The scenario ended before the step ran: not scored.")
-        self._settle(ended=True)
+        round_, play = self._round, self._play
+        if round_ is not None and play is not None and self._running:
+            self._settle(round_, play, ended=True)
 
     def _scored(self, round_: Round, play: ScenarioPlay, tasks: dict[str, Task]) -> None:
         self._round, self._running = None, False

@@ -339,3 +339,45 @@ def test_a_damaged_stored_score_is_ignored(
     assert window.predict.record("hang-timeout") == Record(Score(2, 2), Score(2, 2))
     score = window.findChild(QLabel, "predictScore")
     assert score is not None and "dies-before-collect: no score yet" in score.text()
+
+
+def test_a_play_resumed_by_another_control_drops_the_question(
+    qtbot: QtBot, monitor_window: WindowFactory, tmp_path: Path
+) -> None:
+    """A Resume or Step elsewhere lets the step run unpredicted: nothing is scored."""
+    path = tmp_path / "predict.ini"
+    window = monitor_window(settings_path=path)
+    turn_on(window)
+    hold(qtbot, window, "keeps-sending", 1)
+    player = window.scenario_player
+    assert player.play is not None
+    player.play.resume()
+    title = window.findChild(QLabel, "predictTitle")
+    assert title is not None
+    qtbot.waitUntil(lambda: "without your prediction" in title.text(), timeout=DEADLINE_MS)
+    qtbot.waitUntil(lambda: not player.running, timeout=DEADLINE_MS)
+    assert player.problems == []
+    assert settings_at(path).value(score_key("keeps-sending", "last")) is None
+    assert "Your prediction" not in window.explainer.toPlainText()
+
+
+def test_a_collect_while_held_is_scored_against_what_really_happened(
+    qtbot: QtBot, monitor_window: WindowFactory
+) -> None:
+    """Collect clicked while the question waits: the held step then sends into a
+    collected run, so 'crash' and 'three' are REJECTED, and that is what is scored."""
+    window = monitor_window()
+    turn_on(window)
+    hold(qtbot, window, "dies-before-collect", 3)
+    collect = window.findChild(QPushButton, "collectButton")
+    assert collect is not None
+    qtbot.mouseClick(collect, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.predict.panel.withdrawn == {"one", "two"}, timeout=DEADLINE_MS)
+    guesses = {"crash": TaskState.REJECTED, "three": TaskState.LOST}
+    for task_id, state in guesses.items():
+        choose(combos(window)[task_id], state)
+    qtbot.mouseClick(run_button(window), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: all(marks(window).values()), timeout=DEADLINE_MS)
+    assert assert_marks_match(window, guesses) == Score(1, 2)
+    assert real_states(window)["three"] is TaskState.REJECTED
+    assert "✗ 'three': you said LOST; it ended REJECTED." in window.explainer.toPlainText()
