@@ -36,12 +36,14 @@ from app.teaching.predict import (
     play_score,
     rows_to_predict,
     scenario_name,
+    why_ended,
 )
 from app.teaching.scenarios import SCENARIOS, ScenarioPlay, Step
 
 log = logging.getLogger("app.gui")
 
 ON_KEY = "predict/on"
+RULE = "─" * 40  # between the prediction and the stories of the deaths below it
 SETTLE_MS = 100  # how often a running prediction looks at its tasks' states
 RISKY = {n for n, s in SCENARIOS.items() if any(is_risky(step) for step in s.steps)}
 
@@ -132,7 +134,7 @@ class PredictMode(QObject):
             raw = self._settings.value(key)
             score = Score.parse(raw)
             if raw is not None and score is None:
-                read.unusable(key, raw, None, "a score such as 3/4")
+                read.unusable(key, raw, "no score", "a score such as 3/4")
             found.append(score)
         last, best = found
         if last is not None and last.beats(best):
@@ -258,10 +260,14 @@ class PredictMode(QObject):
         for task_id in round_.ids:
             if task_id in states:
                 self.panel.set_now(task_id, states[task_id].name)
-        for task_id in round_.settle(states):
-            self.panel.mark(task_id, round_.right(task_id), round_.real[task_id])
+        settled = round_.settle(states)
+        tasks = play.final(self._player.facade.tasks) if settled else {}
+        for task_id in settled:
+            task = tasks.get(task_id)
+            why = why_ended(task, self._deaths) if task is not None else ""
+            self.panel.mark(task_id, round_.right(task_id), round_.real[task_id], why)
         if round_.settled:
-            self._scored(round_, play, play.final(self._player.facade.tasks))
+            self._scored(round_, play, tasks)
         elif ended:
             self._drop("The scenario ended before every task you predicted did: not scored.")
 
@@ -280,7 +286,7 @@ class PredictMode(QObject):
         step = play.steps[round_.index]
         text = difference(round_, tasks, self._deaths, step=f"submit {step.args[1]!r}")
         old = self._explainer.toPlainText()
-        text = f"{formatting.clock(time.time())}\n{text}"
+        text = f"{formatting.clock(time.time())}\n{text}\n{RULE}"
         self._explainer.setPlainText(f"{text}\n\n{old}" if old else text)
         self._explainer.moveCursor(self._explainer.textCursor().MoveOperation.Start)
         score = round_.score()

@@ -150,14 +150,16 @@ class PredictPanel(QWidget):
         label.setToolTip("It ended while the step was held: its end was seen, not predicted.")
         self._choice_changed()
 
-    def mark(self, task_id: str, right: bool, real: TaskState) -> None:
-        """✓ or ✗ beside the guess, with the state the task really ended in."""
+    def mark(self, task_id: str, right: bool, real: TaskState, why: str = "") -> None:
+        """✓ or ✗ beside the guess, with the state the task really ended in; ``why`` it
+        did in the tooltip."""
         label = self.marks.get(task_id)
         if label is None:
             return
         colour = RIGHT_COLOUR if right else WRONG_COLOUR
         label.setText(f'<span style="color:{colour}">{"✓" if right else "✗"}</span> {real.name}')
-        label.setToolTip("your guess was right" if right else "your guess was wrong")
+        verdict = "Your guess was right." if right else "Your guess was wrong."
+        label.setToolTip(f"{verdict} {why}".strip())
         label.setAccessibleName(f"{'right' if right else 'wrong'}: {real.name}")
 
     def clear(self, text: str) -> None:

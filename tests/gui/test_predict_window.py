@@ -133,6 +133,8 @@ def test_predicting_the_worker_dying_before_collect(
     assert real_states(window)["crash"] is TaskState.CRASHED
     assert real_states(window)["three"] is TaskState.LOST
     assert not any(c.isEnabled() for c in combos(window).values()), "guesses stay as made"
+    why = window.predict.panel.marks["three"].toolTip()
+    assert why.startswith("Your guess was wrong. It was accepted but never ran"), why
 
     explained = window.explainer.toPlainText()
     assert window.side.currentWidget() is window.explainer
@@ -320,7 +322,7 @@ def test_turning_predict_on_mid_play_holds_at_the_next_risky_step(
 
 
 def test_a_damaged_stored_score_is_ignored(
-    qtbot: QtBot, monitor_window: WindowFactory, tmp_path: Path
+    qtbot: QtBot, monitor_window: WindowFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "predict.ini"
     damaged = settings_at(path)
@@ -339,6 +341,10 @@ def test_a_damaged_stored_score_is_ignored(
     assert window.predict.record("hang-timeout") == Record(Score(2, 2), Score(2, 2))
     score = window.findChild(QLabel, "predictScore")
     assert score is not None and "dies-before-collect: no score yet" in score.text()
+    said = caplog.text
+    assert "ignoring predict/dies-before-collect/last='7/3'" in said
+    assert "ignoring predict/keeps-sending/last='nan/inf'" in said
+    assert "ignoring predict/on='maybe'" in said
 
 
 def test_a_play_resumed_by_another_control_drops_the_question(
