@@ -285,6 +285,7 @@ class PredictMode(QObject):
         self._rounds.append(round_)
         step = play.steps[round_.index]
         text = difference(round_, tasks, self._deaths, step=f"submit {step.args[1]!r}")
+        self.panel.explain(text)
         old = self._explainer.toPlainText()
         text = f"{formatting.clock(time.time())}\n{text}\n{RULE}"
         self._explainer.setPlainText(f"{text}\n\n{old}" if old else text)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -52,12 +53,17 @@ class PredictPanel(QWidget):
         )
         self.run_button.clicked.connect(self._run_clicked)
         self.status = _wrapped("predictStatus", self)
+        self.explained = QPlainTextEdit(self)
+        self.explained.setObjectName("predictExplained")
+        self.explained.setReadOnly(True)
+        self.explained.hide()
         self.score = _wrapped("predictScore", self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.run_button)
         layout.addWidget(self.status)
+        layout.addWidget(self.explained, 1)
         layout.addWidget(self.score)
         self.combos: dict[str, QComboBox] = {}
         self.marks: dict[str, QLabel] = {}
@@ -70,6 +76,7 @@ class PredictPanel(QWidget):
         """Shows ``rows``, each with a choice to make, and focuses the first choice."""
         self._clear_rows()
         self.title.setText(title)
+        self.explained.hide()
         for column, header in enumerate(("Task", "Now", "Will end as", "Really")):
             label = QLabel(f"<b>{header}</b>", self.rows_box)
             self.grid.addWidget(label, 0, column)
@@ -162,11 +169,17 @@ class PredictPanel(QWidget):
         label.setToolTip(f"{verdict} {why}".strip())
         label.setAccessibleName(f"{'right' if right else 'wrong'}: {real.name}")
 
+    def explain(self, text: str) -> None:
+        """The difference between the guesses and what happened, under the marks."""
+        self.explained.setPlainText(text)
+        self.explained.show()
+
     def clear(self, text: str) -> None:
         """No question: ``text`` says why."""
         self._clear_rows()
         self.title.setText(text)
         self.run_button.hide()
+        self.explained.hide()
         self.status.setText("")
 
     def _clear_rows(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+from PySide6.QtWidgets import QComboBox, QLabel, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.core import TaskState
@@ -146,6 +146,9 @@ def test_predicting_the_worker_dying_before_collect(
     assert explained.index("Your prediction") < explained.index("died:"), "on top"
     status = window.findChild(QLabel, "predictStatus")
     assert status is not None and status.text().startswith("1 of 2 right.")
+    in_the_tab = window.findChild(QPlainTextEdit, "predictExplained")
+    assert in_the_tab is not None and not in_the_tab.isHidden()
+    assert in_the_tab.toPlainText() in explained, "the same words, in the Predict tab too"
 
     qtbot.waitUntil(lambda: not window.scenario_player.running, timeout=DEADLINE_MS)
     assert window.scenario_player.problems == []
