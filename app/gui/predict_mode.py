@@ -291,7 +291,7 @@ class PredictMode(QObject):
         self._explainer.setPlainText(f"{text}\n\n{old}" if old else text)
         self._explainer.moveCursor(self._explainer.textCursor().MoveOperation.Start)
         score = round_.score()
-        wrong = "" if not round_.wrong else " The Crash explained tab says what differed, and why."
+        wrong = "" if not round_.wrong else " What differed, and why: below and in Crash explained."
         self.panel.status.setText(f"{score.right} of {score.total} right.{wrong}")
         if self._name is not None and not any(is_risky(s) for s in play.steps[round_.index + 1 :]):
             self._keep(self._name, play_score(self._rounds))
