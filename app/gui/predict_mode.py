@@ -33,7 +33,6 @@ from app.teaching.predict import (
     Score,
     difference,
     is_risky,
-    play_score,
     rows_to_predict,
     scenario_name,
     why_ended,
@@ -99,7 +98,6 @@ class PredictMode(QObject):
         self._name: str | None = None  # its scenario's name
         self._round: Round | None = None  # asked, not yet settled
         self._running = False  # its step was let go
-        self._rounds: list[Round] = []  # settled rounds of this play
         self._guessed: set[str] = set()  # tasks guessed in this play: asked once
         self._deaths: list[Death] = []  # told by the window since the question
         self._seen: dict[str, TaskState] = {}  # each task's state, as the window was told
@@ -178,7 +176,6 @@ class PredictMode(QObject):
         self._drop("")
         self._play = play
         self._name = scenario_name(play.steps)
-        self._rounds = []
         self._guessed = set()
         self._idle()
         self._show_scores()
@@ -282,7 +279,6 @@ class PredictMode(QObject):
     def _scored(self, round_: Round, play: ScenarioPlay, tasks: dict[str, Task]) -> None:
         self._round, self._running = None, False
         self._settle_timer.stop()
-        self._rounds.append(round_)
         step = play.steps[round_.index]
         text = difference(round_, tasks, self._deaths, step=f"submit {step.args[1]!r}")
         self.panel.explain(text)
@@ -293,8 +289,8 @@ class PredictMode(QObject):
         score = round_.score()
         wrong = "" if not round_.wrong else " What differed, and why: below and in Crash explained."
         self.panel.status.setText(f"{score.right} of {score.total} right.{wrong}")
-        if self._name is not None and not any(is_risky(s) for s in play.steps[round_.index + 1 :]):
-            self._keep(self._name, play_score(self._rounds))
+        if self._name is not None:
+            self._keep(self._name, score)
         self._side.setCurrentWidget(self._explainer)
 
     def _keep(self, name: str, score: Score) -> None:

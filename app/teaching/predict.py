@@ -28,7 +28,7 @@ CHOICES: tuple[TaskState, ...] = (
 """The final states a learner may predict, in the order the panel offers them."""
 
 MAX_GUESSES = 1_000_000
-"""More guesses than this in one play is a damaged setting, not a score."""
+"""More guesses than this in one prediction is a damaged setting, not a score."""
 
 
 def kills_worker(task: Task) -> bool:
@@ -138,14 +138,15 @@ class Score:
 
 @dataclass(frozen=True)
 class Record:
-    """A scenario's scores as kept: the last play's and the best one's."""
+    """A scenario's scores as kept: the last prediction's and the best one's (a play
+    asks once in practice: its first question covers every task it will send)."""
 
     last: Score | None = None
     best: Score | None = None
 
-    def after(self, play: Score) -> Record:
-        """The record once ``play`` is scored."""
-        return Record(play, play if play.beats(self.best) else self.best)
+    def after(self, score: Score) -> Record:
+        """The record once a prediction scored ``score``."""
+        return Record(score, score if score.beats(self.best) else self.best)
 
     def __str__(self) -> str:
         if self.last is None and self.best is None:
@@ -216,14 +217,6 @@ class Round:
     def score(self) -> Score:
         """Right guesses out of the settled tasks."""
         return Score(sum(self.right(i) for i in self.real), len(self.real))
-
-
-def play_score(rounds: Sequence[Round]) -> Score:
-    """A play's score: every settled guess of its rounds."""
-    scores = [r.score() for r in rounds if r.real]
-    if not scores:
-        raise ValueError("no round of this play is settled")
-    return Score(sum(s.right for s in scores), sum(s.total for s in scores))
 
 
 # == why =====================================================================================

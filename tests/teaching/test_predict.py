@@ -17,7 +17,6 @@ from app.teaching.predict import (
     difference,
     is_risky,
     kills_worker,
-    play_score,
     rows_to_predict,
     scenario_name,
     why_ended,
@@ -189,7 +188,6 @@ def test_a_round_is_scored_as_its_tasks_end() -> None:
     assert r.settle({"one": D, "crash": C, "three": L}) == ["one", "three"]
     assert r.settle({"one": D, "crash": C, "three": L}) == []  # each task settles once
     assert r.settled and r.score() == Score(2, 3) and r.wrong == ["three"]
-    assert play_score([r, r]) == Score(4, 6)
 
 
 def test_a_round_refuses_what_cannot_be_a_guess() -> None:
@@ -201,8 +199,6 @@ def test_a_round_refuses_what_cannot_be_a_guess() -> None:
             r.guess("one", state)
     with pytest.raises(ValueError, match="at least one"):
         Round(0, [])
-    with pytest.raises(ValueError, match="settled"):
-        play_score([r])
     assert set(CHOICES) == {s for s in TaskState if s.is_final}
 
 
