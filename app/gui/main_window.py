@@ -44,6 +44,7 @@ from app.gui.controls import (
 from app.gui.crash_stories import CrashStories
 from app.gui.export_dialog import ask_export_path, export_or_say
 from app.gui.live_review import LiveReview
+from app.gui.predict_mode import PredictMode
 from app.gui.recorded_view import RecordedView
 from app.gui.resources import icon, stylesheet
 from app.gui.row_actions import RowActions
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self.scenario_bar = ScenarioBar(self.scenario_player, self._settings, self.scenarios_menu)
         self.central_layout.insertWidget(1, self.scenario_bar)
         self._connect()
+        self.predict = PredictMode(self, self._settings)  # holds scenarios for predictions
         logging.getLogger().addHandler(self._bridge.handler)  # the console shows what follows
         self.destroyed.connect(partial(_end_run, self.controller, self._bridge.handler))
         self._restore_settings(workers)
