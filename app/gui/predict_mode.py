@@ -193,7 +193,7 @@ class PredictMode(QObject):
         self._running = True
         self._guessed.update(round_.ids)
         self.panel.status.setText("The step runs: each guess is marked as its task ends.")
-        play.resume()
+        play.release()
 
     # == settling =========================================================================
     @Slot(list)
@@ -249,7 +249,7 @@ class PredictMode(QObject):
             self.panel.set_now(task_id, state.name)
         if not round_.rows:
             self._drop("Every task you were asked about ended before the step: nothing to score.")
-            play.resume()
+            play.release()
 
     def _settle(self, round_: Round, play: ScenarioPlay, ended: bool = False) -> None:
         """Marks each guess whose task has ended; once all have, scores the round."""
@@ -325,7 +325,7 @@ class PredictMode(QObject):
         self._drop("")
         self._idle()
         if waiting and play is not None and play is self._play:
-            play.resume()  # the question is gone: the play goes on
+            play.release()  # the question is gone: the play goes on
 
     def _idle(self) -> None:
         """The panel's words while nothing is asked."""

@@ -229,6 +229,7 @@ class ScenarioBar(QFrame):
         scenario = self._player.scenario
         if scenario is None or not self._active:
             return
+        self._refresh()
         total = len(scenario.steps)
         text = describe(scenario.steps, index, scenario.options)
         log.info("The scenario waits before step %d of %d. Next: %s", index + 1, total, text)
@@ -263,8 +264,9 @@ class ScenarioBar(QFrame):
         """The buttons, the position and the narration, as the play stands now."""
         play, scenario = self._play(), self._player.scenario
         held = play is not None and play.held
-        self.pause_action.setEnabled(play is not None)
-        self.step_action.setEnabled(play is not None and _resting(play))
+        asking = play is not None and play.held_by_hook  # a question holds it: answer first
+        self.pause_action.setEnabled(play is not None and not asking)
+        self.step_action.setEnabled(play is not None and _resting(play) and not asking)
         self.pause_action.setText("&Resume scenario" if held else "&Pause scenario")
         self.pause_action.setIcon(self._resume_icon if held else self._pause_icon)
         self.pause_action.setToolTip(
@@ -284,6 +286,8 @@ class ScenarioBar(QFrame):
             where, when = "every step played", ""
         elif play.begun:
             where = f"step {position + 1} of {total} playing" + (", then paused" if held else "")
+        elif asking:
+            where = f"waits for your prediction before step {position + 1} of {total}"
         else:
             where = f"{'paused before' if held else 'next:'} step {position + 1} of {total}"
         self.title.setText(f"Scenario: {scenario.title}  ·  {where}")

@@ -43,7 +43,7 @@ class ScenarioPlayer(QObject):
         self._scenario: Scenario | None = None
         self._play: ScenarioPlay | None = None
         self._collect_started = False
-        self._rest: int | None = None  # the step the play was last seen held before
+        self._rest: tuple[int, bool] | None = None  # last seen held before: (step, by hook)
         self._seen: tuple[int, bool, bool] | None = None  # position, held, begun
         self.problems: list[str] = []
         # Given to each play: True holds it before that step (see ScenarioPlay.hold_before).
@@ -125,10 +125,11 @@ class ScenarioPlayer(QObject):
         if done:
             self._end(check(scenario, play.final(self.facade.tasks)))
             return
-        # Held before a step, not in one a pause let go on: said once per step.
-        rest = play.position if play.held and not play.begun else None
+        # Held before a step, not in one a pause let go on: said once per step and cause
+        # (a pause, then a question before the same step, are two stops).
+        rest = (play.position, play.held_by_hook) if play.held and not play.begun else None
         if rest is not None and rest != self._rest:
-            self.held.emit(rest)
+            self.held.emit(rest[0])
         self._rest = rest
 
     def _end(self, problems: list[str]) -> None:

@@ -276,7 +276,7 @@ def why_ended(task: Task, deaths: Sequence[Death] = ()) -> str:
         else:
             text = f"It ran past its timeout, so the parent killed its worker.{said}"
         if death is not None:
-            text += " " + exit_meaning(death.died, state is TaskState.TIMED_OUT)
+            text += " " + exit_meaning(death.died)
         return text
     if state is TaskState.LOST:
         return (

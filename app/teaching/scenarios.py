@@ -245,6 +245,7 @@ class ScenarioPlay:
         self._begun = False  # the step at _next has begun
         self._asked = -1  # the last step hold_before was asked about
         self._hold_after_one = False
+        self._hooked = False  # held because hold_before asked
         self._step_began = time.monotonic()
         self._last_began = -math.inf
         self.sent: dict[str, Task] = {}  # every task submitted, the refused ones too
@@ -272,9 +273,20 @@ class ScenarioPlay:
         self.held = False
         self._hold_after_one = True
 
+    @property
+    def held_by_hook(self) -> bool:
+        """Held because ``hold_before`` asked (a question waits): only ``release`` or
+        ``resume`` lets it go."""
+        return self.held and self._hooked
+
     def resume(self) -> None:
-        self.held = False
+        self.held = self._hooked = False
         self._hold_after_one = False
+
+    def release(self) -> None:
+        """Ends a hold ``hold_before`` asked for: a step once asked for (``step_once``)
+        still holds the play after it."""
+        self.held = self._hooked = False
 
     def advance(self) -> bool:
         """Plays steps until one must wait, or the play is held; True once every step is
@@ -305,8 +317,7 @@ class ScenarioPlay:
         if self._asked < self._next:
             self._asked = self._next
             if self.hold_before is not None and self.hold_before(self._next, step):
-                self.held = True
-                self._hold_after_one = False
+                self.held = self._hooked = True  # a step_once asked for is kept
                 return False
         self._begun = True
         self._step_began = self._last_began = now

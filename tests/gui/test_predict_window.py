@@ -390,3 +390,39 @@ def test_a_collect_while_held_is_scored_against_what_really_happened(
     assert assert_marks_match(window, guesses) == Score(1, 2)
     assert real_states(window)["three"] is TaskState.REJECTED
     assert "✗ 'three': you said LOST; it ended REJECTED." in window.explainer.toPlainText()
+
+
+def test_stepping_into_a_prediction_holds_again_after_the_step(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Step by step with the bar, predict mode on: the question holds the play and the
+    bar cannot let it past unanswered; once answered, the step runs and the play holds
+    again after it, as Step asked."""
+    turn_on(window)
+    bar = window.scenario_bar
+    bar.start_paused_action.setChecked(True)
+    player = window.scenario_player
+    with qtbot.waitSignal(player.held, timeout=DEADLINE_MS):
+        player.start("poisonous-restart")
+    for _ in range(3):  # the remark, 'a', 'b': each Step holds again before the next
+        with qtbot.waitSignal(player.held, timeout=DEADLINE_MS):
+            bar.step_action.trigger()
+    play = player.play
+    assert play is not None and play.position == 3 and not window.predict.waiting
+    with qtbot.waitSignal(player.held, timeout=DEADLINE_MS):
+        bar.step_action.trigger()  # the poison's step: the question holds it
+    assert window.predict.waiting and play.held_by_hook and play.position == 3
+    assert "waits for your prediction" in bar.title.text()
+    assert not bar.step_action.isEnabled() and not bar.pause_action.isEnabled()
+    bar.step_action.trigger()  # disabled: nothing happens
+    assert window.predict.waiting and "poison" not in real_states(window)
+    for combo in combos(window).values():
+        choose(combo, TaskState.DONE)
+    with qtbot.waitSignal(player.held, timeout=DEADLINE_MS) as held:
+        run_button(window).click()
+    assert held.args == [4]  # after the poison's step, before 'c': Step's hold is kept
+    assert "poison" in real_states(window) and "c" not in real_states(window)
+    assert bar.step_action.isEnabled()
+    with qtbot.waitSignal(player.finished, timeout=60_000) as ended:
+        bar.pause_action.trigger()  # Resume
+    assert ended.args == [True], player.problems
