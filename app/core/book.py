@@ -316,9 +316,14 @@ class TaskBook(ABC, Generic[Ticket]):
                     return False
                 self._wait_for(lambda: not self._futures)
                 settler = self._settler
+                settled = settler.settled if settler is not None else 0
             if settler is not None:
                 settler.flush()
             with self._lock:
+                # A call that ended during the flush was posted after it: its callbacks
+                # may not have run yet, and they may submit more. Flush again then.
+                if settler is not None and settler.settled != settled:
+                    continue
                 if not self._futures:
                     return all(task.state.is_final for task in self._order)
 

@@ -152,6 +152,7 @@ class Settler:
         )
         self._lock = threading.Lock()
         self._stopped = False
+        self.settled = 0  # futures posted to be resolved so far
         self._thread = threading.Thread(target=self._run, name="facade-futures", daemon=True)
         self._thread.start()
 
@@ -159,6 +160,7 @@ class Settler:
         self._inbox.put((future, None, None))
 
     def settle(self, future: Future[Any], ok: bool, value: Any) -> None:
+        self.settled += 1
         self._inbox.put((future, ok, value))
 
     def flush(self, timeout: float | None = None) -> bool:
