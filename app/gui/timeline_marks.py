@@ -13,7 +13,7 @@ import textwrap
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen, QPolygonF
 
-from app.gui.worker_text import memory_lines
+from app.gui.worker_text import killed_words, memory_lines
 from app.teaching.timeline import MARKS, Lane, Mark
 
 ALARM = QColor("#e74c3c")
@@ -65,8 +65,10 @@ def end_tooltip(lane: Lane, since: float) -> str:
         return ""
     assert lane.end is not None
     how = f" ({lane.death})" if lane.death not in ("", "stopped") else ""  # a clean exit
+    killed_by = killed_words(lane.cause) if lane.reason == "killed" else ""
+    reason = f"{lane.reason}: {killed_by}" if killed_by else lane.reason
     lines = [
-        f"worker-{lane.index} (pid {lane.pid}) {lane.reason}{how} at {lane.end - since:.3f} s",
+        f"worker-{lane.index} (pid {lane.pid}) {reason}{how} at {lane.end - since:.3f} s",
         textwrap.fill(mark.meaning, WRAP),
     ]
     return "\n".join(lines + memory_lines(lane.rss_at_death, lane.oom_killed))

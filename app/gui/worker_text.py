@@ -51,12 +51,18 @@ _KILLED_BY = {
 """What a ``WorkerDied.cause`` says of a parent's kill, in two words."""
 
 
+def killed_words(cause: object) -> str:
+    """A kill's ``cause`` in two words ("Kill now"); "" for none or one not known."""
+    return _KILLED_BY.get(cause, "") if isinstance(cause, str) else ""
+
+
 def death_words(death: WorkerDied, exitcode: int | None = None) -> str:
     """Short, for a cell: "recycled", "timeout", "killed: Kill now", "crashed: SIGSEGV",
     "crashed: SIGKILL, likely out of memory"."""
     reason = reason_of(death)
-    if reason == "killed" and isinstance(death.cause, str) and death.cause in _KILLED_BY:
-        return f"killed: {_KILLED_BY[death.cause]}"
+    killed_by = killed_words(death.cause) if reason == "killed" else ""
+    if killed_by:
+        return f"killed: {killed_by}"
     if reason != "crashed":
         return reason
     how = how_it_ended(death, exitcode)
@@ -79,8 +85,9 @@ def ended_words(death: WorkerDied) -> str:
     if reason == "crashed":
         words = death_words(death)
         return "died" + words.removeprefix("crashed").replace(": ", ": ", 1)
-    if reason == "killed" and isinstance(death.cause, str) and death.cause in _KILLED_BY:
-        return f"{_ENDED[reason]} ({_KILLED_BY[death.cause]})"
+    killed_by = killed_words(death.cause) if reason == "killed" else ""
+    if killed_by:
+        return f"{_ENDED[reason]} ({killed_by})"
     return _ENDED[reason]
 
 

@@ -157,6 +157,7 @@ class Lane:
     end: float | None = None  # when it died
     death: str = ""  # "SIGKILL", "exit code 3", "stopped"...
     reason: str = ""  # why it ended: one of ``DEATH_REASONS``
+    cause: str | None = None  # for a kill, the parent's act: ``WorkerDied.cause``
     rss_at_death: int | None = None  # its last memory sample
     oom_killed: bool | None = None  # the out-of-memory killer: likely, ruled out, unknown
     replacement: bool = False  # it took the slot of a process that died
@@ -286,6 +287,7 @@ class Timeline:
         lane.end = event.time
         reason = event.reason
         lane.reason = reason if isinstance(reason, str) and reason in MARKS else "crashed"
+        lane.cause = event.cause if isinstance(event.cause, str) else None
         lane.rss_at_death = _bytes(event.rss_bytes)
         lane.oom_killed = event.oom_killed if isinstance(event.oom_killed, bool) else None
         if event.signal_name:

@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 from app.core import WorkerDied
 from app.gui import MainWindow
 from app.gui.poller import FacadePoller
+from app.gui.timeline_marks import end_tooltip
 from tests.gui.helpers import (
     DEADLINE_MS,
     child,
@@ -178,6 +179,10 @@ def test_collect_keeps_the_gui_live_and_kill_now_ends_it(
         said = "killed while running 'long': close() was called while collect_tasks waited"
         qtbot.waitUntil(lambda: said in window.console.text.toPlainText(), timeout=DEADLINE_MS)
         assert worker_states(window)[0] == "killed: Kill now"
+        timeline = window.timeline.timeline
+        assert timeline is not None
+        (lane,) = [lane for lane in timeline.lanes if lane.end is not None]
+        assert "killed: Kill now (SIGKILL)" in end_tooltip(lane, lane.start)
     finally:
         timer.stop()
 
