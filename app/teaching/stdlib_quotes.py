@@ -73,13 +73,15 @@ def _cached(name: str) -> dict[str, Any] | None:
 def _told(outcome: Outcome) -> str:
     kind = outcome["kind"]
     if kind == "exception":
-        message = outcome["message"]
-        if len(message) > MESSAGE_SHOWN:
-            message = message[: MESSAGE_SHOWN - 1].rstrip() + MORE
-        return f"raised {outcome['exception']} ({message!r})"
+        return f"raised {outcome['exception']} ({_cut(outcome['message'])!r})"
     if kind == "value":
-        return f"returned {outcome['value']!r}"
+        value = outcome["value"]
+        return f"returned {_cut(value)!r}" if isinstance(value, str) else f"returned {value!r}"
     return "never reported back (still waiting when the run's deadline came)"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_SHOWN else text[: MESSAGE_SHOWN - 1].rstrip() + MORE
 
 
 def _groups(outcomes: dict[str, Outcome], ids: list[str]) -> list[list[str]]:
