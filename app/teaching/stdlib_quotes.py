@@ -76,7 +76,11 @@ def _told(outcome: Outcome) -> str:
         return f"raised {outcome['exception']} ({_cut(outcome['message'])!r})"
     if kind == "value":
         value = outcome["value"]
-        return f"returned {_cut(value)!r}" if isinstance(value, str) else f"returned {value!r}"
+        return (
+            f"returned {_cut(value)!r}"
+            if isinstance(value, str)
+            else f"returned {_cut(repr(value))}"
+        )
     return "never reported back (still waiting when the run's deadline came)"
 
 

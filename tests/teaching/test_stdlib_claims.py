@@ -297,3 +297,7 @@ def test_any_observed_outcome_is_told_without_a_crash(runs: dict[str, dict[str, 
     assert "'five', sent after it, raised OSError ('mmm" in line and "…" in line
     assert "'six', sent after it, raised BrokenProcessPool ('A child process" in line
     assert "x" * MESSAGE_SHOWN not in line and len(line) < 400
+    executor["crash"] = {"kind": "value", "value": list(range(100_000))}
+    store(result, DEADLINE)
+    (line,) = [x for x in same_case(CRASH) if x.startswith("- ProcessPoolExecutor")]
+    assert "'crash' returned [0, 1, 2," in line and len(line) < 400
