@@ -1,6 +1,7 @@
 """Plain words for a worker's death: what happened to each task, and what the standard
-library's pools would have done in the same case. Qt-free: the window shows this text,
-and a script may print it.
+library's pools do in the same case (observed on this Python when its cache has a run,
+else their documented behaviour: ``stdlib_quotes``). Qt-free: the window shows this
+text, and a script may print it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 from app.core import TaskChanged, TaskState, WorkerDied
 from app.core.events import Event
+from app.teaching.stdlib_claims import CANCEL, CRASH, ENDING, INITIALIZER, RECYCLING, TIMEOUT
+from app.teaching.stdlib_quotes import same_case
 
 _SIGNALS = {
     "SIGKILL": (
@@ -211,23 +214,7 @@ def explain(death: Death, workers_left: bool, restart: bool) -> str:
         lines.append(f"Cancelled: {_ids(death.cancelled)}: the job was ending.")
     if not workers_left and not restart:
         lines.append("No worker is alive: a task sent now returns at once, LOST.")
-    lines += ["", "In the same case:"]
-    if timed_out:
-        lines += [
-            "- ProcessPoolExecutor has no per-task timeout: the hung call holds its worker "
-            "for ever, and shutdown() waits for it.",
-            "- multiprocessing.Pool: AsyncResult.get(timeout) raises TimeoutError in the "
-            "caller, but the worker goes on running the hung task.",
-        ]
-    else:
-        lines += [
-            "- ProcessPoolExecutor marks the whole pool broken: the running future and "
-            "every pending one fail with BrokenProcessPool, and the pool takes no new work "
-            "until you build another.",
-            "- multiprocessing.Pool replaces the dead process, but the task it was running "
-            "never reports back: its AsyncResult.get() waits for ever unless you gave it a "
-            "timeout.",
-        ]
+    lines += ["", *same_case(TIMEOUT if timed_out else CRASH)]
     return "\n".join(lines)
 
 
@@ -241,20 +228,9 @@ def _explain_stop(death: Death) -> str:
     )
 
 
-_STDLIB_KILLS = {
-    "cancel": [
-        "- ProcessPoolExecutor: Future.cancel() of a running call returns False and the "
-        "call runs on to its end; a worker cannot be killed for one call.",
-        "- multiprocessing.Pool has no way to cancel one call.",
-    ],
-    "stop": [],
-}
-_STDLIB_ENDING = [
-    "- ProcessPoolExecutor.shutdown(cancel_futures=True) cancels the queued calls but "
-    "waits for the running ones: before Python 3.14 (terminate_workers(), kill_workers()) "
-    "it cannot kill a busy worker.",
-    "- multiprocessing.Pool.terminate() kills its workers at once, as here.",
-]
+_KILL_CASES: dict[str, str | None] = {"cancel": CANCEL, "stop": None}
+"""What the standard library is compared with for each cause of a kill: a forced
+cancel, nothing for a worker that did not leave in time, else the end of a job."""
 
 
 def _explain_kill(death: Death) -> str:
@@ -279,9 +255,9 @@ def _explain_kill(death: Death) -> str:
         )
     if death.lost:
         lines.append(f"Lost: {_ids(death.lost)}: no worker is left to run them.")
-    same = _STDLIB_KILLS.get(d.cause or "", _STDLIB_ENDING)
-    if same:
-        lines += ["", "In the same case:", *same]
+    case = _KILL_CASES.get(d.cause or "", ENDING)
+    if case is not None:
+        lines += ["", *same_case(case)]
     return "\n".join(lines)
 
 
@@ -303,12 +279,7 @@ def _explain_recycling(death: Death) -> str:
             f"Moved: {_ids(death.requeued)} had been sent to it ahead but had not started; "
             "they go back to the queue, untouched."
         )
-    lines += [
-        "",
-        "In the same case: ProcessPoolExecutor(max_tasks_per_child=N) replaces a worker "
-        "after N tasks too (it has no memory cap); multiprocessing.Pool has "
-        "maxtasksperchild.",
-    ]
+    lines += ["", *same_case(RECYCLING)]
     return "\n".join(lines)
 
 
@@ -334,12 +305,7 @@ def _explain_initializer_failure(death: Death, workers_left: bool) -> str:
         )
     if not workers_left:
         lines.append("No worker is alive: a task sent now returns at once, LOST.")
-    lines += [
-        "",
-        "In the same case: ProcessPoolExecutor marks the whole pool broken "
-        "(BrokenProcessPool for every pending call); multiprocessing.Pool starts new "
-        "workers again and again, each failing the same way.",
-    ]
+    lines += ["", *same_case(INITIALIZER)]
     return "\n".join(lines)
 
 

@@ -78,7 +78,7 @@ def lookup(name: str, full_deadline: float) -> dict[str, Any] | None:
         content = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON
         log.warning("the stored outcomes %s are ignored: %s", path, exc)
         return None
     problem = _why_not_file(content, name, version)

@@ -6,12 +6,14 @@ import os
 import signal
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from app.core import CrashTask, SimpleTask, TaskState, WorkerDied, WorkingProcessFacade
 from app.core.task import CRASH_WAYS
 from app.teaching.explain import Death, deaths_in, explain, memory_meaning
+from app.teaching.stdlib_cache import CACHE_ENV
 
 EXPECTED = {
     "exception": ("exit code 1", "escaped the worker's own loop"),
@@ -21,6 +23,12 @@ EXPECTED = {
     "segfault": ("SIGSEGV", "segmentation fault"),
     "hang": ("SIGKILL", "ran past its timeout"),
 }
+
+
+@pytest.fixture(autouse=True)
+def no_observed_outcomes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty cache: these tests read the fixed claims (test_stdlib_claims, the quotes)."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
 
 
 def events_until(facade: WorkingProcessFacade, done: object, seconds: float = 30) -> list[object]:
