@@ -248,3 +248,24 @@ def test_a_kill_is_reported_with_what_ended_the_job(
     assert main(["report", str(path)]) == 0
     assert "worker-0 (pid " in (out := capsys.readouterr().out)
     assert "): killed: close (signal SIGKILL)" in out
+
+
+@pytest.mark.parametrize(
+    "cause",
+    ["x" * 10_000, "kill now\n\x1b[31mforged line\x1b[0m", 12, None, ["close"]],
+    ids=["10 kB", "newline and escapes", "number", "null", "list"],
+)
+def test_a_damaged_kill_cause_keeps_the_death_on_one_short_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cause: Any
+) -> None:
+    lines = [dict(line) for line in LINES]
+    died = next(line for line in lines if line.get("e") == "worker_died")
+    died.update(reason="killed", cause=cause)
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    (death,) = [line for line in out.splitlines() if "worker-0 (pid 100)" in line]
+    assert death.endswith("(signal SIGKILL), last sample 812.3 MB, OOM killer: likely")
+    assert len(death) < 200
+    assert "\x1b" not in out and "forged line" not in out.replace(death, "")

@@ -80,7 +80,7 @@ def as_table(run: RecordedRun) -> str:
     lines += ["", f"{len(deaths)} worker exit(s)"]
     for d in deaths:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
-        killed_for = f": {d['cause']}" if d["reason"] == "killed" and d["cause"] else ""
+        killed_for = f": {_cut(d['cause'])}" if d["reason"] == "killed" and d["cause"] else ""
         how = f"{d['reason']}{killed_for} ({how})"
         if d["rss"] is not None:
             how += f", last sample {megabytes(d['rss'])}"
@@ -128,7 +128,10 @@ def _cell(value: Any) -> str:
 
 
 def _cut(text: str) -> str:
+    """``text`` on one line of at most ``CELL`` characters, its control characters escaped
+    (a run file's text must not move the terminal's cursor nor colour it)."""
     text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
