@@ -3,8 +3,6 @@ pace hammered during a collect, Kill now while the play is held or stepping."""
 
 from __future__ import annotations
 
-import time
-
 import psutil
 import pytest
 from PySide6.QtWidgets import QPushButton
@@ -48,10 +46,6 @@ def test_pause_step_and_pace_hammered_then_kill_now_during_the_collect_end_the_p
     states = final_states(window)
     assert states["hang"] is TaskState.TIMED_OUT
     assert states["after"] in (TaskState.DONE, TaskState.CANCELLED)
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
     assert not resting(bar) and window.controls.new_run.isEnabled()
-    deadline = time.monotonic() + 1
-    while time.monotonic() < deadline:  # nothing plays on after the end
-        qtbot.wait(50)
-        assert not player.running
