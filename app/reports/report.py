@@ -7,6 +7,7 @@ or of a newer format version.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -158,12 +159,18 @@ def main(path: str, json_output: bool) -> int:
 def say(text: str) -> None:
     """Prints ``text``, escaping what the terminal's encoding cannot show (an ID may
     hold a lone surrogate, a path bytes that are no UTF-8) rather than failing, and
-    quietly stops when the reader closes the pipe."""
+    quietly stops when the reader closes the pipe. An output that cannot be written
+    (closed, a full disk) is an OSError, once: what is left unwritten is dropped."""
+    if sys.stdout is None:  # started with its standard output closed
+        raise OSError(errno.EBADF, "the standard output is closed")
     encoding = sys.stdout.encoding or "utf-8"
     try:
         print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
     except BrokenPipeError:  # the reader has all it wanted (``report FILE | head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor a second error
+        raise
 
 
 def reason(exc: BaseException, path: str) -> str:
