@@ -269,3 +269,20 @@ def test_a_damaged_kill_cause_keeps_the_death_on_one_short_clean_line(
     assert death.endswith("(signal SIGKILL), last sample 812.3 MB, OOM killer: likely")
     assert len(death) < 200
     assert "\x1b" not in out and "forged line" not in out.replace(death, "")
+
+
+@pytest.mark.parametrize("redirect", [">&-", ">/dev/full"])
+def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    run_file: Path, redirect: str
+) -> None:
+    command = f"exec {sys.executable} -m app report {run_file} {redirect}"
+    done = subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("report: the output could not be written:"), done.stderr
+    assert len(done.stderr.splitlines()) == 1

@@ -149,10 +149,11 @@ def main(path: str, json_output: bool) -> int:
     run = open_run(path, "report")
     if run is None:
         return 2
-    if json_output:
-        say(json.dumps(as_json(run), indent=2))
-    else:
-        say(as_table(run))
+    try:
+        say(json.dumps(as_json(run), indent=2) if json_output else as_table(run))
+    except OSError as exc:  # a closed output, a full disk
+        print(f"report: the output could not be written: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
