@@ -86,7 +86,10 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     contenders = result["contenders"]
     ids = list(contenders[CONTENDERS[0]])
     id_width = max([len("task"), *(len(i) for i in ids)])
+    texts = {i: [cell(i, contenders[c][i]) for c in CONTENDERS] for i in ids}
+    widest = max([len(c) for c in CONTENDERS] + [len(t) for row in texts.values() for t in row])
     column = max(MIN_CELL, (width - id_width - 2 * len(CONTENDERS)) // len(CONTENDERS))
+    column = min(column, max(MIN_CELL, widest))  # a huge width pads no cell past its text
     lines = [
         f"{scenario.name}: {scenario.title}",
         f"Python {result['python']}; {_workers(scenario.options)} each; "
@@ -96,7 +99,7 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     ]
     cut = False
     for task_id in ids:
-        cells = [_wrapped(cell(task_id, contenders[c][task_id]), column) for c in CONTENDERS]
+        cells = [_wrapped(text, column) for text in texts[task_id]]
         cut = cut or any(text[-1].endswith(MORE) for text in cells)
         lines += _row(task_id, cells, id_width, column)
     if cut:

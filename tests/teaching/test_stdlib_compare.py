@@ -375,3 +375,21 @@ def test_a_huge_unknown_name_is_cut_in_the_refusal() -> None:
     )
     assert ran.returncode == 2
     assert "unknown scenario 'xxx" in ran.stderr and len(ran.stderr) < 500
+
+
+def test_a_huge_terminal_width_pads_no_cell_past_its_text() -> None:
+    """``COLUMNS=1000000000``: each column is as wide as its longest cell, not a third of
+    the width given (which took gigabytes for each line)."""
+    ids = task_ids("several-collects")
+    outcome = {"kind": "value", "value": "solved"}
+    result = {
+        "scenario": "several-collects",
+        "python": platform.python_version(),
+        "contenders": {c: {i: dict(outcome) for i in ids} for c in CONTENDERS},
+    }
+    started = time.monotonic()
+    lines = table(result, 4.0, 10**9)
+    assert time.monotonic() - started < 1.0
+    assert max(len(line) for line in lines) < 200
+    row = next(line for line in lines if line.startswith("late "))
+    assert row.split() == ["late", '"solved"', '"solved"', '"solved"']
