@@ -248,3 +248,41 @@ def test_a_kill_is_reported_with_what_ended_the_job(
     assert main(["report", str(path)]) == 0
     assert "worker-0 (pid " in (out := capsys.readouterr().out)
     assert "): killed: close (signal SIGKILL)" in out
+
+
+@pytest.mark.parametrize(
+    "cause",
+    ["x" * 10_000, "kill now\n\x1b[31mforged line\x1b[0m", 12, None, ["close"]],
+    ids=["10 kB", "newline and escapes", "number", "null", "list"],
+)
+def test_a_damaged_kill_cause_keeps_the_death_on_one_short_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cause: Any
+) -> None:
+    lines = [dict(line) for line in LINES]
+    died = next(line for line in lines if line.get("e") == "worker_died")
+    died.update(reason="killed", cause=cause)
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    (death,) = [line for line in out.splitlines() if "worker-0 (pid 100)" in line]
+    assert death.endswith("(signal SIGKILL), last sample 812.3 MB, OOM killer: likely")
+    assert len(death) < 200
+    assert "\x1b" not in out and "forged line" not in out.replace(death, "")
+
+
+@pytest.mark.parametrize("redirect", [">&-", ">/dev/full"])
+def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    run_file: Path, redirect: str
+) -> None:
+    command = f"exec {sys.executable} -m app report {run_file} {redirect}"
+    done = subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("report: the output could not be written:"), done.stderr
+    assert len(done.stderr.splitlines()) == 1

@@ -12,12 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLayout,
     QLayoutItem,
+    QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -244,6 +247,36 @@ class TimelineLegend(QWidget):
         return box
 
 
+class LegendScroll(QScrollArea):
+    """The legend, as tall as its wrapped entries need when there is room; with less
+    (a narrow window, a splitter pulled down) it scrolls rather than cutting entries off
+    for good, and the timeline keeps its rows."""
+
+    def __init__(self, legend: TimelineLegend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("legendScroll")
+        self.setWidget(legend)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the Tab chain stays the table's
+        self._width = -1
+
+    def sizeHint(self) -> QSize:
+        legend = self.widget()
+        width = self.viewport().width() if self.isVisible() else legend.sizeHint().width()
+        return QSize(legend.minimumSizeHint().width(), legend.heightForWidth(max(1, width)))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(SAMPLE.width(), SAMPLE.height() + 4)  # one line, scrolled
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != self._width:  # another width wraps to another height
+            self._width = event.size().width()
+            self.updateGeometry()
+
+
 class TimelinePane(QWidget):
     """The timeline with its legend under it, which ``legend_action`` shows or folds."""
 
@@ -256,7 +289,8 @@ class TimelinePane(QWidget):
         self.legend_action.setCheckable(True)
         self.legend_action.setChecked(True)
         self.legend_action.setToolTip("Show or fold what the timeline's colours and marks mean")
-        self.legend_action.toggled.connect(self.legend.setVisible)
+        self.legend_scroll = LegendScroll(self.legend, self)
+        self.legend_action.toggled.connect(self.legend_scroll.setVisible)
         toggle = self.toggle = QToolButton(self)
         toggle.setObjectName("legendToggle")
         toggle.setDefaultAction(self.legend_action)
@@ -268,5 +302,5 @@ class TimelinePane(QWidget):
         foot = QHBoxLayout()
         foot.setContentsMargins(0, 0, 0, 0)
         foot.addWidget(toggle, 0, Qt.AlignmentFlag.AlignTop)
-        foot.addWidget(self.legend, 1)
+        foot.addWidget(self.legend_scroll, 1)
         box.addLayout(foot)

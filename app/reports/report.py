@@ -7,6 +7,7 @@ or of a newer format version.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -80,7 +81,7 @@ def as_table(run: RecordedRun) -> str:
     lines += ["", f"{len(deaths)} worker exit(s)"]
     for d in deaths:
         how = f"signal {d['signal']}" if d["signal"] else f"exit code {_cell(d['exitcode'])}"
-        killed_for = f": {d['cause']}" if d["reason"] == "killed" and d["cause"] else ""
+        killed_for = f": {_cut(d['cause'])}" if d["reason"] == "killed" and d["cause"] else ""
         how = f"{d['reason']}{killed_for} ({how})"
         if d["rss"] is not None:
             how += f", last sample {megabytes(d['rss'])}"
@@ -128,7 +129,10 @@ def _cell(value: Any) -> str:
 
 
 def _cut(text: str) -> str:
+    """``text`` on one line of at most ``CELL`` characters, its control characters escaped
+    (a run file's text must not move the terminal's cursor nor colour it)."""
     text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
@@ -145,22 +149,29 @@ def main(path: str, json_output: bool) -> int:
     run = open_run(path, "report")
     if run is None:
         return 2
-    if json_output:
-        say(json.dumps(as_json(run), indent=2))
-    else:
-        say(as_table(run))
+    try:
+        say(json.dumps(as_json(run), indent=2) if json_output else as_table(run))
+    except OSError as exc:  # a closed output, a full disk
+        print(f"report: the output could not be written: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def say(text: str) -> None:
     """Prints ``text``, escaping what the terminal's encoding cannot show (an ID may
     hold a lone surrogate, a path bytes that are no UTF-8) rather than failing, and
-    quietly stops when the reader closes the pipe."""
+    quietly stops when the reader closes the pipe. An output that cannot be written
+    (closed, a full disk) is an OSError, once: what is left unwritten is dropped."""
+    if sys.stdout is None:  # started with its standard output closed
+        raise OSError(errno.EBADF, "the standard output is closed")
     encoding = sys.stdout.encoding or "utf-8"
     try:
         print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
     except BrokenPipeError:  # the reader has all it wanted (``report FILE | head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor a second error
+        raise
 
 
 def reason(exc: BaseException, path: str) -> str:

@@ -25,6 +25,7 @@ WAITING_TEXT = "still waiting at the deadline"
 MIN_CELL = 16  # characters: narrower terminals get longer lines rather than no text
 CELL_LINES = 3  # lines of a cell at most
 MORE = "…"
+NAME_SHOWN = 60  # characters of an unknown name said back
 
 
 def main(
@@ -34,9 +35,11 @@ def main(
     out: Callable[[str], None] = say,
 ) -> int:
     """Runs and prints the comparison (``deadline`` seconds each, ``DEADLINE`` when None);
-    0, 1 when a run ended without a report, 2 for a scenario or deadline refused."""
+    0; 1 when a run ended without a report or its output could not be written; 2 for a
+    scenario or deadline refused."""
     if name not in SCENARIOS:
-        print(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
+        shown = repr(name) if len(name) <= NAME_SHOWN else repr(name[:NAME_SHOWN]) + MORE
+        print(f"unknown scenario {shown}; one of: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
     try:
         deadline = DEADLINE if deadline is None else check_deadline(deadline)
@@ -49,10 +52,14 @@ def main(
         print(f"compare: {exc}", file=sys.stderr)
         return 1
     store(result, deadline)
-    if json_output:
-        out(json.dumps(result))
-    else:
-        out("\n".join(table(result, deadline, shutil.get_terminal_size().columns)))
+    try:
+        if json_output:
+            out(json.dumps(result))
+        else:
+            out("\n".join(table(result, deadline, shutil.get_terminal_size().columns)))
+    except OSError as exc:  # a closed output, a full disk: the run is stored all the same
+        print(f"compare: the output could not be written: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -79,7 +86,10 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     contenders = result["contenders"]
     ids = list(contenders[CONTENDERS[0]])
     id_width = max([len("task"), *(len(i) for i in ids)])
+    texts = {i: [cell(i, contenders[c][i]) for c in CONTENDERS] for i in ids}
+    widest = max([len(c) for c in CONTENDERS] + [len(t) for row in texts.values() for t in row])
     column = max(MIN_CELL, (width - id_width - 2 * len(CONTENDERS)) // len(CONTENDERS))
+    column = min(column, max(MIN_CELL, widest))  # a huge width pads no cell past its text
     lines = [
         f"{scenario.name}: {scenario.title}",
         f"Python {result['python']}; {_workers(scenario.options)} each; "
@@ -89,7 +99,7 @@ def table(result: dict[str, Any], deadline: float, width: int) -> list[str]:
     ]
     cut = False
     for task_id in ids:
-        cells = [_wrapped(cell(task_id, contenders[c][task_id]), column) for c in CONTENDERS]
+        cells = [_wrapped(text, column) for text in texts[task_id]]
         cut = cut or any(text[-1].endswith(MORE) for text in cells)
         lines += _row(task_id, cells, id_width, column)
     if cut:

@@ -236,6 +236,8 @@ class ScenarioPlay:
     ) -> None:
         self._steps = steps
         self._driver = driver
+        if patience is not None and _seconds("patience", patience) <= 0:
+            raise ValueError(f"patience must be more than 0 seconds, not {patience!r}")
         self._patience = patience
         self.pace = pace  # at least this many seconds between two steps' beginnings
         self.held = False  # paused: no step begins (one already begun goes on)
@@ -249,6 +251,19 @@ class ScenarioPlay:
         self._step_began = time.monotonic()
         self._last_began = -math.inf
         self.sent: dict[str, Task] = {}  # every task submitted, the refused ones too
+
+    @property
+    def pace(self) -> float:
+        return self._pace
+
+    @pace.setter
+    def pace(self, seconds: float) -> None:
+        """A finite number of seconds, 0 or more: an endless pace would hold the play
+        for ever without a word, a NaN one would quietly be none."""
+        pace = _seconds("pace", seconds)
+        if not 0 <= pace < math.inf:
+            raise ValueError(f"pace must be a finite number of seconds, 0 or more, not {seconds!r}")
+        self._pace = pace
 
     @property
     def steps(self) -> Sequence[Step]:
@@ -396,6 +411,15 @@ class ScenarioPlay:
                 took = time.perf_counter() - started
             log.info("collect_tasks() #%d returned %d tasks in %.3f s", call, len(tasks), took)
         return True
+
+
+def _seconds(what: str, value: object) -> float:
+    """``value`` as seconds (a NaN is refused), or a TypeError/ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number of seconds, not {value!r}")
+    if math.isnan(value):
+        raise ValueError(f"{what} must be a number of seconds, not {value!r}")
+    return float(value)
 
 
 class BlockingDriver:

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import platform
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ log = logging.getLogger("app.compare")
 CACHE_ENV = "WORKER_MONITOR_CACHE"
 """The cache folder, when set (tests point it to a temporary folder)."""
 FORMAT = "worker-monitor-stdlib-outcomes"
+MAX_BYTES = 1 << 20
+"""A stored file's size at most (a comparison's is a few kB): a larger one is not read."""
 KINDS = {"value": ("value",), "exception": ("exception", "message"), "waiting": ()}
 """Each outcome kind, and the keys it must have besides ``kind``."""
 
@@ -75,7 +78,7 @@ def lookup(name: str, full_deadline: float) -> dict[str, Any] | None:
     version = platform.python_version()
     path = cache_file(name, version)
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(_read(path))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON
@@ -98,6 +101,20 @@ def lookup(name: str, full_deadline: float) -> dict[str, Any] | None:
         )
         return None
     return result
+
+
+def _read(path: Path) -> str:
+    """The text of ``path``, if it is a regular file of at most ``MAX_BYTES``: a FIFO put
+    in its place would block a reader until someone writes to it, a huge file would take
+    the time and memory of reading it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if status.st_size > MAX_BYTES:
+            raise OSError(f"{path} has {status.st_size} bytes, more than {MAX_BYTES}")
+        return file.read(MAX_BYTES + 1).decode("utf-8")
 
 
 def _waits(result: dict[str, Any]) -> bool:

@@ -47,8 +47,7 @@ class TerminalStepper:
             play.resume()  # nobody reads the prompts: nobody will press Enter
             return
         self.asked += 1
-        lines = self._lines or sys.stdin
-        if lines is not None and lines.readline():
+        if _line(self._lines or sys.stdin):
             play.step_once()
             return
         self._print(f"\n{END_OF_INPUT}\n")
@@ -69,3 +68,12 @@ class TerminalStepper:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
             return False
         return True
+
+
+def _line(lines: TextIO | None) -> bool:
+    """Whether a line came (False at the end of the input). Any line is an Enter: one in
+    bytes the input's encoding cannot decode too, so the bytes are read as they are."""
+    if lines is None:
+        return False
+    raw = getattr(lines, "buffer", None)
+    return bool(raw.readline() if raw is not None else lines.readline())

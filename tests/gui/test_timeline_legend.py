@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
@@ -116,3 +117,32 @@ def _pixels_unlike(image: QImage, ground: QColor, by: int) -> int:
             if far + abs(pixel.blue() - ground.blue()) >= by:
                 count += 1
     return count
+
+
+@pytest.mark.parametrize("size", [(300, 300), (300, 160), (900, 120), (200, 400)])
+def test_a_legend_with_too_little_room_scrolls_and_cuts_no_entry_for_good(
+    qtbot: QtBot, size: tuple[int, int]
+) -> None:
+    """A narrow or short pane (a splitter can make it so): every entry can still be
+    brought into view, and the timeline keeps rows to show."""
+    pane = TimelinePane(TimelineView())
+    qtbot.addWidget(pane)
+    pane.resize(*size)
+    pane.show()
+    qtbot.waitExposed(pane)
+    legend = pane.legend
+    boxes = [b for b in legend.findChildren(QWidget) if b.objectName().startswith("legend-")]
+    assert len(boxes) == len(legend.entries)
+    scroll = pane.legend_scroll
+    for box in boxes:
+        scroll.ensureWidgetVisible(box, 0, 0)
+        seen = QRect(box.mapTo(scroll.viewport(), QPoint(0, 0)), box.size())
+        view = scroll.viewport().rect()
+        shown = view.intersected(seen)  # all of it, or as much as the view's width holds
+        assert shown.height() == seen.height(), box.objectName()
+        assert shown.width() == min(seen.width(), view.width()), box.objectName()
+    assert pane.timeline.height() >= 40
+    # With the room it needs, it shows whole without scrolling.
+    pane.resize(size[0], 900)
+    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible())
+    assert legend.height() >= legend.heightForWidth(legend.width())

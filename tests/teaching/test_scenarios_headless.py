@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -97,3 +98,25 @@ def test_a_step_that_waits_too_long_is_a_timeout_and_refused_tasks_are_kept() ->
     assert facade.polls >= 2
     final = play.final([])
     assert list(final) == ["one"] and final["one"].state is TaskState.REJECTED
+
+
+@pytest.mark.parametrize("pace", [math.nan, math.inf, -1.0, "1", True, None])
+def test_a_pace_that_is_no_number_of_seconds_is_refused(pace: object) -> None:
+    """An endless pace would hold the play for ever without a word; a NaN one would
+    quietly be no pace."""
+    driver = BlockingDriver(_StuckFacade())  # type: ignore[arg-type]
+    error = TypeError if isinstance(pace, str | bool) or pace is None else ValueError
+    with pytest.raises(error, match="pace"):
+        ScenarioPlay((say("one"),), driver, pace=pace)  # type: ignore[arg-type]
+    play = ScenarioPlay((say("one"),), driver, pace=2)
+    with pytest.raises(error, match="pace"):
+        play.pace = pace  # type: ignore[assignment]
+    assert play.pace == 2.0
+
+
+@pytest.mark.parametrize("patience", [math.nan, 0, -1.0, "1", True])
+def test_a_patience_that_is_no_number_of_seconds_is_refused(patience: object) -> None:
+    driver = BlockingDriver(_StuckFacade())  # type: ignore[arg-type]
+    error = TypeError if isinstance(patience, str | bool) else ValueError
+    with pytest.raises(error, match="patience"):
+        ScenarioPlay((say("one"),), driver, patience=patience)  # type: ignore[arg-type]

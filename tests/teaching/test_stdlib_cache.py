@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -319,3 +320,42 @@ def test_a_wait_step_waits_for_its_tasks_at_most_its_seconds(
     finally:
         player.abandon()  # the hung worker, killed
         player.close()
+
+
+def _cached_within(seconds: float) -> tuple[bool, dict[str, Any] | None]:
+    """``cached(NAME)`` on a thread: whether it answered within ``seconds``, and what."""
+    answer: list[dict[str, Any] | None] = []
+    thread = threading.Thread(target=lambda: answer.append(cached(NAME)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return bool(answer), (answer[0] if answer else None)
+
+
+def test_a_cache_file_that_is_a_fifo_is_ignored_without_waiting_for_a_writer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = cache_file(NAME)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.compare"):
+            answered, result = _cached_within(5.0)
+        assert answered, "cached() waited for a writer to open the FIFO"
+        assert result is None
+        assert "not a regular file" in caplog.text
+    finally:  # a reader still blocked in open() is let go
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_huge_cache_file_is_ignored_unread(caplog: pytest.LogCaptureFixture) -> None:
+    path = cache_file(NAME)
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as file:
+        file.truncate(1 << 30)  # 1 GB, sparse: reading it would take the time and memory
+    with caplog.at_level(logging.WARNING, logger="app.compare"):
+        started = time.monotonic()
+        answered, result = _cached_within(5.0)
+    assert answered and result is None
+    assert time.monotonic() - started < 2.0
+    assert "bytes" in caplog.text

@@ -342,3 +342,54 @@ def test_a_reader_that_closes_the_pipe_ends_it_quietly(tmp_path: Path) -> None:
     assert process.returncode == 0, err[-3000:]
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert left_running(tag) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("output", ["closed", "full"])
+def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    tmp_path: Path, output: str
+) -> None:
+    """``compare >&-`` and ``compare >/dev/full``: the run is still stored; the command
+    says in one line that it could not print it, and ends with 1."""
+    tag = uuid.uuid4().hex
+    command = " ".join(compare_command("several-collects", "--deadline", "8"))
+    redirect = ">&-" if output == "closed" else ">/dev/full"
+    ran = subprocess.run(
+        ["sh", "-c", f"exec {command} {redirect}"],
+        cwd=REPO,
+        env=environment(tmp_path, tag),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in ran.stderr and "Exception ignored" not in ran.stderr, ran.stderr
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.strip().splitlines()[-1].startswith("compare: the output could not be")
+    assert list(tmp_path.glob("python-*/several-collects.json"))
+    assert left_running(tag) == []
+
+
+def test_a_huge_unknown_name_is_cut_in_the_refusal() -> None:
+    ran = subprocess.run(
+        compare_command("x" * 10_000), cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert ran.returncode == 2
+    assert "unknown scenario 'xxx" in ran.stderr and len(ran.stderr) < 500
+
+
+def test_a_huge_terminal_width_pads_no_cell_past_its_text() -> None:
+    """``COLUMNS=1000000000``: each column is as wide as its longest cell, not a third of
+    the width given (which took gigabytes for each line)."""
+    ids = task_ids("several-collects")
+    outcome = {"kind": "value", "value": "solved"}
+    result = {
+        "scenario": "several-collects",
+        "python": platform.python_version(),
+        "contenders": {c: {i: dict(outcome) for i in ids} for c in CONTENDERS},
+    }
+    started = time.monotonic()
+    lines = table(result, 4.0, 10**9)
+    assert time.monotonic() - started < 1.0
+    assert max(len(line) for line in lines) < 200
+    row = next(line for line in lines if line.startswith("late "))
+    assert row.split() == ["late", '"solved"', '"solved"', '"solved"']

@@ -272,3 +272,22 @@ def test_an_unknown_scenario_with_step_is_refused_as_without(
 ) -> None:
     assert main(["demo", "--scenario", "nope", "--step"]) == 2
     assert "unknown scenario 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_lines_the_input_cannot_decode_still_each_play_a_step(encoding: str) -> None:
+    """Enter is any line: bytes of another encoding (or none) are one, not a traceback."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "app", "demo", "--scenario", "several-collects", "--step"],
+        cwd=REPO,
+        input=b"\xff\xfe\n" + "é\n".encode("latin-1") * 2,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        timeout=60,
+    )
+    stderr = ran.stderr.decode(errors="replace")
+    assert ran.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr
+    out = ran.stdout.decode(errors="replace")
+    assert out.count("[step ") == 4 and out.count(END_OF_INPUT) == 1  # 3 lines, then the end
