@@ -144,8 +144,12 @@ def main(path: str, out: str) -> int:
     slices = sum(1 for e in events if e["ph"] == "X")
     deaths = sum(1 for e in events if e["ph"] == "i")
     tracks = sum(1 for e in events if e["name"] == "process_name")
-    say(
-        f"{out}: {slices} task attempt(s) on {tracks} worker track(s), {deaths} death(s); "
-        "open it in https://ui.perfetto.dev or chrome://tracing"
-    )
+    try:
+        say(
+            f"{out}: {slices} task attempt(s) on {tracks} worker track(s), {deaths} death(s); "
+            "open it in https://ui.perfetto.dev or chrome://tracing"
+        )
+    except OSError as exc:  # a closed output, a full disk: the trace is written all the same
+        print(f"trace: the output could not be written: {exc}", file=sys.stderr)
+        return 1
     return 0
