@@ -39,6 +39,7 @@ from app.gui.scenario_player import ScenarioPlayer
 from app.teaching.compare_cells import Observed, header, rows, stored
 from app.teaching.scenarios import SCENARIOS
 from app.teaching.stdlib_cache import store
+from app.teaching.stdlib_contender import task_ids
 from app.teaching.stdlib_runs import DEADLINE, OUTER_GRACE, Cancelled, cached, run_compare
 
 log = logging.getLogger("app.gui")
@@ -198,8 +199,7 @@ class CompareTab(QWidget):
 
     def show_scenario(self, name: str) -> None:
         """Shows scenario ``name``: its result at once if one is at hand."""
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}")
+        task_ids(name)  # a clear TypeError or ValueError for a name that is no scenario's
         index = self.combo.findData(name)
         if index != self.combo.currentIndex():
             self.combo.setCurrentIndex(index)  # _chosen shows it
@@ -267,10 +267,10 @@ class CompareTab(QWidget):
             self.progress.setRange(0, round(run.at_most))
             self.progress.setValue(min(round(elapsed), round(run.at_most)))
             self.progress.show()
-            where = "" if running == name else f" ({running}: one run at a time)"
+            other = running != name
             text = (
-                f"Running{where} under ProcessPoolExecutor, Pool and the facade, "
-                f"at most {run.at_most:g} s."
+                f"Running{f' {running}' if other else ''} under ProcessPoolExecutor, Pool and "
+                f"the facade, at most {run.at_most:g} s.{' One run at a time.' if other else ''}"
             )
         else:
             self.progress.hide()
@@ -304,8 +304,7 @@ class CompareTab(QWidget):
         """Starts a run of scenario ``name`` (the one shown by default); False when one
         is going already, or the window closes."""
         name = self._name if name is None else name
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; one of: {', '.join(SCENARIOS)}")
+        task_ids(name)  # a clear TypeError or ValueError for a name that is no scenario's
         if self.running is not None or self._closed:
             return False
         self._errors.pop(name, None)

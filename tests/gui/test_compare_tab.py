@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
@@ -81,9 +82,9 @@ def fabricated(name: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_real_run_shows_each_end_and_marks_those_unlike_the_facade(
-    qtbot: QtBot, tab: CompareTab
+    qtbot: QtBot, window: MainWindow, tab: CompareTab
 ) -> None:
     tab.show_scenario("dies-before-collect")
     assert tab.model.rowCount() == 0
@@ -97,7 +98,16 @@ def test_a_real_run_shows_each_end_and_marks_those_unlike_the_facade(
         in tab.status.text()
     )
     assert not tab.run()  # a second run waits for the first to end
+    # A scenario played meanwhile is shown, and run once the first run ends.
+    with qtbot.waitSignal(window.scenario_player.finished, timeout=60_000):
+        window.scenario_player.start("several-collects")
+    assert tab.scenario == "several-collects" and tab.running == "dies-before-collect"
+    assert "Running dies-before-collect under" in tab.status.text()
+    assert tab.status.text().endswith("One run at a time.")
+    qtbot.waitUntil(lambda: tab.running == "several-collects", timeout=RUN_MS)
     qtbot.waitUntil(lambda: tab.running is None, timeout=RUN_MS)
+    assert list(cells(tab)) == ["one", "two", "late"]
+    tab.show_scenario("dies-before-collect")
     assert "last run gave nothing" not in tab.status.text(), tab.status.text()
     table = cells(tab)
     assert list(table) == ["one", "two", "crash", "three"]
@@ -179,6 +189,28 @@ def test_closing_the_window_mid_run_leaves_nothing_running(
     assert tab.running is None
     assert not started & {c.pid for c in live_children()}
     assert not cache_file("hang-timeout").exists()  # a cancelled run is no observation
+
+
+@pytest.mark.timeout(60)
+def test_a_window_deleted_mid_run_ends_the_run_first(
+    qtbot: QtBot, window: MainWindow, tab: CompareTab
+) -> None:
+    """Deleted without its shutdown (``deleteLater``, ``shiboken6.delete``): the tab's
+    run is cancelled and waited for before its thread could be destroyed running."""
+    before = {c.pid for c in live_children()}
+    assert tab.run("hang-timeout")
+    qtbot.waitUntil(lambda: len({c.pid for c in live_children()} - before) >= 5, timeout=30_000)
+    started = {c.pid for c in live_children()} - before
+    shiboken6.delete(window)
+    assert not started & {c.pid for c in live_children()}
+
+
+def test_a_name_that_is_no_scenario_is_refused(tab: CompareTab) -> None:
+    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
+        tab.show_scenario("nope")
+    with pytest.raises(TypeError, match="a scenario's name is a string"):
+        tab.run(["original"])  # type: ignore[arg-type]
+    assert tab.running is None
 
 
 @pytest.mark.timeout(60)
