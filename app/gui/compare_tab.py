@@ -190,12 +190,12 @@ class CompareTab(QWidget):
 
     @property
     def running(self) -> str | None:
-        """The scenario being run now, if any."""
+        """The scenario being run now, if any: until the tab has taken in its end."""
         going = self._going()
         return None if going is None else going.name
 
     def _going(self) -> CompareRun | None:
-        return next((run for run in self._runs if not run.isFinished()), None)
+        return self._runs[0] if self._runs else None
 
     def show_scenario(self, name: str) -> None:
         """Shows scenario ``name``: its result at once if one is at hand."""
