@@ -13,6 +13,7 @@ killed), a fraction of a second.
 from __future__ import annotations
 
 import logging
+import platform
 import threading
 import time
 from functools import partial
@@ -294,9 +295,9 @@ class CompareTab(QWidget):
         if self._shown:
             return ""
         return (
-            "Not observed yet on this Python: Run on this Python runs the scenario's tasks "
-            f"under the three (about {DEADLINE:g} s); a scenario played in the window is "
-            "run once it ends."
+            f"Not observed yet on Python {platform.python_version()}: Run on this Python runs "
+            f"the scenario's tasks under the three (about {DEADLINE:g} s); a scenario played "
+            "in the window is run once it ends."
         )
 
     # == runs =============================================================================
