@@ -101,7 +101,7 @@ class CompareModel(QAbstractTableModel):
             text = found.text
             if len(text) > SHOWN_TEXT:
                 text = text[: SHOWN_TEXT - 1].rstrip() + "…"
-            return f"{DIFFERS}\u00a0{text}" if differs else text  # the sign stays with the text
+            return f"{DIFFERS} {text}" if differs else text
         if role in (Role.ToolTipRole, Role.AccessibleTextRole):
             return self.describe(index)
         if role == Role.FontRole and (differs or found is None):
