@@ -19,7 +19,7 @@ import time
 from functools import partial
 from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -231,8 +231,11 @@ class CompareTab(QWidget):
     def show_result(self, name: str, result: Any, observed: Observed) -> None:
         """Shows ``result`` (None: nothing observed yet) as scenario ``name``'s; one that
         is not a comparison of it is refused in the tab, with the reason."""
+        task_ids(name)  # a clear TypeError or ValueError for a name that is no scenario's
         self._name = name
         self._problem = None
+        with QSignalBlocker(self.combo):  # the combo says which, without showing it again
+            self.combo.setCurrentIndex(self.combo.findData(name))
         found = []
         if result is not None:
             try:

@@ -125,6 +125,9 @@ def header(result: dict[str, Any], observed: Observed) -> list[str]:
 
 
 def _when(at: float) -> str:
-    day = time.strftime("%Y-%m-%d", time.localtime(at))
-    clock = time.strftime("%H:%M:%S", time.localtime(at))
+    try:
+        local = time.localtime(at)
+    except (OverflowError, OSError, ValueError):  # NaN, or beyond the platform's clock
+        return "at an unknown time"
+    day, clock = time.strftime("%Y-%m-%d", local), time.strftime("%H:%M:%S", local)
     return f"at {clock} today" if day == time.strftime("%Y-%m-%d") else f"on {day} at {clock}"

@@ -210,6 +210,8 @@ def test_a_name_that_is_no_scenario_is_refused(tab: CompareTab) -> None:
         tab.show_scenario("nope")
     with pytest.raises(TypeError, match="a scenario's name is a string"):
         tab.run(["original"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown scenario"):
+        tab.show_result("", None, Observed(None, False, None))
     assert tab.running is None
 
 
@@ -250,8 +252,9 @@ def test_odd_outcomes_are_shown_as_they_are(tab: CompareTab) -> None:
     pool["one"] = {"kind": "value", "value": {"nested": [1, 2.5, None]}}
     pool["two"] = {"kind": "exception", "exception": "E" * 500, "message": "\n" * 3}
     result["contenders"]["facade"]["one"]["state"] = 12
+    tab.show_scenario("hang-timeout")
     tab.show_result("original", result, Observed(-1e12, True, None))
-    assert tab.status.text() == ""
+    assert tab.status.text() == "" and tab.combo.currentData() == "original"
     table = cells(tab)
     assert table["one"][0] == '12 "one"'
     assert table["one"][2] == f'{DIFFERS} {{"nested": [1, 2.5, null]}}'

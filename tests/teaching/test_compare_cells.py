@@ -94,3 +94,9 @@ def test_what_is_stored_is_read_and_a_missing_file_is_not_known(
     path.write_text(json.dumps({"deadline": 12}))
     found = stored("original")
     assert found.deadline == 12.0 and found.at is not None and not found.fresh
+
+
+@pytest.mark.parametrize("at", [float("nan"), float("inf"), 1e300, -1e300])
+def test_a_time_beyond_the_clock_is_not_known(at: float) -> None:
+    result = {"scenario": "original", "python": "3.11.7", "contenders": {}}
+    assert "observed at an unknown time" in header(result, Observed(at, True, 10))[1]
