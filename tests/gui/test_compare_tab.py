@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import shiboken6
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import QApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -284,6 +284,7 @@ def test_the_tab_is_usable_from_the_keyboard(qtbot: QtBot, tab: CompareTab) -> N
     for widget in (tab.combo, tab.button, tab.table):
         assert widget.focusPolicy() & Qt.FocusPolicy.TabFocus
         assert widget.accessibleName()
+    assert tab.button.shortcut() == QKeySequence("Alt+Y")
     assert tab.combo.nextInFocusChain() is tab.button or tab.button.isAncestorOf(
         tab.combo.nextInFocusChain()
     )
