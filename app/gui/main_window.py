@@ -33,6 +33,7 @@ from app.core.task import Task
 from app.gui import formatting, palette
 from app.gui.backends import Backend, LocalBackend
 from app.gui.close_dialog import CloseChoice, ask_close_choice, ask_force_cancel
+from app.gui.compare_tab import CompareTab
 from app.gui.console_view import ConsoleView, LogBridge
 from app.gui.controls import (
     Controls,
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.central_layout.insertWidget(1, self.scenario_bar)
         self._connect()
         self.predict = PredictMode(self, self._settings)  # holds scenarios for predictions
+        self.compare_tab = CompareTab(self)  # the scenario played, as the stdlib pools end it
         logging.getLogger().addHandler(self._bridge.handler)  # the console shows what follows
         self.destroyed.connect(partial(_end_run, self.controller, self._bridge.handler))
         self._restore_settings(workers)
@@ -576,6 +578,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._ticker.cancel()
         self.scenario_player.stop()
+        self.compare_tab.stop()  # cancels a comparison running
         for replaying in (self.recorded, self.review):
             if replaying is not None:
                 replaying.stop()

@@ -9,7 +9,8 @@ process's outer deadline, past which its whole process group is killed; and by i
 standard input, a pipe from this process whose end (this process killed) ends it too.
 Whatever happens, Ctrl-C included, every child's group is killed and reaped before
 ``run_compare`` returns. It blocks for up to its deadline and a few seconds more: a
-window calls it on a thread of its own.
+window calls it on a thread of its own, with a ``cancel`` event that ends it early
+(``Cancelled``, within ``CANCEL_POLL``) when the window closes.
 
 The result (``run_compare``) is one JSON-safe object::
 
@@ -34,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -42,7 +44,15 @@ import app
 from app.teaching import stdlib_cache
 from app.teaching.stdlib_contender import CONTENDERS, WAITING, Outcome, task_ids
 
-__all__ = ["CONTENDERS", "DEADLINE", "cached", "check_deadline", "observe", "run_compare"]
+__all__ = [
+    "CONTENDERS",
+    "DEADLINE",
+    "Cancelled",
+    "cached",
+    "check_deadline",
+    "observe",
+    "run_compare",
+]
 
 log = logging.getLogger("app.compare")
 
@@ -52,8 +62,13 @@ MAX_DEADLINE = 3600.0
 OUTER_GRACE = 20.0
 """Seconds the outer deadline adds to a contender's own: its start (Python, the imports,
 a loaded machine) and its report. Past both, its process group is killed."""
+CANCEL_POLL = 0.1  # seconds between two looks at a run's cancel event
 _ENTRY = "import sys; from app.teaching.stdlib_contender import main; sys.exit(main(sys.argv[1:]))"
 _STDERR_TAIL = 2000  # characters of a failed contender's stderr shown in the error
+
+
+class Cancelled(Exception):
+    """A run ended early by its ``cancel`` event: every contender's processes are killed."""
 
 
 def check_deadline(deadline: object) -> float:
@@ -68,16 +83,19 @@ def check_deadline(deadline: object) -> float:
     return seconds
 
 
-def run_compare(name: str, deadline: float = DEADLINE) -> dict[str, Any]:
+def run_compare(
+    name: str, deadline: float = DEADLINE, cancel: threading.Event | None = None
+) -> dict[str, Any]:
     """Runs scenario ``name``'s workload under the three contenders at once, each bounded
-    by ``deadline`` seconds, and returns what each task got in each (see the module)."""
+    by ``deadline`` seconds, and returns what each task got in each (see the module);
+    raises ``Cancelled`` soon after ``cancel`` is set, once the children are killed."""
     ids = task_ids(name)
     seconds = check_deadline(deadline)
     children: dict[str, _Contender] = {}
     try:
         for contender in CONTENDERS:
             children[contender] = _Contender(contender, name, seconds)
-        reports = _read_reports(children, time.monotonic() + seconds + OUTER_GRACE)
+        reports = _read_reports(children, time.monotonic() + seconds + OUTER_GRACE, cancel)
     finally:
         for child in children.values():
             child.end()
@@ -161,19 +179,23 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _read_reports(children: dict[str, _Contender], until: float) -> dict[str, Any]:
+def _read_reports(
+    children: dict[str, _Contender], until: float, cancel: threading.Event | None
+) -> dict[str, Any]:
     """Each child's report, read from all at once until each ends or ``until`` passes
-    (None for a child that did not answer in time)."""
+    (None for a child that did not answer in time); ``Cancelled`` once ``cancel`` is set."""
     reports: dict[str, Any] = {}
     with selectors.DefaultSelector() as selector:
         for child in children.values():
             assert child.process.stdout is not None
             selector.register(child.process.stdout, selectors.EVENT_READ, child)
         while selector.get_map():
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the comparison was cancelled: its processes are killed")
             left = until - time.monotonic()
             if left <= 0:
                 break
-            for key, _ in selector.select(left):
+            for key, _ in selector.select(left if cancel is None else min(left, CANCEL_POLL)):
                 child = key.data
                 data = os.read(key.fd, 65536)
                 if data:
