@@ -104,6 +104,10 @@ class CompareHost(Protocol):
 class CompareTab(QWidget):
     """The tab, added to ``host.side``; ``stop()`` when the window closes."""
 
+    auto_run = True
+    """Compare a scenario played to its end with nothing at hand. Three interpreters and
+    their pools: window tests of other things turn it off."""
+
     def __init__(self, host: CompareHost) -> None:
         super().__init__(host.side)
         self.setObjectName("compareTab")
@@ -337,7 +341,7 @@ class CompareTab(QWidget):
         """A scenario played in the window ended: its comparison, unless one is at hand
         (a run going for another scenario runs it next)."""
         scenario = self._player.scenario
-        if scenario is None or self._closed or self._at_hand(scenario.name):
+        if not self.auto_run or scenario is None or self._closed or self._at_hand(scenario.name):
             return
         if not self.run(scenario.name):
             self._pending = scenario.name

@@ -26,8 +26,19 @@ if os.environ.get(REAL_DISPLAY_ENV, "") not in ("1", "true", "yes"):
 
 import pytest  # noqa: E402
 
+from app.gui.compare_tab import CompareTab  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
 from app.testing import WindowFactory  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_comparison_after_scenarios(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario played to its end starts a comparison (three interpreters): only the
+    Compare tab's own tests want that work."""
+    if not request.module.__name__.endswith("test_compare_tab"):
+        monkeypatch.setattr(CompareTab, "auto_run", False)
 
 
 @pytest.fixture
