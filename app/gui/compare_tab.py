@@ -156,11 +156,13 @@ class CompareTab(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-        self.table.verticalHeader().hide()
+        rows = self.table.verticalHeader()
+        rows.hide()
+        # A few rows: their wrapped cells whole, fitted again whenever the columns change.
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         columns = self.table.horizontalHeader()
         columns.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         columns.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        columns.sectionResized.connect(self._fit_rows)
         self.heading = _label("compareHeading", self)
         self.status = _label("compareStatus", self)
         self.progress = QProgressBar(self)
@@ -253,13 +255,8 @@ class CompareTab(QWidget):
         self._shown = bool(found)
         self.heading.setText("\n".join(lines))
         self.model.set_rows(found)
-        self._fit_rows()
         self.detail.setText(HINT if found else "")
         self._refresh_status()
-
-    @Slot()
-    def _fit_rows(self) -> None:
-        self.table.resizeRowsToContents()  # a few rows: their wrapped cells whole
 
     @Slot(QModelIndex, QModelIndex)
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
