@@ -112,6 +112,26 @@ def environment(cache: Path, tag: str) -> dict[str, str]:
     return {**os.environ, CACHE_ENV: str(cache), TAG: tag}
 
 
+def start_compare(cache: Path, tag: str, *args: str, quiet: bool = False) -> subprocess.Popen[str]:
+    """``compare ARGS`` in a process of its own, its output piped (or dropped: ``quiet``)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        compare_command(*args),
+        cwd=REPO,
+        env=environment(cache, tag),
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
+def wait_for_contenders(tag: str) -> None:
+    """Until the command, its 3 contenders and a worker run (30 s at most)."""
+    until = time.monotonic() + 30
+    while len(tagged_processes(tag)) < 5 and time.monotonic() < until:
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> Compared:
     """Every scenario compared through the command, all at once."""
@@ -271,19 +291,9 @@ def test_an_unknown_scenario_or_deadline_is_refused_at_once(tmp_path: Path) -> N
 @pytest.mark.timeout(60)
 def test_ctrl_c_ends_the_comparison_cleanly(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex
-    process = subprocess.Popen(
-        compare_command("hang-timeout", "--deadline", "40"),
-        cwd=REPO,
-        env=environment(tmp_path, tag),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_compare(tmp_path, tag, "hang-timeout", "--deadline", "40")
     try:
-        # Interrupted while its contenders run: the command, its 3 contenders, a worker.
-        until = time.monotonic() + 30
-        while len(tagged_processes(tag)) < 5 and time.monotonic() < until:
-            time.sleep(0.05)
+        wait_for_contenders(tag)  # interrupted while they run
         process.send_signal(signal.SIGINT)
         out, err = finish(process, 20)
     finally:
@@ -302,17 +312,9 @@ def test_a_killed_command_leaves_nothing_running_long(tmp_path: Path) -> None:
     """SIGKILLed, the command can clean nothing up: each contender sees its lifeline end
     (its standard input) and ends its pool, long before its own deadline."""
     tag = uuid.uuid4().hex
-    process = subprocess.Popen(
-        compare_command("hang-timeout", "--deadline", "300"),
-        cwd=REPO,
-        env=environment(tmp_path, tag),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_compare(tmp_path, tag, "hang-timeout", "--deadline", "300", quiet=True)
     try:
-        until = time.monotonic() + 30
-        while len(tagged_processes(tag)) < 5 and time.monotonic() < until:
-            time.sleep(0.05)
+        wait_for_contenders(tag)
     finally:
         process.kill()
         process.wait(10)
@@ -323,14 +325,7 @@ def test_a_killed_command_leaves_nothing_running_long(tmp_path: Path) -> None:
 def test_a_reader_that_closes_the_pipe_ends_it_quietly(tmp_path: Path) -> None:
     """``compare NAME | head -1``: no BrokenPipeError traceback."""
     tag = uuid.uuid4().hex
-    process = subprocess.Popen(
-        compare_command("several-collects", "--deadline", "5"),
-        cwd=REPO,
-        env=environment(tmp_path, tag),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_compare(tmp_path, tag, "several-collects", "--deadline", "5")
     try:
         assert process.stdout is not None
         process.stdout.close()  # before a line is printed
