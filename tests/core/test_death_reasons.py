@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from app.core import TaskState, WorkerDied, WorkingProcessFacade
+from app.core.events import KILL_CAUSES
+from app.core.handle import KillReason
 from app.core.task import CallTask, Task
 from app.teaching.explain import deaths_in, explain
 from app.testing import FacadeFactory
@@ -147,3 +149,7 @@ def test_the_explainer_tells_a_recycling_and_an_initializer_failure_apart() -> N
     crashed = WorkerDied(1, 13, 3, None, 3.0)
     story = explain(deaths_in([crashed])[0], workers_left=True, restart=True)
     assert "died: exit code 3" in story
+
+
+def test_every_kill_reason_is_a_documented_cause() -> None:
+    assert sorted(reason.value for reason in KillReason) == sorted(KILL_CAUSES)
