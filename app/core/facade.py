@@ -16,7 +16,7 @@ from typing import Any
 from app.core.front import FacadeFront
 from app.core.lifecycle import lifecycle_of
 from app.core.pool import WorkerPool
-from app.core.room import FILES_PER_WORKER, worker_room
+from app.core.room import check_room
 from app.core.run_paths import RecordChoice
 from app.core.task import Task
 from app.core.timeouts import is_seconds, limit
@@ -79,12 +79,7 @@ class WorkingProcessFacade(FacadeFront):
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, not {workers!r}")
-        if workers > worker_room():
-            raise ValueError(
-                f"workers={workers} is more worker processes than this process can hold: "
-                f"each takes {FILES_PER_WORKER} file descriptors, and its limit "
-                f"(RLIMIT_NOFILE) leaves room for {worker_room()}"
-            )
+        check_room(workers)
         if start_method not in multiprocessing.get_all_start_methods():
             raise ValueError(
                 f"unknown start method {start_method!r}; "

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.core.facade import WorkingProcessFacade
-from app.core.room import FILES_PER_WORKER, worker_room
+from app.core.room import check_room, worker_room
 from app.core.run_paths import RecordChoice
 
 
@@ -35,19 +35,14 @@ class ProcessPoolFacade(WorkingProcessFacade):
         max_tasks_per_child: int | None = None,
         record: RecordChoice = None,
     ) -> None:
-        room = worker_room()
         if max_workers is None:  # a machine's every core, as far as this process can hold
-            max_workers = min(os.cpu_count() or 1, room)
+            max_workers = min(os.cpu_count() or 1, worker_room())
         elif isinstance(max_workers, bool) or not isinstance(max_workers, int):
             raise TypeError(f"max_workers must be an integer or None, not {max_workers!r}")
         elif max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
-        elif max_workers > room:
-            raise ValueError(
-                f"max_workers={max_workers} is more worker processes than this process can "
-                f"hold: each takes {FILES_PER_WORKER} file descriptors, and its limit "
-                f"(RLIMIT_NOFILE) allows {room}"
-            )
+        else:
+            check_room(max_workers, "max_workers")
         start_method = "spawn" if mp_context is None else _start_method_of(mp_context)
         if max_tasks_per_child is not None and start_method == "fork":
             raise ValueError(

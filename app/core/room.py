@@ -25,3 +25,15 @@ def worker_room() -> int:
     if soft == resource.RLIM_INFINITY:
         return sys.maxsize
     return max(1, (soft - FILES_KEPT) // FILES_PER_WORKER)
+
+
+def check_room(workers: int, name: str = "workers") -> None:
+    """Refuses (``ValueError``) more workers than this process can hold; ``name`` is the
+    constructor's argument."""
+    room = worker_room()
+    if workers > room:
+        raise ValueError(
+            f"{name}={workers} is more worker processes than this process can hold: "
+            f"each takes {FILES_PER_WORKER} file descriptors, and its limit "
+            f"(RLIMIT_NOFILE) leaves room for {room}"
+        )
