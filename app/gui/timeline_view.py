@@ -41,6 +41,7 @@ from app.teaching.timeline import (
     Lane,
     Timeline,
     bar_at,
+    bar_end,
     ended,
     lane_end,
     mark_at,
@@ -348,7 +349,7 @@ class TimelineView(QAbstractScrollArea):
     def describe(bar: Bar, now: float) -> str:
         """A task's bar in words: its ID, how it ended (or that it runs) and how long."""
         running = not ended(bar, now)
-        end = now if running or bar.end is None else bar.end
+        end = bar_end(bar, now)
         outcome = "running" if running else bar.state.name
         if bar.state is TaskState.PENDING and not running:
             outcome = "requeued (its worker died before it started)"

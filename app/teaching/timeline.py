@@ -184,7 +184,7 @@ class Lane:
         lane's bars follow one another (a worker runs one task at a time). Nothing after
         ``now`` shows: a replay stands at an instant of a run known to its end."""
         first = bisect.bisect_left(self._starts, t_from)
-        if first and _end(self.bars[first - 1], now) > t_from:
+        if first and bar_end(self.bars[first - 1], now) > t_from:
             first -= 1  # the bar that began before the window and runs into it
         return first, bisect.bisect_right(self._starts, min(t_to, now))
 
@@ -207,7 +207,7 @@ class Lane:
         for px in range(width):
             right = geometry.t(px + 1)
             i = bisect.bisect_right(starts, min(right, now)) - 1
-            if i < 0 or _end(bars[i], now) < geometry.t(px):
+            if i < 0 or bar_end(bars[i], now) < geometry.t(px):
                 continue
             state = bars[i].state if ended(bars[i], now) else TaskState.RUNNING
             if runs and runs[-1][1] == px and runs[-1][2] is state:
@@ -217,7 +217,8 @@ class Lane:
         return runs
 
 
-def _end(bar: Bar, now: float) -> float:
+def bar_end(bar: Bar, now: float) -> float:
+    """Where the bar ends as of ``now``: its task's end, or ``now`` while it runs."""
     return now if bar.end is None or bar.end > now else bar.end
 
 
@@ -407,7 +408,7 @@ class Geometry:
     def bar_rect(self, row: int, bar: Bar, now: float) -> tuple[float, float, float, float]:
         """(x, y, width, height) of a bar; at least 2 px wide, so a fast task still shows."""
         left = self.x(bar.start)
-        width = max(2.0, self.x(_end(bar, now)) - left)
+        width = max(2.0, self.x(bar_end(bar, now)) - left)
         y, height = self.bar_band(row)
         return (left, y, width, height)
 

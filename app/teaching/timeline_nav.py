@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.teaching.timeline import Lane, Timeline
+from app.teaching.timeline import Lane, Timeline, bar_end
 
 MOVES = ("left", "right", "up", "down", "home", "end", "first", "last")
 
@@ -49,7 +49,7 @@ def move(timeline: Timeline, spot: Spot | None, how: str, now: float) -> Spot | 
         return Spot(spot.row, count - 1)
     step = -1 if how == "up" else 1
     bar = lane.bars[spot.index]
-    end = bar.end if bar.end is not None and bar.end <= now else now
+    end = bar_end(bar, now)
     middle = (bar.start + end) / 2
     row = spot.row + step
     while 0 <= row < len(lanes):  # the next lane in that direction with a bar to go to
@@ -71,7 +71,7 @@ def nearest(lane: Lane, when: float, now: float) -> int | None:
     for index in (after - 1, after):
         if 0 <= index < count:
             bar = lane.bars[index]
-            end = bar.end if bar.end is not None and bar.end <= now else now
+            end = bar_end(bar, now)
             gap = max(bar.start - when, when - end, 0.0)
             if gap < distance:
                 best, distance = index, gap
