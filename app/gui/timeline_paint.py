@@ -115,11 +115,13 @@ def fill_state(painter: QPainter, rect: QRectF, state: TaskState) -> None:
         painter.fillRect(rect, brush)
 
 
-def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> None:
-    """A task's bar: a darker rim when it is wide enough to hold one (so tasks that follow
-    one another stay apart), its hatched fill, and its state's icon when there is room."""
+def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> QRectF:
+    """A task's bar in ``rect``: when wide enough, a hairline left at its right end and a
+    darker rim (so tasks that follow one another stay apart), its hatched fill, and its
+    state's icon when there is room. Returns the rectangle painted."""
     colour = _colour(state)
     if rect.width() > 4:
+        rect = rect.adjusted(0, 0, -1, 0)
         painter.fillRect(rect, colour.darker(130))
         inner = rect.adjusted(1, 1, -1, -1)
         fill_state(painter, inner, state)
@@ -133,6 +135,7 @@ def paint_bar(painter: QPainter, rect: QRectF, state: TaskState) -> None:
             state_icon(state.value).paint(painter, glyph.toRect())
     else:
         fill_state(painter, rect, state)
+    return rect
 
 
 def draw_focus(painter: QPainter, rect: QRectF, palette: QPalette) -> None:

@@ -413,10 +413,7 @@ class TimelineView(QAbstractScrollArea):
             for bar in lane.bars[first:last]:
                 left, top, w, height = geometry.bar_rect(row, bar, now)
                 state = bar.state if ended(bar, now) else TaskState.RUNNING
-                if w > 4:
-                    w -= 1  # a hairline between tasks that follow one another
-                rect = QRectF(left, top, w, height)
-                timeline_paint.paint_bar(painter, rect, state)
+                rect = timeline_paint.paint_bar(painter, QRectF(left, top, w, height), state)
                 if bar.task_id == self.selected:
                     timeline_paint.draw_selected(painter, rect, palette)
             self._draw_focus(painter, geometry, row, lane, now)
