@@ -196,7 +196,8 @@ def why_not_result(result: Any, name: str) -> str | None:
 
 
 def _why_not_outcome(outcome: Any) -> str | None:
-    if not isinstance(outcome, dict) or outcome.get("kind") not in KINDS:
+    kind = outcome.get("kind") if isinstance(outcome, dict) else None
+    if not isinstance(kind, str) or kind not in KINDS:  # a list or a dict cannot be looked up
         return "not an outcome (value, exception or waiting)"
     missing = [key for key in KINDS[outcome["kind"]] if key not in outcome]
     if missing:

@@ -82,6 +82,8 @@ def damaged_contents(observed: dict[str, Any]) -> dict[str, bytes]:
     ).encode()
     strange = copy.deepcopy(observed)
     strange["contenders"]["Pool"]["one"] = {"kind": "maybe"}
+    unhashable = copy.deepcopy(observed)
+    unhashable["contenders"]["Pool"]["one"] = {"kind": []}
     return {
         "cut in half": whole[: len(whole) // 2],
         "not UTF-8": b"\xff\xfe\x00garbage",
@@ -89,6 +91,9 @@ def damaged_contents(observed: dict[str, Any]) -> dict[str, bytes]:
         "another program's": json.dumps({"format": "other", "python": "x"}).encode(),
         "an odd outcome": whole.replace(
             json.dumps(observed).encode(), json.dumps(strange).encode()
+        ),
+        "a kind that is a list": whole.replace(
+            json.dumps(observed).encode(), json.dumps(unhashable).encode()
         ),
         "empty": b"",
         "no deadline": whole.replace(b'"deadline": 8', b'"deadline": "soon"'),
