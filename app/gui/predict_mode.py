@@ -105,7 +105,6 @@ class PredictMode(QObject):
         self._settle_timer.setInterval(SETTLE_MS)
         self._settle_timer.timeout.connect(self._tick)
 
-        self._chained = self._player.hold_before  # another hold, if any, still asked
         self._player.hold_before = self._hold_before
         self._player.finished.connect(self._finished)
         host.controller.events.connect(self._events)
@@ -142,20 +141,19 @@ class PredictMode(QObject):
     # == holding ==========================================================================
     def _hold_before(self, index: int, step: Step) -> bool:
         """Asked by the play once before each step: True holds it for a prediction."""
-        other = self._chained(index, step) if self._chained is not None else False
         play = self._player.play
         if play is None:
-            return other
+            return False
         if play is not self._play:
             self._new_play(play)
         if not self.on or self._round is not None or not is_risky(step):
-            return other
+            return False
         tasks = play.final(self._player.facade.tasks)
         rows = rows_to_predict(
             play.steps, index, {i: t.state for i, t in tasks.items()}, self._guessed
         )
         if not rows:
-            return other
+            return False
         self._round = Round(index, rows)
         self._running = False
         self._seen = {}
