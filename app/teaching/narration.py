@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core import CrashTask, SimpleTask, Task
-from app.teaching.scenarios import BigResultTask, Scenario, Step, make_task
+from app.teaching.scenarios import BigResultTask, Scenario, Step, kills_worker, make_task
 
 _CRASH_WAYS = {
     "exception": "raises WorkerCrash, which escapes the worker's loop and ends its process",
@@ -75,7 +75,7 @@ class _World:
         for step in steps[:index]:
             if step.kind == "submit":
                 task = make_task(*step.args)
-                if _kills(task):
+                if kills_worker(task):
                     world.killers.append(task)
             elif step.kind in _WAITS:
                 world.killers = []
@@ -102,7 +102,7 @@ def _submit(steps: Sequence[Step], index: int, world: _World) -> str:
             "once and the task is LOST"
         )
     text = f"{call}: {_does(task)}"
-    if _kills(task):
+    if kills_worker(task):
         queued = _queued_behind(steps, index)
         if queued and world.workers == 1:
             text += f"; {_names(queued)} {_is(queued)} queued behind it"
@@ -179,15 +179,6 @@ def _collect(world: _World, calls: int) -> str:
         times = "time" if more == 1 else "times"
         text += f"; then it is called {more} more {times}: each returns the same tasks at once"
     return text
-
-
-def _kills(task: Task) -> bool:
-    """Whether ``task`` ends or holds its worker (a hang: for ever, or until its timeout)."""
-    if task.why_invalid() is not None:
-        return False
-    if isinstance(task, CrashTask):
-        return True
-    return isinstance(task, SimpleTask) and str(task.ID).lower() == "crash"
 
 
 def _hangs(task: Task) -> bool:

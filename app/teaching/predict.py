@@ -12,9 +12,9 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.core import CrashTask, SimpleTask, Task, TaskState
+from app.core import Task, TaskState
 from app.teaching.explain import Death, exit_meaning
-from app.teaching.scenarios import SCENARIOS, Step, make_task
+from app.teaching.scenarios import SCENARIOS, Step, kills_worker, make_task
 
 CHOICES: tuple[TaskState, ...] = (
     TaskState.DONE,
@@ -29,17 +29,6 @@ CHOICES: tuple[TaskState, ...] = (
 
 MAX_GUESSES = 1_000_000
 """More guesses than this in one prediction is a damaged setting, not a score."""
-
-
-def kills_worker(task: Task) -> bool:
-    """Whether running ``task`` crashes or hangs its worker: a valid CrashTask (every way,
-    the hang too), or a valid SimpleTask whose ID is "crash" in any case. An invalid task
-    is refused by process_task and never reaches a worker."""
-    if isinstance(task, CrashTask):
-        return task.is_valid()
-    if isinstance(task, SimpleTask):
-        return isinstance(task.ID, str) and task.ID.lower() == "crash" and task.is_valid()
-    return False
 
 
 def is_risky(step: Step) -> bool:

@@ -77,6 +77,17 @@ def make_task(kind: str, task_id: str, arg: Any) -> Task:
     raise ValueError(f"unknown task kind {kind!r}")
 
 
+def kills_worker(task: Task) -> bool:
+    """Whether running ``task`` crashes or hangs its worker: a valid CrashTask (every way,
+    the hang too), or a valid SimpleTask whose ID is "crash" in any case. An invalid task
+    is refused by process_task and never reaches a worker."""
+    if isinstance(task, CrashTask):
+        return task.is_valid()
+    if isinstance(task, SimpleTask):
+        return isinstance(task.ID, str) and task.ID.lower() == "crash" and task.is_valid()
+    return False
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str

@@ -16,12 +16,11 @@ from app.teaching.predict import (
     Score,
     difference,
     is_risky,
-    kills_worker,
     rows_to_predict,
     scenario_name,
     why_ended,
 )
-from app.teaching.scenarios import SCENARIOS, BigResultTask, Step, say, submit
+from app.teaching.scenarios import SCENARIOS, BigResultTask, Step, kills_worker, say, submit
 
 D, C, L, T = TaskState.DONE, TaskState.CRASHED, TaskState.LOST, TaskState.TIMED_OUT
 
