@@ -62,7 +62,6 @@ class ScenarioBar(QFrame):
         self._player = player
         self._settings = settings
         self._active = False  # a scenario plays: between its start and its end
-        self._stepping = False  # Step was pressed: played now, remarks played through
         style = self.style()
         self._pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
         self._resume_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
@@ -162,7 +161,7 @@ class ScenarioBar(QFrame):
         self._settings.setValue(PACE_KEY, PACES[index][0])
         play = self._play()
         if play is not None:
-            self._stepped(play, self._stepping)
+            play.pace = self.pace_seconds
 
     @Slot(bool)
     def _start_paused_chosen(self, paused: bool) -> None:
@@ -175,7 +174,6 @@ class ScenarioBar(QFrame):
         play = self._play()
         if play is None:
             return
-        self._stepped(play, False)
         if play.held:
             play.resume()
         else:
@@ -188,14 +186,8 @@ class ScenarioBar(QFrame):
         play = self._play()
         if play is None or not _resting(play):
             return  # only from a pause: while a step plays, Pause is the way to stop
-        self._stepped(play, True)
         play.step_once()
         self._refresh()
-
-    def _stepped(self, play: ScenarioPlay, stepping: bool) -> None:
-        """A step asked for plays at once, whatever the pace; the pace counts again after."""
-        self._stepping = stepping
-        play.pace = 0.0 if stepping else self.pace_seconds
 
     def _play(self) -> ScenarioPlay | None:
         """The play the controls act on: the scenario in play, until it ends."""
@@ -207,20 +199,13 @@ class ScenarioBar(QFrame):
         self._active = True
         play = self._player.play
         if play is not None:
-            self._stepped(play, False)
+            play.pace = self.pace_seconds
             play.held = self.start_paused_action.isChecked()
         self._refresh()
         self.show()
 
     @Slot()
     def _moved(self) -> None:
-        play = self._play()
-        if play is not None and self._stepping and _resting(play):
-            step = play.next_step
-            if step is not None and step.kind == "say":
-                play.step_once()  # a remark: played through, it prints itself
-            else:
-                self._stepped(play, False)
         self._refresh()
 
     @Slot(int)
@@ -252,7 +237,6 @@ class ScenarioBar(QFrame):
     @Slot()
     def _stopped(self) -> None:
         self._active = False
-        self._stepping = False
         self._refresh()
         self.hide()
 

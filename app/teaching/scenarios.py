@@ -295,7 +295,9 @@ class ScenarioPlay:
         return self._steps[self._next] if self._next < len(self._steps) else None
 
     def step_once(self) -> None:
-        """Lets the next step begin, and holds the play again before the one after it."""
+        """Lets the next step begin at once, whatever the pace, with the remarks right
+        after it (they say what it did), and holds the play again before the next step
+        that is not a remark."""
         self.held = False
         self._hold_after_one = True
 
@@ -338,7 +340,7 @@ class ScenarioPlay:
         if self.held:
             return False
         now = time.monotonic()
-        if now < self._last_began + self.pace:
+        if not self._hold_after_one and now < self._last_began + self.pace:
             return False
         if self._asked < self._next:
             self._asked = self._next
@@ -347,7 +349,10 @@ class ScenarioPlay:
                 return False
         self._begun = True
         self._step_began = self._last_began = now
-        if self._hold_after_one:
+        after = self._next + 1
+        if self._hold_after_one and not (
+            after < len(self._steps) and self._steps[after].kind == "say"
+        ):
             self.held, self._hold_after_one = True, False
         return True
 
