@@ -116,7 +116,6 @@ class CompareTab(QWidget):
         self._fresh: dict[str, tuple[dict[str, Any], Observed]] = {}  # run in this window
         self._errors: dict[str, str] = {}  # scenario -> why its last run gave nothing
         self._problem: str | None = None  # why the result at hand cannot be shown
-        self._shown = False  # a result is in the table
         self._runs: list[CompareRun] = []  # at most one going; a list the finalizer can hold
         self._pending: str | None = None  # a scenario played while another was being run
         self._closed = False
@@ -252,7 +251,6 @@ class CompareTab(QWidget):
                 found = []
         if not found:
             lines = [f"{name}: {SCENARIOS[name].title}"]
-        self._shown = bool(found)
         self.heading.setText("\n".join(lines))
         self.model.set_rows(found)
         self.detail.setText(HINT if found else "")
@@ -260,9 +258,13 @@ class CompareTab(QWidget):
 
     @Slot(QModelIndex, QModelIndex)
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.detail.setText(self.model.describe(current) or (HINT if self._shown else ""))
+        self.detail.setText(self.model.describe(current) or (HINT if self._shown() else ""))
 
     @Slot()
+    def _shown(self) -> bool:
+        """Whether a result is in the table."""
+        return self.model.rowCount() > 0
+
     def _refresh_status(self) -> None:
         run = self._going()
         running = None if run is None else run.name
@@ -283,7 +285,7 @@ class CompareTab(QWidget):
         self.status.setText(text)
         self.status.setVisible(bool(text))
         self.button.setEnabled(running is None and not self._closed)
-        self.button.setText(AGAIN_TEXT if self._shown else RUN_TEXT)
+        self.button.setText(AGAIN_TEXT if self._shown() else RUN_TEXT)
         self.button.setToolTip(
             "A comparison is running: one at a time."
             if running is not None
@@ -296,7 +298,7 @@ class CompareTab(QWidget):
         error = self._errors.get(name)
         if error is not None:
             return f"The last run gave nothing to show: {error}"
-        if self._shown:
+        if self._shown():
             return ""
         return (
             f"Not observed yet on Python {platform.python_version()}: Run on this Python runs "
